@@ -1,0 +1,200 @@
+// The Docker Engine API HTTP server: version prefixes and negotiation, routing, JSON bodies with
+// limits, Docker's headers and `{"message": …}` errors. Route modules supply the behaviour.
+import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { dirname } from 'node:path';
+import { asSwarmError, invalidArgument, SwarmError } from '../api/errors.js';
+import { createLogger } from '../lib/log.js';
+import type { Route, RouteContext } from './router.js';
+import { sendJSON } from './router.js';
+
+export const MIN_API_VERSION = '1.24';
+export const MAX_API_VERSION = '1.47';
+export const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
+
+const log = createLogger({ component: 'engineapi' });
+
+interface CompiledRoute {
+  route: Route;
+  segments: string[];
+  rest: boolean;
+}
+
+function compile(route: Route): CompiledRoute {
+  const segments = route.path.split('/').filter(Boolean);
+  const last = segments[segments.length - 1] ?? '';
+  return { route, segments, rest: last.startsWith(':') && last.endsWith('*') };
+}
+
+function matchRoute(c: CompiledRoute, parts: string[]): Record<string, string> | undefined {
+  const params: Record<string, string> = {};
+  const n = c.segments.length;
+  if (c.rest ? parts.length < n : parts.length !== n) return undefined;
+  for (let i = 0; i < n; i++) {
+    const seg = c.segments[i] as string;
+    const part = parts[i] as string;
+    if (c.rest && i === n - 1) {
+      params[seg.slice(1, -1)] = parts.slice(i).map(decodeURIComponent).join('/');
+      return params;
+    }
+    if (seg.startsWith(':')) params[seg.slice(1)] = decodeURIComponent(part);
+    else if (seg !== part) return undefined;
+  }
+  return params;
+}
+
+/** Compares dotted API versions numerically: -1, 0 or 1. */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map(Number);
+  const pb = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return 0;
+}
+
+/** Splits '/v1.41/services' into ['1.41', '/services']; checks the version is one we serve. */
+export function splitVersion(pathname: string): { version: string; path: string } {
+  const m = /^\/v([0-9]+(?:\.[0-9]+)?)(\/.*)?$/.exec(pathname);
+  if (!m) return { version: MAX_API_VERSION, path: pathname };
+  const version = m[1] as string;
+  if (compareVersions(version, MAX_API_VERSION) > 0) {
+    throw invalidArgument(
+      `client version ${version} is too new. Maximum supported API version is ${MAX_API_VERSION}`,
+    );
+  }
+  if (compareVersions(version, MIN_API_VERSION) < 0) {
+    throw invalidArgument(
+      `client version ${version} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`,
+    );
+  }
+  return { version, path: m[2] ?? '/' };
+}
+
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? '0');
+    if (declared > limit) {
+      req.resume();
+      reject(
+        new SwarmError('PAYLOAD_TOO_LARGE', `request body is too large: ${declared} bytes (limit ${limit})`),
+      );
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(new SwarmError('PAYLOAD_TOO_LARGE', `request body is too large (limit ${limit} bytes)`));
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export interface EngineServerOptions {
+  routes: Route[];
+  /** Text for the `Server` header, e.g. "swarmd/0.1.0 (linux)". */
+  serverName: string;
+  /** Value of the `Swarm` header on /_ping (e.g. "active/manager"), read per request. */
+  swarmHeader?: () => string;
+}
+
+export class EngineServer {
+  private readonly routes: CompiledRoute[];
+  readonly http: Server;
+
+  constructor(private readonly opts: EngineServerOptions) {
+    this.routes = opts.routes.map(compile);
+    this.http = createServer((req, res) => {
+      this.handle(req, res).catch((err) => this.fail(res, err));
+    });
+    this.http.keepAliveTimeout = 30_000;
+  }
+
+  private commonHeaders(res: ServerResponse): void {
+    res.setHeader('Api-Version', MAX_API_VERSION);
+    res.setHeader('Docker-Experimental', 'false');
+    res.setHeader('Ostype', 'linux');
+    res.setHeader('Server', this.opts.serverName);
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.commonHeaders(res);
+    const url = new URL(req.url ?? '/', 'http://swarmd');
+    const { version, path } = splitVersion(url.pathname);
+    const parts = path.split('/').filter(Boolean);
+    const method = req.method === 'HEAD' ? 'HEAD' : (req.method ?? 'GET');
+    let pathMatched = false;
+    for (const c of this.routes) {
+      const params = matchRoute(c, parts);
+      if (!params) continue;
+      pathMatched = true;
+      if (c.route.method !== method && !(method === 'HEAD' && c.route.method === 'GET')) continue;
+      const limit = c.route.maxBody ?? DEFAULT_MAX_BODY;
+      const ctx: RouteContext = {
+        req,
+        res,
+        params,
+        query: url.searchParams,
+        apiVersion: version,
+        json: async () => {
+          const body = await readBody(req, limit);
+          if (body.length === 0) return undefined;
+          try {
+            return JSON.parse(body.toString('utf8')) as unknown;
+          } catch (e) {
+            throw invalidArgument(`invalid JSON in request body: ${(e as Error).message}`);
+          }
+        },
+      };
+      await c.route.handler(ctx);
+      return;
+    }
+    if (pathMatched) throw new SwarmError('NOT_FOUND', `page not found: ${method} ${path} is not allowed`);
+    throw new SwarmError('NOT_FOUND', `page not found`);
+  }
+
+  private fail(res: ServerResponse, err: unknown): void {
+    const e = asSwarmError(err);
+    if (e.code === 'INTERNAL') log.error('request failed', { err: e });
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    sendJSON(res, e.httpStatus, { message: e.message });
+  }
+
+  /** Listens on a unix socket path (replacing a stale socket file) or on "tcp://host:port". */
+  listen(address: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.http.once('error', reject);
+      if (address.startsWith('tcp://')) {
+        const u = new URL(address);
+        this.http.listen(Number(u.port), u.hostname, () => resolve());
+        return;
+      }
+      const path = address.replace(/^unix:\/\//, '');
+      mkdirSync(dirname(path), { recursive: true });
+      if (existsSync(path)) unlinkSync(path);
+      this.http.listen(path, () => {
+        chmodSync(path, 0o660);
+        resolve();
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      this.http.close(() => resolve());
+      this.http.closeAllConnections();
+    });
+  }
+}

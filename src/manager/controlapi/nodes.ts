@@ -1,0 +1,59 @@
+// Node operations of the control API: list with filters, inspect, update (spec with version),
+// remove (refusing managers and live nodes as SwarmKit does).
+import { failedPrecondition } from '../../api/errors.js';
+import type { Node } from '../../api/types.js';
+import { validateNodeSpec } from '../../api/validate.js';
+import { type Filters, nodeFilter } from './filters.js';
+import type { ControlStore } from './store.js';
+
+export class NodeApi {
+  constructor(
+    private readonly store: ControlStore,
+    private readonly selfId: () => string,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  list(filters: Filters): Node[] {
+    const keep = nodeFilter(filters, this.selfId());
+    return this.store.list('node').filter(keep);
+  }
+
+  get(ref: string): Node {
+    return this.store.resolve('node', ref);
+  }
+
+  async update(ref: string, version: number, body: unknown): Promise<Node> {
+    const spec = validateNodeSpec(body);
+    const node = this.store.resolve('node', ref);
+    if (node.Spec.Role === 'manager' && spec.Role === 'worker') {
+      const managers = this.store.list('node').filter((n) => n.Spec.Role === 'manager');
+      if (managers.length <= 1) {
+        throw failedPrecondition(
+          'rpc error: code = FailedPrecondition desc = attempting to demote the last manager of the swarm',
+        );
+      }
+    }
+    const next: Node = {
+      ...node,
+      Version: { Index: version },
+      UpdatedAt: this.now().toISOString(),
+      Spec: spec,
+    };
+    return this.store.update('node', next);
+  }
+
+  async remove(ref: string, force: boolean): Promise<void> {
+    const node = this.store.resolve('node', ref);
+    if (node.Spec.Role === 'manager' || node.ManagerStatus) {
+      throw failedPrecondition(
+        `rpc error: code = FailedPrecondition desc = node ${node.ID} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`,
+      );
+    }
+    if (!force && node.Status.State !== 'down' && node.Status.State !== 'unknown') {
+      throw failedPrecondition(
+        `rpc error: code = FailedPrecondition desc = node ${node.ID} is not down and can't be removed`,
+      );
+    }
+    await this.store.remove('node', node.ID);
+  }
+}

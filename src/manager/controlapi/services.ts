@@ -1,0 +1,156 @@
+// Service operations of the control API: validate, resolve, compute, then one versioned write.
+// A rejected request writes nothing.
+import { withDefaults } from '../../api/defaults.js';
+import { failedPrecondition, invalidArgument } from '../../api/errors.js';
+import { newId } from '../../api/ids.js';
+import type { Endpoint, Service, ServiceSpec, Task } from '../../api/types.js';
+import { validateServiceSpec } from '../../api/validate.js';
+import { type Filters, serviceFilter } from './filters.js';
+import type { ControlStore } from './store.js';
+
+/** Computes a service's Endpoint (published ports) against the other services; throws on conflict. */
+export type PortAllocator = (spec: ServiceSpec, self: Service | undefined, all: Service[]) => Endpoint;
+
+export interface ServiceStatus {
+  RunningTasks: number;
+  DesiredTasks: number;
+  CompletedTasks: number;
+}
+
+export class ServiceApi {
+  constructor(
+    private readonly store: ControlStore,
+    private readonly allocatePorts: PortAllocator,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async create(body: unknown): Promise<Service> {
+    const spec = validateServiceSpec(body);
+    const endpoint = this.allocatePorts(spec, undefined, this.store.list('service'));
+    const ts = this.now().toISOString();
+    const service: Service = {
+      ID: newId(),
+      Version: { Index: 0 },
+      CreatedAt: ts,
+      UpdatedAt: ts,
+      Spec: spec,
+      Endpoint: endpoint,
+      SpecVersion: { Index: 1 },
+      ...(spec.Mode?.ReplicatedJob || spec.Mode?.GlobalJob
+        ? { JobStatus: { JobIteration: { Index: 1 }, LastExecution: ts } }
+        : {}),
+    };
+    return this.store.create('service', service);
+  }
+
+  list(filters: Filters): Service[] {
+    const keep = serviceFilter(filters);
+    return this.store.list('service').filter(keep);
+  }
+
+  get(ref: string, insertDefaults: boolean): Service {
+    const s = this.store.resolve('service', ref);
+    if (!insertDefaults) return s;
+    return {
+      ...s,
+      Spec: withDefaults(s.Spec),
+      ...(s.PreviousSpec ? { PreviousSpec: withDefaults(s.PreviousSpec) } : {}),
+    };
+  }
+
+  /**
+   * `POST /services/{id}/update?version=N[&rollback=previous]`. With rollback the body is ignored
+   * and Spec/PreviousSpec swap, as SwarmKit's controlapi does.
+   */
+  async update(ref: string, version: number, body: unknown, rollback: boolean): Promise<Service> {
+    const current = this.store.resolve('service', ref);
+    const ts = this.now().toISOString();
+    let spec: ServiceSpec;
+    let previous: ServiceSpec | undefined;
+    let updateStatus = current.UpdateStatus;
+    if (rollback) {
+      if (!current.PreviousSpec) {
+        throw failedPrecondition(
+          `rpc error: code = FailedPrecondition desc = service ${current.ID} does not have a previous spec`,
+        );
+      }
+      spec = current.PreviousSpec;
+      previous = current.Spec;
+      updateStatus = { State: 'rollback_started', StartedAt: ts, Message: 'manually requested rollback' };
+    } else {
+      spec = validateServiceSpec(body);
+      previous = current.Spec;
+      if (spec.Name !== current.Spec.Name) {
+        throw invalidArgument('rpc error: code = Unimplemented desc = renaming services is not supported');
+      }
+      const wasGlobal = Boolean(current.Spec.Mode?.Global);
+      if (Boolean(spec.Mode?.Global) !== wasGlobal) {
+        throw invalidArgument('rpc error: code = Unimplemented desc = service mode change is not allowed');
+      }
+      updateStatus = undefined;
+    }
+    const endpoint = this.allocatePorts(spec, current, this.store.list('service'));
+    const taskSpecChanged =
+      JSON.stringify(spec.TaskTemplate) !== JSON.stringify(current.Spec.TaskTemplate) ||
+      JSON.stringify(endpoint.Ports ?? []) !== JSON.stringify(current.Endpoint?.Ports ?? []);
+    const next: Service = {
+      ...current,
+      Version: { Index: version },
+      UpdatedAt: ts,
+      Spec: spec,
+      PreviousSpec: previous,
+      Endpoint: endpoint,
+      SpecVersion: { Index: (current.SpecVersion?.Index ?? 1) + (taskSpecChanged ? 1 : 0) },
+    };
+    if (updateStatus) next.UpdateStatus = updateStatus;
+    else delete next.UpdateStatus;
+    if ((spec.Mode?.ReplicatedJob || spec.Mode?.GlobalJob) && taskSpecChanged) {
+      next.JobStatus = {
+        JobIteration: { Index: (current.JobStatus?.JobIteration.Index ?? 0) + 1 },
+        LastExecution: ts,
+      };
+    }
+    return this.store.update('service', next);
+  }
+
+  async remove(ref: string): Promise<void> {
+    const s = this.store.resolve('service', ref);
+    await this.store.remove('service', s.ID);
+  }
+
+  /** Docker's ServiceStatus (GET /services?status=true). */
+  status(service: Service, nodeIsUp: (nodeId: string) => boolean): ServiceStatus {
+    const tasks = this.store.tasksOfService(service.ID);
+    return serviceStatus(service, tasks, nodeIsUp);
+  }
+}
+
+/** Running = tasks running on a live node; Desired = replicas, or desired-running tasks for global. */
+export function serviceStatus(
+  service: Service,
+  tasks: Task[],
+  nodeIsUp: (nodeId: string) => boolean,
+): ServiceStatus {
+  const mode = service.Spec.Mode ?? { Replicated: { Replicas: 1 } };
+  let running = 0;
+  let completed = 0;
+  let desiredRunning = 0;
+  for (const t of tasks) {
+    if (t.Status.State === 'running' && t.NodeID && nodeIsUp(t.NodeID)) running++;
+    if (t.Status.State === 'complete') completed++;
+    if (t.DesiredState === 'running') desiredRunning++;
+  }
+  if (mode.ReplicatedJob) {
+    const total = mode.ReplicatedJob.TotalCompletions ?? mode.ReplicatedJob.MaxConcurrent ?? 1;
+    const max = mode.ReplicatedJob.MaxConcurrent ?? 1;
+    return {
+      RunningTasks: running,
+      DesiredTasks: Math.min(max, Math.max(0, total - completed)),
+      CompletedTasks: completed,
+    };
+  }
+  if (mode.GlobalJob)
+    return { RunningTasks: running, DesiredTasks: desiredRunning, CompletedTasks: completed };
+  if (mode.Global) return { RunningTasks: running, DesiredTasks: desiredRunning, CompletedTasks: 0 };
+  return { RunningTasks: running, DesiredTasks: mode.Replicated?.Replicas ?? 1, CompletedTasks: 0 };
+}
