@@ -17,29 +17,41 @@ const log = createLogger({ component: 'engineapi' });
 interface CompiledRoute {
   route: Route;
   segments: string[];
-  rest: boolean;
+  /** Index of the ':name*' segment that takes one or more path segments, or -1. */
+  rest: number;
 }
 
 function compile(route: Route): CompiledRoute {
   const segments = route.path.split('/').filter(Boolean);
-  const last = segments[segments.length - 1] ?? '';
-  return { route, segments, rest: last.startsWith(':') && last.endsWith('*') };
+  return { route, segments, rest: segments.findIndex((s) => s.startsWith(':') && s.endsWith('*')) };
+}
+
+function matchSegments(segments: string[], parts: string[], params: Record<string, string>): boolean {
+  if (segments.length !== parts.length) return false;
+  for (let i = 0; i < segments.length; i++) {
+    const seg = segments[i] as string;
+    const part = parts[i] as string;
+    if (seg.startsWith(':')) params[seg.slice(1)] = decodeURIComponent(part);
+    else if (seg !== part) return false;
+  }
+  return true;
 }
 
 function matchRoute(c: CompiledRoute, parts: string[]): Record<string, string> | undefined {
   const params: Record<string, string> = {};
-  const n = c.segments.length;
-  if (c.rest ? parts.length < n : parts.length !== n) return undefined;
-  for (let i = 0; i < n; i++) {
-    const seg = c.segments[i] as string;
-    const part = parts[i] as string;
-    if (c.rest && i === n - 1) {
-      params[seg.slice(1, -1)] = parts.slice(i).map(decodeURIComponent).join('/');
-      return params;
-    }
-    if (seg.startsWith(':')) params[seg.slice(1)] = decodeURIComponent(part);
-    else if (seg !== part) return undefined;
-  }
+  if (c.rest < 0) return matchSegments(c.segments, parts, params) ? params : undefined;
+  // A rest segment takes what the fixed segments before and after it leave (image names have '/').
+  const before = c.segments.slice(0, c.rest);
+  const afterSegs = c.segments.slice(c.rest + 1);
+  const restLen = parts.length - before.length - afterSegs.length;
+  if (restLen < 1) return undefined;
+  if (!matchSegments(before, parts.slice(0, before.length), params)) return undefined;
+  if (!matchSegments(afterSegs, parts.slice(parts.length - afterSegs.length), params)) return undefined;
+  const name = (c.segments[c.rest] as string).slice(1, -1);
+  params[name] = parts
+    .slice(before.length, before.length + restLen)
+    .map(decodeURIComponent)
+    .join('/');
   return params;
 }
 

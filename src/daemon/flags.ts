@@ -1,0 +1,90 @@
+// swarmd's command line: SwarmKit's and Docker's flag names, with their defaults. Pure.
+import { invalidArgument } from '../api/errors.js';
+
+export interface DaemonFlags {
+  stateDir: string;
+  listenControlApi: string;
+  hostname: string | undefined;
+  listenRemoteApi: string;
+  advertiseAddr: string | undefined;
+  /** SwarmKit's one-step start: initialise a new swarm if this node is not in one yet. */
+  init: boolean;
+  joinAddr: string | undefined;
+  joinToken: string | undefined;
+  /** Also serve the Engine API on /var/run/docker.sock (opt-in). */
+  dockerSocket: boolean;
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+}
+
+export const DEFAULT_FLAGS: DaemonFlags = {
+  stateDir: '/var/lib/swarmd',
+  listenControlApi: '/run/swarmd/swarmd.sock',
+  hostname: undefined,
+  listenRemoteApi: '0.0.0.0:2377',
+  advertiseAddr: undefined,
+  init: false,
+  joinAddr: undefined,
+  joinToken: undefined,
+  dockerSocket: false,
+  logLevel: 'info',
+};
+
+export const USAGE = `Usage: swarmd [OPTIONS]
+
+Run a swarm node: the Docker Engine API on a unix socket, and, on managers, an etcd member.
+
+Options:
+      --state-dir string            State directory (default "/var/lib/swarmd")
+      --listen-control-api string   Engine API socket (default "/run/swarmd/swarmd.sock")
+      --hostname string             Node hostname (default: the machine's)
+      --listen-remote-api string    Address for other nodes (alias --listen-addr) (default "0.0.0.0:2377")
+      --advertise-addr string       Address advertised to other nodes
+      --init                        Initialise a new swarm if this node is not in one
+      --join-addr string            Join the swarm through this manager address
+      --join-token string           Join token (SWMTKN-1-...)
+      --docker-socket               Also serve the Engine API on /var/run/docker.sock
+      --log-level string            debug, info, warn or error (default "info")
+  -h, --help                        Print usage
+`;
+
+const stringFlags: Record<string, keyof DaemonFlags> = {
+  '--state-dir': 'stateDir',
+  '--listen-control-api': 'listenControlApi',
+  '--hostname': 'hostname',
+  '--listen-remote-api': 'listenRemoteApi',
+  '--listen-addr': 'listenRemoteApi',
+  '--advertise-addr': 'advertiseAddr',
+  '--join-addr': 'joinAddr',
+  '--join-token': 'joinToken',
+  '--log-level': 'logLevel',
+};
+const boolFlags: Record<string, keyof DaemonFlags> = { '--init': 'init', '--docker-socket': 'dockerSocket' };
+
+export function parseFlags(argv: string[]): DaemonFlags | 'help' {
+  const out: Record<string, unknown> = { ...DEFAULT_FLAGS };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === '-h' || arg === '--help') return 'help';
+    const eq = arg.indexOf('=');
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
+    const sKey = stringFlags[name];
+    const bKey = boolFlags[name];
+    if (sKey) {
+      const value = inline ?? argv[++i];
+      if (value === undefined || value === '') throw invalidArgument(`flag needs an argument: ${name}`);
+      out[sKey] = value;
+    } else if (bKey) {
+      out[bKey] = inline === undefined ? true : inline === 'true' || inline === '1';
+    } else {
+      throw invalidArgument(`unknown flag: ${name}\nSee 'swarmd --help'.`);
+    }
+  }
+  const flags = out as unknown as DaemonFlags;
+  if (!['debug', 'info', 'warn', 'error'].includes(flags.logLevel)) {
+    throw invalidArgument(`invalid --log-level "${flags.logLevel}": use debug, info, warn or error`);
+  }
+  if (flags.joinToken && !flags.joinAddr) throw invalidArgument('--join-token needs --join-addr');
+  if (flags.init && flags.joinAddr) throw invalidArgument('--init and --join-addr cannot be used together');
+  return flags;
+}

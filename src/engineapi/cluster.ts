@@ -1,0 +1,198 @@
+// Swarm-scoped routes: /swarm*, /nodes, /services, /tasks. Thin: parse the request, call the
+// control API of this manager (503 when this node is not one), write Docker's response.
+import type { Cluster, Service } from '../api/types.js';
+import { parseVersionParam } from '../api/validate.js';
+import type { ClusterApi } from '../manager/controlapi/cluster.js';
+import type { NodeApi } from '../manager/controlapi/nodes.js';
+import type { ServiceApi } from '../manager/controlapi/services.js';
+import type { TaskApi } from '../manager/controlapi/tasks.js';
+import { boolParam, parseFilters, type Route, sendJSON } from './router.js';
+
+export interface ControlApis {
+  cluster: ClusterApi;
+  nodes: NodeApi;
+  services: ServiceApi;
+  tasks: TaskApi;
+  /** Node is ready (for ServiceStatus.RunningTasks). */
+  nodeIsUp(nodeId: string): boolean;
+  /** Resolves after this manager's cache has caught up with its own last write. */
+  settle(): Promise<void>;
+}
+
+export interface ClusterBackend {
+  /** The control API, or a 503 SwarmError with Docker's wording when this node is not a manager. */
+  control(): ControlApis;
+  init(body: unknown): Promise<string>;
+  join(body: unknown): Promise<void>;
+  leave(force: boolean): Promise<void>;
+}
+
+function sendEmpty(res: import('node:http').ServerResponse, status = 200): void {
+  res.writeHead(status, { 'Content-Length': 0 });
+  res.end();
+}
+
+/** GET /swarm without the cluster's private fields. */
+function publicCluster(c: Cluster): Cluster {
+  return c;
+}
+
+/** Drops fields that are ours only before a service goes on the wire. */
+function publicService(s: Service): Omit<Service, 'SpecVersion'> {
+  const { SpecVersion: _sv, ...rest } = s;
+  return rest;
+}
+
+export function clusterRoutes(backend: ClusterBackend): Route[] {
+  return [
+    // ---- swarm ----
+    {
+      method: 'POST',
+      path: '/swarm/init',
+      handler: async ({ res, json }) => sendJSON(res, 200, await backend.init(await json())),
+    },
+    {
+      method: 'POST',
+      path: '/swarm/join',
+      handler: async ({ res, json }) => {
+        await backend.join(await json());
+        sendEmpty(res);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/swarm/leave',
+      handler: async ({ res, query }) => {
+        await backend.leave(boolParam(query, 'force'));
+        sendEmpty(res);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/swarm',
+      handler: ({ res }) => sendJSON(res, 200, publicCluster(backend.control().cluster.get())),
+    },
+    {
+      method: 'POST',
+      path: '/swarm/update',
+      handler: async ({ res, query, json }) => {
+        const api = backend.control();
+        const version = parseVersionParam('swarm', query.get('version'));
+        await api.cluster.update(version, await json(), {
+          rotateWorkerToken: boolParam(query, 'rotateWorkerToken'),
+          rotateManagerToken: boolParam(query, 'rotateManagerToken'),
+          rotateManagerUnlockKey: boolParam(query, 'rotateManagerUnlockKey'),
+        });
+        await api.settle();
+        sendEmpty(res);
+      },
+    },
+    // ---- nodes ----
+    {
+      method: 'GET',
+      path: '/nodes',
+      handler: ({ res, query }) => sendJSON(res, 200, backend.control().nodes.list(parseFilters(query))),
+    },
+    {
+      method: 'GET',
+      path: '/nodes/:id',
+      handler: ({ res, params }) => sendJSON(res, 200, backend.control().nodes.get(params.id ?? '')),
+    },
+    {
+      method: 'POST',
+      path: '/nodes/:id/update',
+      handler: async ({ res, params, query, json }) => {
+        const api = backend.control();
+        const version = parseVersionParam('node', query.get('version'));
+        await api.nodes.update(params.id ?? '', version, await json());
+        await api.settle();
+        sendEmpty(res);
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/nodes/:id',
+      handler: async ({ res, params, query }) => {
+        const api = backend.control();
+        await api.nodes.remove(params.id ?? '', boolParam(query, 'force'));
+        await api.settle();
+        sendEmpty(res);
+      },
+    },
+    // ---- services ----
+    {
+      method: 'GET',
+      path: '/services',
+      handler: ({ res, query }) => {
+        const api = backend.control();
+        const withStatus = boolParam(query, 'status');
+        const list = api.services.list(parseFilters(query)).map((s) => {
+          const out = publicService(s);
+          return withStatus ? { ...out, ServiceStatus: api.services.status(s, api.nodeIsUp) } : out;
+        });
+        sendJSON(res, 200, list);
+      },
+    },
+    {
+      method: 'POST',
+      path: '/services/create',
+      handler: async ({ res, json }) => {
+        const api = backend.control();
+        const s = await api.services.create(await json());
+        await api.settle();
+        sendJSON(res, 201, { ID: s.ID });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/services/:id',
+      handler: ({ res, params, query }) =>
+        sendJSON(
+          res,
+          200,
+          publicService(backend.control().services.get(params.id ?? '', boolParam(query, 'insertDefaults'))),
+        ),
+    },
+    {
+      method: 'POST',
+      path: '/services/:id/update',
+      handler: async ({ res, params, query, json }) => {
+        const api = backend.control();
+        const version = parseVersionParam('service', query.get('version'));
+        const rollback = query.get('rollback') === 'previous';
+        const body = await json();
+        await api.services.update(params.id ?? '', version, body, rollback);
+        await api.settle();
+        sendJSON(res, 200, { Warnings: null });
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/services/:id',
+      handler: async ({ res, params }) => {
+        const api = backend.control();
+        await api.services.remove(params.id ?? '');
+        await api.settle();
+        sendEmpty(res);
+      },
+    },
+    // ---- tasks ----
+    {
+      method: 'GET',
+      path: '/tasks',
+      handler: ({ res, query }) =>
+        sendJSON(res, 200, backend.control().tasks.list(parseFilters(query)).map(publicTask)),
+    },
+    {
+      method: 'GET',
+      path: '/tasks/:id',
+      handler: ({ res, params }) =>
+        sendJSON(res, 200, publicTask(backend.control().tasks.get(params.id ?? ''))),
+    },
+  ];
+}
+
+function publicTask(t: import('../api/types.js').Task) {
+  const { SpecVersion: _sv, ServiceAnnotations: _sa, Name: _n, ...rest } = t;
+  return rest;
+}
