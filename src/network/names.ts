@@ -1,0 +1,54 @@
+// How this module names what it creates in the kernel, so that crash recovery is a pattern match
+// and two swarmd instances on one machine (cluster-in-a-box, tests) never claim each other's objects.
+import { createHash } from 'node:crypto';
+import { resolve } from 'node:path';
+import { invalidArgument } from '../api/errors.js';
+
+/** Everything we create starts with this: interfaces, netns, nft tables (skt_*). */
+export const PREFIX = 'skt';
+export const DEFAULT_BRIDGE = 'sktgw0';
+export const DEFAULT_SUBNET = '172.31.0.0/16';
+export const NAT_TABLE = 'skt_nat';
+export const PORTS_TABLE = 'skt_ports';
+export const NETNS_DIR = '/run/netns';
+
+const containerIdPattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+const ifnamePattern = /^[a-zA-Z0-9_.-]{1,15}$/;
+const hostVethPattern = /^skt[0-9a-f]{8}$/;
+
+export function checkContainerId(id: string): void {
+  if (!containerIdPattern.test(id)) throw invalidArgument(`invalid container ID ${JSON.stringify(id)}`);
+}
+
+export function checkIfname(name: string): void {
+  if (!ifnamePattern.test(name)) throw invalidArgument(`invalid interface name ${JSON.stringify(name)}`);
+}
+
+/**
+ * Named network namespaces live in one machine-wide directory, so their names carry a tag derived
+ * from the owner's state dir: cleanup of one node instance can then never remove another's.
+ */
+export function ownerTag(stateDir: string): string {
+  return createHash('sha256').update(resolve(stateDir)).digest('hex').slice(0, 6);
+}
+
+export function netnsPrefix(tag: string): string {
+  return `${PREFIX}-${tag}-`;
+}
+
+export function containerNetnsName(tag: string, containerId: string): string {
+  return `${netnsPrefix(tag)}${containerId.slice(0, 12).toLowerCase()}`;
+}
+
+/** Host side of a container's veth: `skt` + 8 hex (IFNAMSIZ allows 15 characters). */
+export function hostVethName(tag: string, containerId: string): string {
+  return `${PREFIX}${createHash('sha256').update(`${tag}/${containerId}`).digest('hex').slice(0, 8)}`;
+}
+
+export function isHostVethName(name: string): boolean {
+  return hostVethPattern.test(name);
+}
+
+export function netnsPath(name: string): string {
+  return `${NETNS_DIR}/${name}`;
+}

@@ -1,0 +1,362 @@
+// The node's container networking: one gateway bridge, and for each container a named netns with
+// a veth onto that bridge, an address from the node's IPAM, and its hosts/resolv.conf/hostname files.
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { conflict, invalidArgument, SwarmError } from '../api/errors.js';
+import { createLogger } from '../lib/log.js';
+import { planLeftovers } from './cleanup.js';
+import {
+  type DnsConfig,
+  dnsConfigSchema,
+  hostnameSchema,
+  parseExtraHost,
+  renderHostsFile,
+  renderResolvConf,
+} from './container-files.js';
+import { ensureGatewayBridge, observeLink, removeGatewayBridge } from './gateway.js';
+import {
+  type AttachmentRecord,
+  type IpamState,
+  loadIpamState,
+  nextFreeAddress,
+  saveIpamState,
+} from './ipam.js';
+import { intToIp, macForIp, parseSubnet, type Subnet } from './ipv4.js';
+import {
+  checkContainerId,
+  checkIfname,
+  containerNetnsName,
+  DEFAULT_BRIDGE,
+  DEFAULT_SUBNET,
+  hostVethName,
+  netnsPath,
+  ownerTag,
+} from './names.js';
+import { applyPortRules, type PortState, removePortRules } from './ports.js';
+import { ipBatch, ipJson, linkDelete, netnsAdd, netnsDelete, netnsList } from './shell.js';
+
+const logger = createLogger({ component: 'network' });
+
+export const nodeNetworkConfigSchema = z.object({
+  /** Directory this module owns: allocation file and per-container files. */
+  stateDir: z.string().min(1),
+  bridge: z.string().default(DEFAULT_BRIDGE),
+  subnet: z.string().default(DEFAULT_SUBNET),
+  /** Named netns that plays "the host" (tests, cluster-in-a-box); the process's own netns when absent. */
+  hostNetns: z.string().optional(),
+  /** Where the host's resolvers are read from. */
+  hostResolvConf: z.string().default('/etc/resolv.conf'),
+});
+export type NodeNetworkConfig = z.input<typeof nodeNetworkConfigSchema>;
+
+export const attachRequestSchema = z.object({
+  containerId: z.string(),
+  hostname: hostnameSchema,
+  /** hosts(5) lines, "IP name [aliases...]", as in ContainerSpec.Hosts. */
+  extraHosts: z.array(z.string()).optional(),
+  dns: dnsConfigSchema.optional(),
+});
+export type AttachRequest = z.input<typeof attachRequestSchema>;
+
+/** What the executor needs to run a container on the gateway network. */
+export interface ContainerAttachment {
+  containerId: string;
+  /** Netns name and path, for the OCI spec's `linux.namespaces` network entry. */
+  netns: string;
+  netnsPath: string;
+  ip: string;
+  prefixLength: number;
+  gateway: string;
+  mac: string;
+  hostVeth: string;
+  hostname: string;
+  /** Files to bind-mount at /etc/hosts, /etc/resolv.conf and /etc/hostname. */
+  hostsFile: string;
+  resolvConfFile: string;
+  hostnameFile: string;
+}
+
+export interface CleanupReport {
+  released: string[];
+  netns: string[];
+  hostVeths: string[];
+}
+
+/**
+ * Batch run in the host netns: the veth is created with its container end already named eth0
+ * inside the container's netns (no rename step), and hairpin is on so that a task reaching its own
+ * service through a published port (DNATed back to itself) gets its frames back on the same port.
+ */
+export function renderHostSideBatch(a: {
+  netns: string;
+  hostVeth: string;
+  mac: string;
+  bridge: string;
+}): string[] {
+  return [
+    `link add ${a.hostVeth} type veth peer name eth0 address ${a.mac} netns ${a.netns}`,
+    `link set dev ${a.hostVeth} master ${a.bridge}`,
+    `link set dev ${a.hostVeth} type bridge_slave hairpin on`,
+    `link set dev ${a.hostVeth} up`,
+  ];
+}
+
+/** Batch run inside the container's netns. */
+export function renderContainerSideBatch(a: { ip: string; prefixLength: number; gateway: string }): string[] {
+  return [
+    'link set dev lo up',
+    `addr add ${a.ip}/${a.prefixLength} dev eth0`,
+    'link set dev eth0 up',
+    `route add default via ${a.gateway} dev eth0`,
+  ];
+}
+
+const vethListSchema = z.array(z.object({ ifname: z.string(), master: z.string().nullish() }));
+
+export class NodeNetwork {
+  readonly stateDir: string;
+  readonly bridge: string;
+  readonly subnet: Subnet;
+  readonly hostNetns: string | undefined;
+  private readonly hostResolvConf: string;
+  private readonly tag: string;
+  private readonly ipamFile: string;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(config: NodeNetworkConfig) {
+    const parsed = nodeNetworkConfigSchema.safeParse(config);
+    if (!parsed.success) throw invalidArgument(`invalid network config: ${parsed.error.issues[0]?.message}`);
+    const c = parsed.data;
+    checkIfname(c.bridge);
+    this.stateDir = c.stateDir;
+    this.bridge = c.bridge;
+    this.subnet = parseSubnet(c.subnet);
+    this.hostNetns = c.hostNetns;
+    this.hostResolvConf = c.hostResolvConf;
+    this.tag = ownerTag(c.stateDir);
+    this.ipamFile = join(c.stateDir, 'gateway-ipam.json');
+  }
+
+  get gateway(): string {
+    return intToIp(this.subnet.gateway);
+  }
+
+  /** Creates or repairs the bridge, forwarding and egress NAT. Safe to call on every start. */
+  async ensureGatewayBridge(): Promise<void> {
+    await ensureGatewayBridge({ bridge: this.bridge, subnet: this.subnet, hostNetns: this.hostNetns });
+  }
+
+  async removeGatewayBridge(): Promise<void> {
+    await removeGatewayBridge({ bridge: this.bridge, hostNetns: this.hostNetns });
+  }
+
+  /** Replaces the published-port rules in the host netns (see ports.ts). */
+  async applyPortRules(state: PortState): Promise<void> {
+    await applyPortRules(state, { netns: this.hostNetns });
+  }
+
+  /**
+   * Gives a container its network: netns, veth on the bridge, address, default route, files.
+   * Attaching an already attached container returns the same attachment (repairing a half-done
+   * one left by a crash). On failure everything created is removed and the address released.
+   */
+  async attachContainer(request: AttachRequest): Promise<ContainerAttachment> {
+    const parsed = attachRequestSchema.safeParse(request);
+    if (!parsed.success) throw invalidArgument(`invalid attach request: ${parsed.error.issues[0]?.message}`);
+    const req = parsed.data;
+    checkContainerId(req.containerId);
+    for (const entry of req.extraHosts ?? []) parseExtraHost(entry); // refuse before allocating
+    const started = performance.now();
+    const { record, fresh } = await this.allocate(req.containerId, req.hostname);
+    const attachment = this.describe(req.containerId, { ...record, hostname: req.hostname });
+    const plumb = async () => {
+      if (!fresh && (await this.isComplete(record))) return;
+      if (!fresh) await this.removeKernelObjects(record);
+      await netnsAdd(record.netns);
+      await ipBatch(renderHostSideBatch({ ...attachment, bridge: this.bridge }), this.hostNetns);
+      await ipBatch(renderContainerSideBatch(attachment), record.netns);
+    };
+    const results = await Promise.allSettled([
+      plumb(),
+      this.writeFiles(attachment, req.extraHosts ?? [], req.dns ?? {}),
+    ]);
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) {
+      await this.removeKernelObjects(record).catch(() => undefined);
+      await rm(this.filesDir(req.containerId), { recursive: true, force: true });
+      await this.release([req.containerId]);
+      throw failed.reason;
+    }
+    logger.debug('container attached', {
+      containerId: req.containerId,
+      ip: record.ip,
+      ms: Math.round(performance.now() - started),
+    });
+    return attachment;
+  }
+
+  /** Removes a container's veth, netns and files and frees its address. Detaching twice is fine. */
+  async detachContainer(containerId: string): Promise<void> {
+    checkContainerId(containerId);
+    const state = await loadIpamState(this.ipamFile, this.subnet);
+    const record = state.attachments[containerId] ?? {
+      netns: containerNetnsName(this.tag, containerId),
+      hostVeth: hostVethName(this.tag, containerId),
+    };
+    await this.removeKernelObjects(record);
+    await rm(this.filesDir(containerId), { recursive: true, force: true });
+    await this.release([containerId]);
+  }
+
+  /** The recorded attachment of a container (e.g. to re-adopt it after a restart), or null. */
+  async attachment(containerId: string): Promise<ContainerAttachment | null> {
+    const state = await loadIpamState(this.ipamFile, this.subnet);
+    const record = state.attachments[containerId];
+    return record ? this.describe(containerId, record) : null;
+  }
+
+  /**
+   * Crash recovery: removes every netns, veth, record and files dir of ours that belongs to no
+   * container in `keep`. With `full`, also the published-port table, the NAT table and the bridge
+   * (node teardown). Only objects carrying this instance's owner tag or living in its host netns
+   * on its bridge are touched.
+   */
+  async cleanupLeftovers(opts: { keep: ReadonlySet<string>; full?: boolean }): Promise<CleanupReport> {
+    const state = await loadIpamState(this.ipamFile, this.subnet);
+    const rawVeths = await ipJson(['link', 'show', 'type', 'veth'], this.hostNetns);
+    const veths = vethListSchema.parse(rawVeths ?? []);
+    const fileDirs = await readdir(join(this.stateDir, 'containers')).catch(() => []);
+    const plan = planLeftovers(
+      this.tag,
+      this.bridge,
+      state.attachments,
+      {
+        netns: await netnsList(),
+        hostVeths: veths.map((v) => ({ name: v.ifname, master: v.master ?? null })),
+        fileDirs,
+      },
+      opts.keep,
+    );
+    for (const veth of plan.hostVeths) await linkDelete(veth, this.hostNetns);
+    for (const ns of plan.netns) await netnsDelete(ns);
+    for (const id of plan.fileDirs) await rm(this.filesDir(id), { recursive: true, force: true });
+    await this.release(plan.release);
+    if (opts.full) {
+      await removePortRules({ netns: this.hostNetns });
+      await this.removeGatewayBridge();
+    }
+    if (plan.netns.length + plan.hostVeths.length + plan.release.length > 0) {
+      logger.info('removed network leftovers', { ...plan });
+    }
+    return { released: plan.release, netns: plan.netns, hostVeths: plan.hostVeths };
+  }
+
+  /** Serializes read-modify-write of the allocation file within this process. */
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private allocate(
+    containerId: string,
+    hostname: string,
+  ): Promise<{ record: AttachmentRecord; fresh: boolean }> {
+    return this.serialize(async () => {
+      const state = await loadIpamState(this.ipamFile, this.subnet);
+      const existing = state.attachments[containerId];
+      if (existing) return { record: existing, fresh: false };
+      const netns = containerNetnsName(this.tag, containerId);
+      const hostVeth = hostVethName(this.tag, containerId);
+      for (const [otherId, rec] of Object.entries(state.attachments)) {
+        if (rec.netns === netns || rec.hostVeth === hostVeth) {
+          throw conflict(
+            `container ${containerId} would share network names with attached container ${otherId}`,
+          );
+        }
+      }
+      const used = new Set(Object.values(state.attachments).map((r) => r.ip));
+      const ip = nextFreeAddress(this.subnet, used, state.last);
+      if (ip === null) {
+        throw new SwarmError(
+          'UNAVAILABLE',
+          `no available IPv4 addresses on gateway network ${this.subnet.cidr}`,
+        );
+      }
+      const record: AttachmentRecord = { ip, netns, hostVeth, hostname };
+      const next: IpamState = {
+        ...state,
+        last: ip,
+        attachments: { ...state.attachments, [containerId]: record },
+      };
+      await saveIpamState(this.ipamFile, next);
+      return { record, fresh: true };
+    });
+  }
+
+  private release(containerIds: readonly string[]): Promise<void> {
+    if (containerIds.length === 0) return Promise.resolve();
+    return this.serialize(async () => {
+      const state = await loadIpamState(this.ipamFile, this.subnet);
+      const attachments = { ...state.attachments };
+      let changed = false;
+      for (const id of containerIds) {
+        if (id in attachments) {
+          delete attachments[id];
+          changed = true;
+        }
+      }
+      if (changed) await saveIpamState(this.ipamFile, { ...state, attachments });
+    });
+  }
+
+  private async isComplete(record: AttachmentRecord): Promise<boolean> {
+    if (!existsSync(netnsPath(record.netns))) return false;
+    const link = await observeLink(record.hostVeth, this.hostNetns);
+    return link?.flags.includes('UP') === true;
+  }
+
+  /** Deleting the host end removes the pair synchronously, so the names are free again at once. */
+  private async removeKernelObjects(record: Pick<AttachmentRecord, 'netns' | 'hostVeth'>): Promise<void> {
+    await linkDelete(record.hostVeth, this.hostNetns);
+    await netnsDelete(record.netns);
+  }
+
+  private filesDir(containerId: string): string {
+    return join(this.stateDir, 'containers', containerId);
+  }
+
+  private describe(containerId: string, record: AttachmentRecord): ContainerAttachment {
+    const dir = this.filesDir(containerId);
+    return {
+      containerId,
+      netns: record.netns,
+      netnsPath: netnsPath(record.netns),
+      ip: record.ip,
+      prefixLength: this.subnet.prefixLength,
+      gateway: this.gateway,
+      mac: macForIp(record.ip),
+      hostVeth: record.hostVeth,
+      hostname: record.hostname,
+      hostsFile: join(dir, 'hosts'),
+      resolvConfFile: join(dir, 'resolv.conf'),
+      hostnameFile: join(dir, 'hostname'),
+    };
+  }
+
+  private async writeFiles(
+    a: ContainerAttachment,
+    extraHosts: readonly string[],
+    dns: DnsConfig,
+  ): Promise<void> {
+    const hostResolv = await readFile(this.hostResolvConf, 'utf8').catch(() => '');
+    await mkdir(this.filesDir(a.containerId), { recursive: true });
+    await Promise.all([
+      writeFile(a.hostsFile, renderHostsFile(a.ip, a.hostname, extraHosts)),
+      writeFile(a.resolvConfFile, renderResolvConf(hostResolv, dns)),
+      writeFile(a.hostnameFile, `${a.hostname}\n`),
+    ]);
+  }
+}
