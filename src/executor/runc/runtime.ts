@@ -1,0 +1,911 @@
+// The container runtime: creates, starts, stops, execs into, health-checks and removes containers
+// with runc under conmon, keeps one record per container in its bundle dir, and re-adopts what a
+// previous swarmd left behind (containers outlive swarmd: conmon owns them).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { existsSync, type FSWatcher, watch } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { conflict, invalidArgument, notFound, SwarmError } from '../../api/errors.js';
+import { run } from '../../lib/exec.js';
+import { createLogger } from '../../lib/log.js';
+import type {
+  ContainerSpec,
+  HealthConfig,
+  HealthState,
+  ImageResolver,
+  LogEntry,
+  LogOptions,
+  NetworkProvider,
+  PreparedNetwork,
+  ResourceRequirements,
+} from '../types.js';
+import { buildOciSpec, normalizeSignal, parseProcLimits, resolveUser } from './bundle.js';
+import { launchConmon } from './conmon.js';
+import { applyProbe, type HealthSettings, healthSettings, initialHealth, timeoutOutput } from './health.js';
+import {
+  cgroupChildren,
+  cgroupHierarchies,
+  mountOverlay,
+  mountsUnder,
+  oomKillCount,
+  pidAlive,
+  readPid,
+  removeCgroup,
+  removeCgroupTree,
+  unmount,
+} from './host.js';
+import { readLogFile } from './logs.js';
+import { type ContainerRecord, readRecord, writeRecord, ZERO_TIME } from './record.js';
+
+export interface RuntimeOptions {
+  /** Everything lives below: containers/<id>/ (bundles), exits/, socks/, volumes/, runc/ (runc root). */
+  stateDir: string;
+  images: ImageResolver;
+  /** Optional: without it, runc gives each container a fresh netns with only `lo`. */
+  network?: NetworkProvider;
+  /** Default <stateDir>/runc: private runc state, never shared with another runc user. */
+  runcRoot?: string;
+  runcPath?: string;
+  conmonPath?: string;
+  /** Prefix of every runc container id (and cgroup dir name). Default "skt-". */
+  namePrefix?: string;
+  /** cgroup v1 parent dir in every hierarchy. Default "skt". */
+  cgroupParent?: string;
+  /** Static init binary for ContainerSpec.Init. Default /usr/bin/tini-static when present. */
+  initPath?: string;
+  /** conmon --log-size-max (bytes). Default 10 MiB. */
+  logSizeMax?: number;
+}
+
+export interface CreateOptions {
+  name?: string;
+  spec: ContainerSpec;
+  resources?: ResourceRequirements;
+  /** Extra labels (the agent's com.docker.swarm.*), merged over spec.Labels. */
+  labels?: Record<string, string>;
+  taskId?: string;
+}
+
+export interface ExecConfig {
+  Cmd: string[];
+  Env?: string[];
+  User?: string;
+  WorkingDir?: string;
+  Tty?: boolean;
+  AttachStdin?: boolean;
+  AttachStdout?: boolean;
+  AttachStderr?: boolean;
+  Detach?: boolean;
+}
+
+export interface ExecProcess {
+  stdout: Readable | null;
+  stderr: Readable | null;
+  stdin: Writable | null;
+  /** The exec'd process's exit code (runc passes it through). */
+  exit: Promise<number>;
+}
+
+export interface ExecInstance {
+  ID: string;
+  ContainerID: string;
+  Config: ExecConfig;
+  Running: boolean;
+  ExitCode: number | null;
+  Pid: number;
+}
+
+export interface AdoptReport {
+  running: string[];
+  exited: { id: string; exitCode: number }[];
+  lost: string[];
+  removedLeftovers: string[];
+}
+
+const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+const DEFAULT_GRACE_MS = 10_000;
+const log = createLogger({ component: 'executor/runc' });
+
+interface HealthLoop {
+  state: HealthState;
+  timer?: NodeJS.Timeout;
+  stopped: boolean;
+}
+
+export class ContainerRuntime {
+  readonly stateDir: string;
+  readonly runcRoot: string;
+  readonly namePrefix: string;
+  readonly cgroupParent: string;
+  private readonly runcPath: string;
+  private readonly conmonPath: string;
+  private readonly initPath: string | undefined;
+  private readonly logSizeMax: number;
+  private readonly images: ImageResolver;
+  private readonly network: NetworkProvider | undefined;
+  private readonly records = new Map<string, ContainerRecord>();
+  private readonly health = new Map<string, HealthLoop>();
+  private readonly execs = new Map<string, ExecInstance>();
+  private readonly starting = new Set<string>();
+  private readonly finalizing = new Map<string, Promise<void>>();
+  private readonly events = new EventEmitter();
+  private writes = new Map<string, Promise<void>>();
+  private watcher: FSWatcher | undefined;
+  private sweep: NodeJS.Timeout | undefined;
+  private daemonRlimits: Record<string, number> = {};
+
+  constructor(opts: RuntimeOptions) {
+    this.stateDir = opts.stateDir;
+    this.runcRoot = opts.runcRoot ?? join(opts.stateDir, 'runc');
+    this.runcPath = opts.runcPath ?? '/usr/sbin/runc';
+    this.conmonPath = opts.conmonPath ?? '/usr/bin/conmon';
+    this.namePrefix = opts.namePrefix ?? 'skt-';
+    this.cgroupParent = opts.cgroupParent ?? 'skt';
+    this.initPath =
+      opts.initPath ?? (existsSync('/usr/bin/tini-static') ? '/usr/bin/tini-static' : undefined);
+    this.logSizeMax = opts.logSizeMax ?? 10 * 1024 * 1024;
+    this.images = opts.images;
+    this.network = opts.network;
+    this.events.setMaxListeners(0);
+  }
+
+  private get containersDir() {
+    return join(this.stateDir, 'containers');
+  }
+  private get exitDir() {
+    return join(this.stateDir, 'exits');
+  }
+  private get socketDir() {
+    return join(this.stateDir, 'socks');
+  }
+  bundleDir(id: string): string {
+    return join(this.containersDir, id);
+  }
+  volumeDir(name: string): string {
+    return join(this.stateDir, 'volumes', name, '_data');
+  }
+
+  // ---------------------------------------------------------------- lifecycle of the runtime itself
+
+  /**
+   * Starts the runtime: re-adopts containers a previous swarmd left (running ones keep running;
+   * ones that exited meanwhile get their real exit codes), removes leftovers it cannot account for,
+   * then watches the exit dir.
+   */
+  async adopt(): Promise<AdoptReport> {
+    for (const d of [
+      this.containersDir,
+      this.exitDir,
+      this.socketDir,
+      this.runcRoot,
+      join(this.stateDir, 'volumes'),
+    ]) {
+      await mkdir(d, { recursive: true });
+    }
+    this.daemonRlimits = parseProcLimits(await readFile('/proc/self/limits', 'utf8'));
+    const report: AdoptReport = { running: [], exited: [], lost: [], removedLeftovers: [] };
+    const runcStates = await this.runcList();
+
+    for (const id of await readdir(this.containersDir)) {
+      const bundle = this.bundleDir(id);
+      try {
+        const rec = await readRecord(join(bundle, 'meta.json'));
+        this.records.set(rec.Id, rec);
+      } catch {
+        // A bundle without a valid record is a create that never finished.
+        for (const m of await mountsUnder(bundle)) await unmount(m);
+        await rm(bundle, { recursive: true, force: true });
+        report.removedLeftovers.push(`bundle ${id}`);
+      }
+    }
+
+    for (const rec of this.records.values()) {
+      const st = runcStates.get(rec.RuncId);
+      const exit = await this.readExit(rec);
+      if (st?.status === 'running' && pidAlive(st.pid)) {
+        if (rec.State.Status !== 'running') {
+          rec.State = {
+            ...rec.State,
+            Status: 'running',
+            Pid: st.pid,
+            StartedAt: st.created || new Date().toISOString(),
+          };
+          await this.persist(rec);
+        }
+        this.startHealth(rec);
+        report.running.push(rec.Id);
+      } else if (exit && (rec.State.Status === 'running' || st)) {
+        await this.finalize(rec, exit.code, exit.at);
+        report.exited.push({ id: rec.Id, exitCode: exit.code });
+      } else if (rec.State.Status === 'running') {
+        await this.runc(['delete', '-f', rec.RuncId], true);
+        rec.State = {
+          ...rec.State,
+          Status: 'exited',
+          Pid: 0,
+          ExitCode: 255,
+          Error: 'exit code lost: the container ended while swarmd was down and left no exit file',
+          FinishedAt: new Date().toISOString(),
+        };
+        await this.persist(rec);
+        await unmount(join(this.bundleDir(rec.Id), 'rootfs'));
+        report.lost.push(rec.Id);
+      } else if (st) {
+        // created but never started by us: forget runc's half.
+        await this.runc(['delete', '-f', rec.RuncId], true);
+      }
+    }
+
+    const known = new Set([...this.records.values()].map((r) => r.RuncId));
+    for (const [runcId] of runcStates) {
+      if (runcId.startsWith(this.namePrefix) && !known.has(runcId)) {
+        await this.runc(['delete', '-f', runcId], true);
+        report.removedLeftovers.push(`runc ${runcId}`);
+      }
+    }
+    for (const name of await cgroupChildren(this.cgroupParent)) {
+      if (name.startsWith(this.namePrefix) && !known.has(name)) {
+        for (const h of await cgroupHierarchies()) await removeCgroupTree(join(h, this.cgroupParent, name));
+        report.removedLeftovers.push(`cgroup ${name}`);
+      }
+    }
+    for (const f of await readdir(this.exitDir)) {
+      if (f.startsWith(this.namePrefix) && !known.has(f)) {
+        await rm(join(this.exitDir, f), { force: true });
+        report.removedLeftovers.push(`exit file ${f}`);
+      }
+    }
+    const cuuids = new Set([...this.records.values()].map((r) => cuuidOf(r.Id)));
+    for (const f of await readdir(this.socketDir)) {
+      if (!cuuids.has(f)) await rm(join(this.socketDir, f), { force: true });
+    }
+    this.watchExits();
+    return report;
+  }
+
+  /** Stops watching and probing. Containers keep running (conmon owns them). */
+  close(): void {
+    this.watcher?.close();
+    this.watcher = undefined;
+    if (this.sweep) clearInterval(this.sweep);
+    for (const id of this.health.keys()) this.stopHealth(id);
+  }
+
+  // ---------------------------------------------------------------- lookups
+
+  list(): ContainerRecord[] {
+    return [...this.records.values()].sort((a, b) => b.Created.localeCompare(a.Created));
+  }
+
+  /** By full id, name (with or without '/'), or unique id prefix; 404 "No such container: x". */
+  get(ref: string): ContainerRecord {
+    const byId = this.records.get(ref);
+    if (byId) return byId;
+    const name = ref.startsWith('/') ? ref.slice(1) : ref;
+    for (const r of this.records.values()) if (r.Name === name) return r;
+    if (/^[0-9a-f]+$/.test(ref)) {
+      const matches = [...this.records.values()].filter((r) => r.Id.startsWith(ref));
+      if (matches.length === 1 && matches[0]) return matches[0];
+      if (matches.length > 1) throw invalidArgument(`multiple IDs found with provided prefix: ${ref}`);
+    }
+    throw notFound(`No such container: ${ref}`);
+  }
+
+  findByTask(taskId: string): ContainerRecord | undefined {
+    for (const r of this.records.values()) if (r.TaskID === taskId) return r;
+    return undefined;
+  }
+
+  healthOf(id: string): HealthState | undefined {
+    return this.health.get(id)?.state;
+  }
+
+  onExit(fn: (rec: ContainerRecord) => void): () => void {
+    this.events.on('exit', fn);
+    return () => this.events.off('exit', fn);
+  }
+  onHealth(fn: (rec: ContainerRecord, h: HealthState) => void): () => void {
+    this.events.on('health', fn);
+    return () => this.events.off('health', fn);
+  }
+
+  /** Resolves when the container is not running (at once if it already is not). */
+  waitExit(ref: string, signal?: AbortSignal): Promise<ContainerRecord> {
+    const rec = this.get(ref);
+    if (rec.State.Status !== 'running' && !this.starting.has(rec.Id)) return Promise.resolve(rec);
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        off();
+        reject(new SwarmError('UNAVAILABLE', 'wait cancelled'));
+      };
+      const off = this.onExit((r) => {
+        if (r.Id !== rec.Id) return;
+        off();
+        signal?.removeEventListener('abort', onAbort);
+        resolve(r);
+      });
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  // ---------------------------------------------------------------- create / start / stop / remove
+
+  async create(opts: CreateOptions): Promise<ContainerRecord> {
+    const id = randomBytes(32).toString('hex');
+    const name = (opts.name ?? `skt_${id.slice(0, 12)}`).replace(/^\//, '');
+    if (!NAME_RE.test(name)) {
+      throw invalidArgument(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    }
+    for (const r of this.records.values()) {
+      if (r.Name === name) {
+        throw conflict(
+          `Conflict. The container name "/${name}" is already in use by container "${r.Id}". You have to remove (or rename) that container to be able to reuse that name.`,
+        );
+      }
+    }
+    const spec = opts.spec;
+    const image = await this.images.resolve(spec.Image);
+    const bundle = this.bundleDir(id);
+    const runcId = `${this.namePrefix}${id}`;
+    let prepared: PreparedNetwork | undefined;
+    try {
+      await mkdir(join(bundle, 'l'), { recursive: true });
+      for (const d of ['upper', 'work', 'rootfs', 'persist']) await mkdir(join(bundle, d));
+      for (const [i, layer] of image.layers.entries()) await symlink(layer, join(bundle, 'l', String(i)));
+      if (image.layers.length === 0) throw invalidArgument(`image ${spec.Image} has no layers`);
+      await mountOverlay(bundle, image.layers.length);
+
+      prepared = this.network ? await this.network.prepareNetwork(id) : undefined;
+      const hostname = prepared?.hostname ?? spec.Hostname ?? id.slice(0, 12);
+      const etcFiles = {
+        hosts: prepared?.hostsFile ?? join(bundle, 'hosts'),
+        hostname: join(bundle, 'hostname'),
+        resolvConf: prepared?.resolvConf ?? join(bundle, 'resolv.conf'),
+      };
+      await writeFile(join(bundle, 'hostname'), `${hostname}\n`);
+      if (!prepared?.hostsFile) await writeFile(etcFiles.hosts, defaultHosts(hostname, prepared));
+      if (!prepared?.resolvConf) await writeFile(etcFiles.resolvConf, await defaultResolvConf());
+
+      const mountSources: string[] = [];
+      const recMounts: ContainerRecord['Mounts'] = [];
+      for (const m of spec.Mounts ?? []) {
+        if (m.Type === 'tmpfs') {
+          mountSources.push('');
+          recMounts.push({ Type: 'tmpfs', Source: '', Destination: m.Target, RW: !m.ReadOnly });
+        } else if (m.Type === 'volume') {
+          const vname = m.Source || randomBytes(32).toString('hex');
+          if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(vname))
+            throw invalidArgument(`invalid volume name: ${vname}`);
+          const dir = this.volumeDir(vname);
+          await mkdir(dir, { recursive: true });
+          mountSources.push(dir);
+          recMounts.push({
+            Type: 'volume',
+            Name: vname,
+            Source: dir,
+            Destination: m.Target,
+            RW: !m.ReadOnly,
+          });
+        } else {
+          const src = m.Source ?? '';
+          if (!src.startsWith('/') || !existsSync(src)) {
+            throw invalidArgument(
+              `invalid mount config for type "bind": bind source path does not exist: ${src}`,
+            );
+          }
+          mountSources.push(src);
+          recMounts.push({ Type: 'bind', Source: src, Destination: m.Target, RW: !m.ReadOnly });
+        }
+      }
+      const rootfs = join(bundle, 'rootfs');
+      const passwd = await readFile(join(rootfs, 'etc/passwd'), 'utf8').catch(() => '');
+      const group = await readFile(join(rootfs, 'etc/group'), 'utf8').catch(() => '');
+      const oci = buildOciSpec({
+        spec,
+        image: image.config,
+        ...(opts.resources ? { resources: opts.resources } : {}),
+        hostname,
+        rootfs: 'rootfs',
+        cgroupsPath: `/${this.cgroupParent}/${runcId}`,
+        ...(prepared?.netnsPath ? { netnsPath: prepared.netnsPath } : {}),
+        etcFiles,
+        mountSources,
+        daemonRlimits: this.daemonRlimits,
+        passwd,
+        group,
+        ...(this.initPath ? { initPath: this.initPath } : {}),
+      });
+      await writeFile(join(bundle, 'config.json'), JSON.stringify(oci, null, 1));
+
+      const [path = '', ...args] = oci.process.args;
+      const rec: ContainerRecord = {
+        Id: id,
+        Name: name,
+        RuncId: runcId,
+        Created: new Date().toISOString(),
+        Image: spec.Image,
+        ImageID: image.id,
+        ...(opts.taskId ? { TaskID: opts.taskId } : {}),
+        Spec: spec,
+        ...(opts.resources ? { Resources: opts.resources } : {}),
+        Labels: { ...(image.config.Labels ?? {}), ...(spec.Labels ?? {}), ...(opts.labels ?? {}) },
+        Hostname: hostname,
+        Path: path,
+        Args: args,
+        Env: oci.process.env,
+        WorkingDir: oci.process.cwd,
+        User: spec.User ?? image.config.User ?? '',
+        ProcessUser: `${oci.process.user.uid}:${oci.process.user.gid}`,
+        StopSignal: normalizeSignal(spec.StopSignal || image.config.StopSignal),
+        ...mergedHealth(spec.Healthcheck, image.config.Healthcheck),
+        Mounts: recMounts,
+        ...(prepared
+          ? {
+              Network: {
+                ...(prepared.netnsPath ? { netnsPath: prepared.netnsPath } : {}),
+                ...(prepared.networks ? { networks: prepared.networks } : {}),
+              },
+            }
+          : {}),
+        State: {
+          Status: 'created',
+          Pid: 0,
+          ExitCode: 0,
+          OOMKilled: false,
+          Error: '',
+          StartedAt: ZERO_TIME,
+          FinishedAt: ZERO_TIME,
+        },
+      };
+      await writeRecord(join(bundle, 'meta.json'), rec);
+      this.records.set(id, rec);
+      return rec;
+    } catch (err) {
+      for (const m of await mountsUnder(bundle)) await unmount(m).catch(() => undefined);
+      await rm(bundle, { recursive: true, force: true });
+      if (prepared && this.network) await this.network.releaseNetwork(id).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** conmon (→ runc create), then runc start. Starting a running container is a no-op. */
+  async start(ref: string): Promise<void> {
+    const rec = this.get(ref);
+    if (rec.State.Status === 'running' || this.starting.has(rec.Id)) return;
+    const bundle = this.bundleDir(rec.Id);
+    this.starting.add(rec.Id);
+    try {
+      if (!(await mountsUnder(join(bundle, 'rootfs'))).length) {
+        const layers = await readdir(join(bundle, 'l'));
+        await mountOverlay(bundle, layers.length);
+      }
+      // Leftovers of a previous run must not be mistaken for this one's exit.
+      await rm(join(this.exitDir, rec.RuncId), { force: true });
+      await rm(join(bundle, 'persist'), { recursive: true, force: true });
+      await mkdir(join(bundle, 'persist'));
+      await this.runc(['delete', '-f', rec.RuncId], true);
+      let pid: number;
+      try {
+        pid = await launchConmon({
+          conmonPath: this.conmonPath,
+          runcPath: this.runcPath,
+          runcRoot: this.runcRoot,
+          runcId: rec.RuncId,
+          cuuid: cuuidOf(rec.Id),
+          bundle,
+          exitDir: this.exitDir,
+          socketDir: this.socketDir,
+          logSizeMax: this.logSizeMax,
+        });
+        await this.runc(['start', rec.RuncId]);
+      } catch (err) {
+        await this.runc(['delete', '-f', rec.RuncId], true);
+        await rm(join(this.exitDir, rec.RuncId), { force: true });
+        const msg = err instanceof Error ? err.message : String(err);
+        rec.State = { ...rec.State, Error: msg };
+        await this.persist(rec);
+        throw new SwarmError('INTERNAL', `failed to start container ${rec.Name}: ${msg}`, { cause: err });
+      }
+      rec.State = {
+        ...rec.State,
+        Status: 'running',
+        Pid: pid,
+        ExitCode: 0,
+        OOMKilled: false,
+        Error: '',
+        StartedAt: new Date().toISOString(),
+        FinishedAt: ZERO_TIME,
+      };
+      await this.persist(rec);
+    } finally {
+      this.starting.delete(rec.Id);
+    }
+    this.startHealth(rec);
+    // An exit that happened while we were still starting was held back: look now.
+    await this.onExitFile(rec.RuncId);
+  }
+
+  /** Sends a signal (Docker names or numbers). 409 if the container is not running. */
+  async kill(ref: string, signal = 'SIGKILL'): Promise<void> {
+    const rec = this.get(ref);
+    const sig = normalizeSignal(signal, 'SIGKILL');
+    if (rec.State.Status !== 'running') throw conflict(`Container ${rec.Id} is not running`);
+    await this.runc(['kill', rec.RuncId, sig.replace(/^SIG/, '')], true);
+  }
+
+  /** StopSignal, then SIGKILL after the grace period (PID 1 may ignore TERM: runtime.md §2). */
+  async stop(ref: string, graceMs?: number): Promise<void> {
+    const rec = this.get(ref);
+    if (rec.State.Status !== 'running') return;
+    const grace = graceMs ?? (rec.Spec.StopGracePeriod ? rec.Spec.StopGracePeriod / 1e6 : DEFAULT_GRACE_MS);
+    const exited = this.waitExit(rec.Id);
+    await this.runc(['kill', rec.RuncId, rec.StopSignal.replace(/^SIG/, '')], true);
+    if (await within(exited, grace)) return;
+    await this.runc(['kill', rec.RuncId, 'KILL'], true);
+    if (!(await within(exited, 10_000)))
+      throw new SwarmError('INTERNAL', `container ${rec.Id} did not exit after SIGKILL`);
+  }
+
+  /**
+   * Removes the container and everything it holds on the host: runc state, mounts, conmon, bundle
+   * (logs included), cgroup dirs, socket link, network. Named volumes stay.
+   */
+  async remove(ref: string, opts: { force?: boolean } = {}): Promise<void> {
+    const rec = this.get(ref);
+    if (rec.State.Status === 'running') {
+      if (!opts.force) {
+        throw conflict(
+          `You cannot remove a running container ${rec.Id}. Stop the container before attempting removal or force remove`,
+        );
+      }
+      const exited = this.waitExit(rec.Id);
+      await this.runc(['kill', rec.RuncId, 'KILL'], true);
+      await within(exited, 10_000);
+    }
+    await this.finalizing.get(rec.Id);
+    this.stopHealth(rec.Id);
+    const bundle = this.bundleDir(rec.Id);
+    await this.runc(['delete', '-f', rec.RuncId], true);
+    const conmonPid = await readPid(join(bundle, 'conmon.pid'));
+    if (pidAlive(conmonPid) && (await isConmon(conmonPid))) process.kill(conmonPid, 'SIGKILL');
+    for (const m of await mountsUnder(bundle)) await unmount(m);
+    if (this.network) await this.network.releaseNetwork(rec.Id);
+    await rm(join(this.exitDir, rec.RuncId), { force: true });
+    await rm(join(this.socketDir, cuuidOf(rec.Id)), { force: true });
+    await rm(bundle, { recursive: true, force: true });
+    await removeCgroup(this.cgroupParent, rec.RuncId);
+    this.records.delete(rec.Id);
+    for (const [eid, e] of this.execs) if (e.ContainerID === rec.Id && !e.Running) this.execs.delete(eid);
+  }
+
+  logs(ref: string, opts: LogOptions): AsyncIterable<LogEntry> {
+    const rec = this.get(ref);
+    return readLogFile(join(this.bundleDir(rec.Id), 'ctr.log'), opts, () => {
+      const cur = this.records.get(rec.Id);
+      return cur !== undefined && (cur.State.Status === 'running' || this.starting.has(rec.Id));
+    });
+  }
+
+  // ---------------------------------------------------------------- exec
+
+  createExec(ref: string, config: ExecConfig): ExecInstance {
+    const rec = this.get(ref);
+    if (rec.State.Status !== 'running') throw conflict(`Container ${rec.Id} is not running`);
+    if (!config.Cmd || config.Cmd.length === 0) throw invalidArgument('No exec command specified');
+    const inst: ExecInstance = {
+      ID: randomBytes(32).toString('hex'),
+      ContainerID: rec.Id,
+      Config: config,
+      Running: false,
+      ExitCode: null,
+      Pid: 0,
+    };
+    this.execs.set(inst.ID, inst);
+    return inst;
+  }
+
+  getExec(id: string): ExecInstance {
+    const e = this.execs.get(id);
+    if (!e) throw notFound(`No such exec instance: ${id}`);
+    return e;
+  }
+
+  /** Runs an exec instance via `runc exec`; stdout/stderr are pipes, the exit code passes through. */
+  async startExec(id: string): Promise<ExecProcess> {
+    const inst = this.getExec(id);
+    if (inst.Running || inst.ExitCode !== null) throw conflict(`Exec ${id} has already been started`);
+    const rec = this.get(inst.ContainerID);
+    if (rec.State.Status !== 'running') throw conflict(`Container ${rec.Id} is not running`);
+    const args = await this.execArgs(rec, inst.Config);
+    inst.Running = true;
+    const runcArgs = ['--root', this.runcRoot, 'exec', ...(inst.Config.Detach ? ['-d'] : []), ...args];
+    const child = inst.Config.Tty
+      ? // A pty from script(1): runc passes its stdio straight to the process, which then has a tty.
+        spawn('script', ['-qefc', shellQuote([this.runcPath, ...runcArgs]), '/dev/null'], {
+          stdio: ['pipe', 'pipe', 'pipe'],
+        })
+      : spawn(this.runcPath, runcArgs, { stdio: ['pipe', 'pipe', 'pipe'] });
+    inst.Pid = child.pid ?? 0;
+    if (!inst.Config.AttachStdin) child.stdin?.end();
+    const exit = childExit(child).then((code) => {
+      inst.Running = false;
+      inst.ExitCode = code;
+      return code;
+    });
+    return {
+      stdout: child.stdout,
+      stderr: child.stderr,
+      stdin: inst.Config.AttachStdin ? child.stdin : null,
+      exit,
+    };
+  }
+
+  /** Runs a command to completion inside the container: stdout, stderr, exit code. */
+  async execSync(
+    ref: string,
+    cmd: string[],
+    timeoutMs = 30_000,
+  ): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+    const inst = this.createExec(ref, { Cmd: cmd, AttachStdout: true, AttachStderr: true });
+    const p = await this.startExec(inst.ID);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    p.stdout?.on('data', (b: Buffer) => out.push(b));
+    p.stderr?.on('data', (b: Buffer) => err.push(b));
+    const timer = setTimeout(() => process.kill(inst.Pid, 'SIGTERM'), timeoutMs);
+    try {
+      const exitCode = await p.exit;
+      return { exitCode, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
+    } finally {
+      clearTimeout(timer);
+      this.execs.delete(inst.ID);
+    }
+  }
+
+  private async execArgs(rec: ContainerRecord, c: ExecConfig): Promise<string[]> {
+    const args: string[] = [];
+    if (c.User) {
+      const rootfs = join(this.bundleDir(rec.Id), 'rootfs');
+      const u = resolveUser(
+        c.User,
+        await readFile(join(rootfs, 'etc/passwd'), 'utf8').catch(() => ''),
+        await readFile(join(rootfs, 'etc/group'), 'utf8').catch(() => ''),
+      );
+      args.push('--user', `${u.uid}:${u.gid}`);
+    }
+    if (c.WorkingDir) args.push('--cwd', c.WorkingDir);
+    for (const e of c.Env ?? []) args.push('--env', e);
+    return [...args, rec.RuncId, ...c.Cmd];
+  }
+
+  // ---------------------------------------------------------------- exits
+
+  private watchExits(): void {
+    if (this.watcher) return;
+    this.watcher = watch(this.exitDir, (_ev, name) => {
+      if (name) void this.onExitFile(name.toString());
+    });
+    this.watcher.on('error', (err) => log.warn('exit dir watch failed', { err }));
+    // inotify can overflow under load; a slow sweep catches anything missed.
+    this.sweep = setInterval(() => {
+      void readdir(this.exitDir)
+        .then((names) => Promise.all(names.map((n) => this.onExitFile(n))))
+        .catch(() => undefined);
+    }, 2000);
+    this.sweep.unref();
+  }
+
+  private async onExitFile(runcId: string): Promise<void> {
+    const rec = [...this.records.values()].find((r) => r.RuncId === runcId);
+    if (rec === undefined || rec.State.Status !== 'running' || this.starting.has(rec.Id)) return;
+    const pending = this.finalizing.get(rec.Id);
+    if (pending) return pending;
+    const exit = await readExitFile(join(this.exitDir, runcId));
+    if (!exit) return;
+    const p = this.finalize(rec, exit.code, exit.at).finally(() => this.finalizing.delete(rec.Id));
+    this.finalizing.set(rec.Id, p);
+    return p;
+  }
+
+  /** conmon's exit file (exit dir), else its persist/exit copy. */
+  private async readExit(rec: ContainerRecord): Promise<{ code: number; at: string } | undefined> {
+    return (
+      (await readExitFile(join(this.exitDir, rec.RuncId))) ??
+      (await readExitFile(join(this.bundleDir(rec.Id), 'persist', 'exit')))
+    );
+  }
+
+  /** Records the exit (persisted before the exit file goes), frees runc state and the rootfs mount. */
+  private async finalize(rec: ContainerRecord, code: number, at: string): Promise<void> {
+    this.stopHealth(rec.Id);
+    const bundle = this.bundleDir(rec.Id);
+    // OOMKilled = exit 137 *and* an oom mark: a child's OOM kill alone leaves PID 1 running (runtime.md §2).
+    const oomMark =
+      existsSync(join(bundle, 'persist', 'oom')) || (await oomKillCount(this.cgroupParent, rec.RuncId)) > 0;
+    rec.State = {
+      ...rec.State,
+      Status: 'exited',
+      Pid: 0,
+      ExitCode: code,
+      OOMKilled: code === 137 && oomMark,
+      FinishedAt: at,
+    };
+    await this.persist(rec);
+    await this.runc(['delete', '-f', rec.RuncId], true);
+    await unmount(join(bundle, 'rootfs'));
+    await rm(join(this.exitDir, rec.RuncId), { force: true });
+    log.debug('container exited', { id: rec.Id, code });
+    this.events.emit('exit', rec);
+  }
+
+  // ---------------------------------------------------------------- health
+
+  private startHealth(rec: ContainerRecord): void {
+    const settings = healthSettings(rec.Healthcheck);
+    if (!settings || this.health.has(rec.Id)) return;
+    const loop: HealthLoop = { state: initialHealth(), stopped: false };
+    this.health.set(rec.Id, loop);
+    const startedMs = Date.parse(rec.State.StartedAt);
+    const tick = async () => {
+      if (loop.stopped || rec.State.Status !== 'running') return;
+      const result = await this.probe(rec, settings);
+      if (loop.stopped) return;
+      const prev = loop.state.Status;
+      loop.state = applyProbe(loop.state, result, settings, Date.now() - startedMs < settings.startPeriodMs);
+      if (loop.state.Status !== prev) this.events.emit('health', rec, loop.state);
+      loop.timer = setTimeout(tick, settings.intervalMs);
+    };
+    loop.timer = setTimeout(tick, settings.intervalMs);
+  }
+
+  private stopHealth(id: string): void {
+    const loop = this.health.get(id);
+    if (!loop) return;
+    loop.stopped = true;
+    if (loop.timer) clearTimeout(loop.timer);
+  }
+
+  private async probe(rec: ContainerRecord, s: HealthSettings) {
+    const Start = new Date().toISOString();
+    const child = spawn(this.runcPath, ['--root', this.runcRoot, 'exec', rec.RuncId, ...s.command], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => out.push(b));
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM'); // runc forwards it to the probe process
+      setTimeout(() => child.kill('SIGKILL'), 1000).unref();
+    }, s.timeoutMs);
+    const code = await childExit(child);
+    clearTimeout(timer);
+    return {
+      Start,
+      End: new Date().toISOString(),
+      ExitCode: timedOut ? -1 : code,
+      Output: timedOut ? timeoutOutput(s.timeoutMs) : Buffer.concat(out).toString('utf8'),
+    };
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private persist(rec: ContainerRecord): Promise<void> {
+    const path = join(this.bundleDir(rec.Id), 'meta.json');
+    const prev = this.writes.get(rec.Id) ?? Promise.resolve();
+    const next = prev.then(() => writeRecord(path, rec));
+    this.writes.set(
+      rec.Id,
+      next.catch(() => undefined),
+    );
+    return next;
+  }
+
+  private async runc(args: string[], tolerant = false): Promise<void> {
+    try {
+      await run(this.runcPath, ['--root', this.runcRoot, ...args]);
+    } catch (err) {
+      if (!tolerant) throw err;
+    }
+  }
+
+  private async runcList(): Promise<Map<string, { status: string; pid: number; created: string }>> {
+    const out = new Map<string, { status: string; pid: number; created: string }>();
+    const r = await run(this.runcPath, ['--root', this.runcRoot, 'list', '-f', 'json']);
+    const parsed: unknown = JSON.parse(r.stdout.trim() || 'null');
+    if (!Array.isArray(parsed)) return out;
+    for (const e of parsed) {
+      if (typeof e !== 'object' || e === null) continue;
+      const id = 'id' in e && typeof e.id === 'string' ? e.id : undefined;
+      if (!id) continue;
+      out.set(id, {
+        status: 'status' in e && typeof e.status === 'string' ? e.status : 'unknown',
+        pid: 'pid' in e && typeof e.pid === 'number' ? e.pid : 0,
+        created: 'created' in e && typeof e.created === 'string' ? e.created : '',
+      });
+    }
+    return out;
+  }
+}
+
+/** conmon's -u: short, so <socketDir>/<cuuid>/attach stays under the unix socket path limit. */
+function cuuidOf(id: string): string {
+  return id.slice(0, 24);
+}
+
+function mergedHealth(spec?: HealthConfig, image?: HealthConfig): { Healthcheck?: HealthConfig } {
+  if (!healthSettings(spec, image)) return {};
+  const test = spec?.Test && spec.Test.length > 0 ? spec.Test : (image?.Test ?? []);
+  const pick = (f: 'Interval' | 'Timeout' | 'StartPeriod' | 'Retries') => spec?.[f] || image?.[f] || 0;
+  return {
+    Healthcheck: {
+      Test: test,
+      Interval: pick('Interval'),
+      Timeout: pick('Timeout'),
+      StartPeriod: pick('StartPeriod'),
+      Retries: pick('Retries'),
+    },
+  };
+}
+
+async function readExitFile(path: string): Promise<{ code: number; at: string } | undefined> {
+  try {
+    const [text, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
+    const code = Number.parseInt(text.trim(), 10);
+    if (!Number.isFinite(code)) return undefined;
+    return { code, at: st.mtime.toISOString() };
+  } catch {
+    return undefined;
+  }
+}
+
+function childExit(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.on('error', () => resolve(126));
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (signalNumber(signal) ?? 9) : 1)));
+  });
+}
+
+function signalNumber(sig: NodeJS.Signals): number | undefined {
+  const map: Partial<Record<NodeJS.Signals, number>> = { SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGHUP: 1 };
+  return map[sig];
+}
+
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([p.then(() => true), t]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function isConmon(pid: number): Promise<boolean> {
+  const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
+  return comm.trim() === 'conmon';
+}
+
+function shellQuote(argv: string[]): string {
+  return argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+}
+
+function defaultHosts(hostname: string, net: PreparedNetwork | undefined): string {
+  const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
+  for (const n of Object.values(net?.networks ?? {})) lines.push(`${n.IPAddress}\t${hostname}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The host's resolv.conf without loopback resolvers (unreachable from a container), as Docker does. */
+async function defaultResolvConf(): Promise<string> {
+  const host = await readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  const lines = host.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l));
+  if (!lines.some((l) => /^\s*nameserver\s/.test(l))) lines.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4');
+  return `${lines.filter((l) => l.trim() !== '').join('\n')}\n`;
+}

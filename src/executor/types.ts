@@ -1,0 +1,215 @@
+// The executor contract the agent drives (SwarmKit's Executor/Controller shape) and the container
+// types it speaks in, with Docker's field names. Self-contained: nothing here imports the cluster API.
+
+/** A mount in a ContainerSpec (Docker's `mount.Mount`). */
+export interface MountSpec {
+  Type: 'bind' | 'volume' | 'tmpfs';
+  /** Host path (bind), volume name (volume; empty = anonymous), unused for tmpfs. */
+  Source?: string;
+  Target: string;
+  ReadOnly?: boolean;
+  TmpfsOptions?: { SizeBytes?: number; Mode?: number };
+}
+
+/** Docker's HealthConfig. Durations are nanoseconds; 0 means "use the default". */
+export interface HealthConfig {
+  /** [] inherit from the image; ["NONE"] disable; ["CMD", args…]; ["CMD-SHELL", command]. */
+  Test?: string[];
+  Interval?: number;
+  Timeout?: number;
+  Retries?: number;
+  StartPeriod?: number;
+}
+
+export interface Ulimit {
+  Name: string;
+  Soft: number;
+  Hard: number;
+}
+
+export interface ContainerSpec {
+  Image: string;
+  /** Replaces the image's Entrypoint when set (SwarmKit's Command). */
+  Command?: string[];
+  /** Replaces the image's Cmd when set (SwarmKit's Args). */
+  Args?: string[];
+  Env?: string[];
+  Dir?: string;
+  User?: string;
+  Hostname?: string;
+  Labels?: Record<string, string>;
+  Mounts?: MountSpec[];
+  ReadOnly?: boolean;
+  StopSignal?: string;
+  /** Nanoseconds; default 10 s as in SwarmKit. */
+  StopGracePeriod?: number;
+  Healthcheck?: HealthConfig;
+  Init?: boolean;
+  CapabilityAdd?: string[];
+  CapabilityDrop?: string[];
+  Sysctls?: Record<string, string>;
+  Ulimits?: Ulimit[];
+}
+
+export interface ResourceRequirements {
+  Limits?: { NanoCPUs?: number; MemoryBytes?: number; Pids?: number };
+  Reservations?: { NanoCPUs?: number; MemoryBytes?: number };
+}
+
+/** What the image store gives the executor about an image (its config and unpacked layers). */
+export interface ImageConfig {
+  Env?: string[];
+  Cmd?: string[];
+  Entrypoint?: string[];
+  WorkingDir?: string;
+  User?: string;
+  Healthcheck?: HealthConfig;
+  StopSignal?: string;
+  Labels?: Record<string, string>;
+}
+
+export interface ResolvedImage {
+  /** Content-addressed image ID, e.g. "sha256:…". */
+  id: string;
+  config: ImageConfig;
+  /** Unpacked layer directories, bottom → top. */
+  layers: string[];
+}
+
+/** The image store as the executor needs it (src/executor/images/ implements it). */
+export interface ImageResolver {
+  /** Throws NOT_FOUND when the image is not present locally. */
+  resolve(ref: string): Promise<ResolvedImage>;
+}
+
+/** What the network side hands a container: its netns and name-service files. */
+export interface PreparedNetwork {
+  /** A bind-mounted netns path (/run/netns/…); absent → runc makes a fresh netns with only `lo`. */
+  netnsPath?: string;
+  /** Host files to bind onto /etc/hosts and /etc/resolv.conf; absent → the executor writes defaults. */
+  hostsFile?: string;
+  resolvConf?: string;
+  /** Overrides the container hostname when set (must have no dots, see runtime.md §7). */
+  hostname?: string;
+  /** Addresses for NetworkSettings in `docker inspect`, keyed by network name. */
+  networks?: Record<
+    string,
+    { IPAddress: string; IPPrefixLen: number; MacAddress?: string; NetworkID?: string }
+  >;
+}
+
+/** The network side as the executor needs it (src/network/ implements it). Both calls idempotent. */
+export interface NetworkProvider {
+  prepareNetwork(containerId: string, task?: ExecutorTask): Promise<PreparedNetwork>;
+  releaseNetwork(containerId: string): Promise<void>;
+}
+
+/** Docker's State.Health. */
+export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';
+export interface HealthLogEntry {
+  Start: string;
+  End: string;
+  ExitCode: number;
+  Output: string;
+}
+export interface HealthState {
+  Status: HealthStatus;
+  FailingStreak: number;
+  Log: HealthLogEntry[];
+}
+
+/** How wait() ends: the process exited, or its health check declared it unhealthy (still running). */
+export type ExitStatus =
+  | { kind: 'exited'; ExitCode: number; OOMKilled: boolean; Error?: string }
+  | { kind: 'unhealthy' };
+
+/** The node as the executor describes it to the manager (SwarmKit NodeDescription, trimmed). */
+export interface NodeDescription {
+  Hostname: string;
+  Platform: { Architecture: string; OS: string };
+  Resources: { NanoCPUs: number; MemoryBytes: number };
+  Engine: { EngineVersion: string; Labels?: Record<string, string> };
+}
+
+/** The parts of a Task the executor reads (aligned with Docker's Task JSON). */
+export interface ExecutorTask {
+  ID: string;
+  ServiceID: string;
+  /** Service name (Task.ServiceAnnotations.Name). */
+  ServiceName: string;
+  /** 0 for global services: the container name then uses NodeID. */
+  Slot: number;
+  NodeID: string;
+  Spec: { ContainerSpec: ContainerSpec; Resources?: ResourceRequirements };
+}
+
+export interface LogOptions {
+  follow?: boolean;
+  /** Last N entries only; undefined = all. */
+  tail?: number;
+  /** Unix seconds (fractional allowed): entries strictly after. */
+  since?: number;
+  until?: number;
+  stdout?: boolean;
+  stderr?: boolean;
+  /** Ends a follow. */
+  signal?: AbortSignal;
+}
+
+export interface LogEntry {
+  stream: 'stdout' | 'stderr';
+  /** RFC3339Nano as written by conmon. */
+  time: string;
+  /** Nanoseconds since the epoch (for since/until and merging streams). */
+  timeNs: bigint;
+  /** Line text, including the trailing "\n" of a complete line. */
+  line: string;
+}
+
+/** ContainerStatus for the task (SwarmKit's ContainerStatus). */
+export interface ContainerStatus {
+  ContainerID: string;
+  PID: number;
+  ExitCode: number;
+}
+
+/** One task's container, stepped by the agent. Calls are idempotent where SwarmKit's are. */
+export interface Controller {
+  /** Resolves the image and creates the container (state READY). */
+  prepare(): Promise<void>;
+  /** Starts the process (state RUNNING). No-op when already started. */
+  start(): Promise<void>;
+  /** Resolves when the process exits or turns unhealthy. */
+  wait(signal?: AbortSignal): Promise<ExitStatus>;
+  /** StopSignal, then SIGKILL after StopGracePeriod. */
+  shutdown(): Promise<void>;
+  /** SIGKILL now. */
+  terminate(): Promise<void>;
+  /** Removes the container and everything it holds on the host (not named volumes). */
+  remove(): Promise<void>;
+  status(): Promise<ContainerStatus | undefined>;
+  logs(opts: LogOptions): AsyncIterable<LogEntry>;
+}
+
+export interface Executor {
+  describe(): Promise<NodeDescription>;
+  controller(task: ExecutorTask): Controller;
+}
+
+/** Name of a task's container: `<service>.<slot|nodeID>.<taskID>` (SwarmKit naming). */
+export function taskContainerName(task: ExecutorTask): string {
+  return `${task.ServiceName}.${task.Slot === 0 ? task.NodeID : task.Slot}.${task.ID}`;
+}
+
+/** Labels a task's container carries (com.docker.swarm.*), plus the spec's own labels. */
+export function taskContainerLabels(task: ExecutorTask): Record<string, string> {
+  return {
+    ...(task.Spec.ContainerSpec.Labels ?? {}),
+    'com.docker.swarm.task': '',
+    'com.docker.swarm.task.id': task.ID,
+    'com.docker.swarm.task.name': taskContainerName(task),
+    'com.docker.swarm.node.id': task.NodeID,
+    'com.docker.swarm.service.id': task.ServiceID,
+    'com.docker.swarm.service.name': task.ServiceName,
+  };
+}
