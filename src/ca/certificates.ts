@@ -211,7 +211,9 @@ export async function signCSR(
   } catch (err) {
     throw new SwarmError('INVALID_ARGUMENT', 'invalid CSR: cannot be parsed', { cause: err });
   }
-  if (!(await csr.verify())) throw invalidArgument('invalid CSR: signature does not verify');
+  // A mangled signature can make verify() throw rather than return false; both mean the same here.
+  const verified = await csr.verify().catch(() => false);
+  if (!verified) throw invalidArgument('invalid CSR: signature does not verify');
   return issue(rootCA, csr.publicKey, identity, options);
 }
 
