@@ -1,0 +1,28 @@
+// The agent ↔ dispatcher contract, transport-neutral: in-process on a manager's own node, gRPC over
+// mTLS for remote nodes. The dispatcher implements it; the agent only calls it.
+import type { NodeDescription, Task, TaskStatus } from '../api/types.js';
+
+export interface TaskStatusUpdate {
+  taskId: string;
+  status: TaskStatus;
+}
+
+export interface SessionInfo {
+  sessionId: string;
+  /** How often the agent must heartbeat (ms); the node is marked down after 3 missed periods. */
+  heartbeatPeriodMs: number;
+}
+
+export interface DispatcherSession {
+  /** Opens a session for this node with its description; re-opening replaces the old session. */
+  register(nodeId: string, description: NodeDescription): Promise<SessionInfo>;
+  /** Keeps the node READY; returns the next period. Throws "session invalid" for a stale session. */
+  heartbeat(sessionId: string): Promise<{ periodMs: number }>;
+  /**
+   * Calls `onTasks` with the node's full task set (tasks assigned to it, state ≥ ASSIGNED) now and
+   * after every change. Returns a function that ends the watch.
+   */
+  watchAssignments(sessionId: string, onTasks: (tasks: Task[]) => void): () => void;
+  /** Records observed task states (batched by the dispatcher). Only the node's own tasks. */
+  updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void>;
+}

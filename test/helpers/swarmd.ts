@@ -1,0 +1,183 @@
+// Test helper: runs a real swarmd process (bin/swarmd) with its own state dir and socket, and an
+// Engine API client over that socket. Everything is removed in stop().
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const root = new URL('../../../', import.meta.url).pathname;
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ApiResponse {
+  status: number;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+  json<T = unknown>(): T;
+}
+
+export function apiCall(
+  socket: string,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+): Promise<ApiResponse> {
+  const data =
+    body === undefined
+      ? undefined
+      : typeof body === 'string' || Buffer.isBuffer(body)
+        ? body
+        : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        socketPath: socket,
+        method,
+        path,
+        headers: { ...(data !== undefined ? { 'Content-Type': 'application/json' } : {}), ...headers },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          resolve({
+            status: res.statusCode ?? 0,
+            body: text,
+            headers: res.headers,
+            json: <T>() => JSON.parse(text) as T,
+          });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(data);
+  });
+}
+
+export interface SwarmdProcess {
+  stateDir: string;
+  socket: string;
+  listenPort: number;
+  child: ChildProcess;
+  logs: () => string;
+  api(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
+  /** SIGTERM and wait for exit. */
+  stop(): Promise<void>;
+  /** SIGKILL swarmd only (its etcd child keeps running until the next start kills it). */
+  kill9(): Promise<void>;
+  /** Starts swarmd again on the same state dir and socket. */
+  restart(): Promise<void>;
+  /** Stops everything and removes the state dir. */
+  destroy(): Promise<void>;
+}
+
+async function waitFor(
+  cond: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export async function startSwarmd(
+  opts: { extraArgs?: string[]; hostname?: string } = {},
+): Promise<SwarmdProcess> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'skt-swarmd-'));
+  const socket = join(stateDir, 'swarmd.sock');
+  const listenPort = await freePort();
+  let out = '';
+  let child!: ChildProcess;
+  const launch = async () => {
+    child = spawn(
+      process.execPath,
+      [
+        join(root, 'bin/swarmd'),
+        '--state-dir',
+        stateDir,
+        '--listen-control-api',
+        socket,
+        '--listen-addr',
+        `127.0.0.1:${listenPort}`,
+        '--hostname',
+        opts.hostname ?? 'node-1',
+        ...(opts.extraArgs ?? []),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
+    const c = child;
+    await waitFor(
+      async () => {
+        if (c.exitCode !== null) throw new Error(`swarmd exited with ${c.exitCode}:\n${out.slice(-3000)}`);
+        if (!existsSync(socket)) return false;
+        try {
+          return (await apiCall(socket, 'GET', '/_ping')).status === 200;
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+      'swarmd to answer /_ping',
+    );
+  };
+  const exited = () =>
+    new Promise<void>((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve();
+      else child.once('exit', () => resolve());
+    });
+  await launch();
+  const p: SwarmdProcess = {
+    stateDir,
+    socket,
+    listenPort,
+    get child() {
+      return child;
+    },
+    logs: () => out,
+    api: (method, path, body, headers) => apiCall(socket, method, path, body, headers),
+    async stop() {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited();
+      clearTimeout(t);
+    },
+    async kill9() {
+      child.kill('SIGKILL');
+      await exited();
+    },
+    restart: launch,
+    async destroy() {
+      if (child.exitCode === null && child.signalCode === null) await p.stop();
+      // An etcd left by a kill -9 of swarmd: its pid file is in the state dir.
+      try {
+        const { readFileSync } = await import('node:fs');
+        const pid = Number(readFileSync(join(stateDir, 'etcd', 'etcd.pid'), 'utf8'));
+        if (pid > 0) process.kill(pid, 'SIGKILL');
+      } catch {
+        // no etcd left
+      }
+      rmSync(stateDir, { recursive: true, force: true });
+    },
+  };
+  return p;
+}
