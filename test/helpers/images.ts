@@ -6,7 +6,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, createSign } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, readFile, rm, symlink, writeFile, chmod, copyFile } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -63,7 +63,9 @@ export async function makeLayerTar(entries: LayerEntry[]): Promise<Buffer> {
     };
     if (e.linkname !== undefined) header.linkname = e.linkname;
     await new Promise<void>((resolve, reject) =>
-      pack.entry(header, type === 'file' ? (e.content ?? '') : undefined, (err) => (err ? reject(err) : resolve())),
+      pack.entry(header, type === 'file' ? (e.content ?? '') : undefined, (err) =>
+        err ? reject(err) : resolve(),
+      ),
     );
   }
   pack.finalize();
@@ -82,7 +84,19 @@ export function busyboxLayer(): Promise<Buffer> {
     const dir = await tempDir('rootfs');
     try {
       const root = join(dir, 'rootfs');
-      for (const d of ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'tmp', 'root', 'www', 'proc', 'sys', 'dev']) {
+      for (const d of [
+        'bin',
+        'sbin',
+        'usr/bin',
+        'usr/sbin',
+        'etc',
+        'tmp',
+        'root',
+        'www',
+        'proc',
+        'sys',
+        'dev',
+      ]) {
         await mkdir(join(root, d), { recursive: true });
       }
       await copyFile('/bin/busybox', join(root, 'bin/busybox'));
@@ -93,7 +107,10 @@ export function busyboxLayer(): Promise<Buffer> {
         await mkdir(dirname(join(root, a)), { recursive: true });
         await symlink('/bin/busybox', join(root, a));
       }
-      await writeFile(join(root, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n');
+      await writeFile(
+        join(root, 'etc/passwd'),
+        'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n',
+      );
       await writeFile(join(root, 'etc/group'), 'root:x:0:\nnogroup:x:65534:\n');
       await writeFile(join(root, 'www/index.html'), 'hello from busybox\n');
       await chmod(join(root, 'tmp'), 0o1777);
@@ -189,7 +206,10 @@ function hex(digest: string): string {
   return digest.slice(7);
 }
 
-async function writeTar(path: string, files: { name: string; data?: Buffer; linkname?: string }[]): Promise<void> {
+async function writeTar(
+  path: string,
+  files: { name: string; data?: Buffer; linkname?: string }[],
+): Promise<void> {
   const pack = tarStream.pack();
   const chunks: Buffer[] = [];
   const done = (async () => {
@@ -198,7 +218,8 @@ async function writeTar(path: string, files: { name: string; data?: Buffer; link
   for (const f of files) {
     await new Promise<void>((resolve, reject) => {
       const cb = (err?: Error | null) => (err ? reject(err) : resolve());
-      if (f.linkname !== undefined) pack.entry({ name: f.name, type: 'symlink', linkname: f.linkname, mtime: new Date(0) }, cb);
+      if (f.linkname !== undefined)
+        pack.entry({ name: f.name, type: 'symlink', linkname: f.linkname, mtime: new Date(0) }, cb);
       else pack.entry({ name: f.name, mtime: new Date(0) }, f.data ?? Buffer.alloc(0), cb);
     });
   }
@@ -250,7 +271,11 @@ export function manifestFor(image: BuiltImage, kind: 'docker' | 'oci' = 'docker'
 }
 
 /** Writes an OCI image-layout archive (oci-layout, index.json, blobs/sha256/…) with one image. */
-export async function writeOciArchive(path: string, image: BuiltImage, opts: { tag?: string } = {}): Promise<void> {
+export async function writeOciArchive(
+  path: string,
+  image: BuiltImage,
+  opts: { tag?: string } = {},
+): Promise<void> {
   const manifest = manifestFor(image, 'oci');
   const annotations: Record<string, string> = {};
   if (opts.tag) {
@@ -272,7 +297,10 @@ export async function writeOciArchive(path: string, image: BuiltImage, opts: { t
   await writeTar(path, files);
 }
 
-export async function buildBusyboxDockerArchive(path: string, opts: { tag?: string } = {}): Promise<BuiltImage> {
+export async function buildBusyboxDockerArchive(
+  path: string,
+  opts: { tag?: string } = {},
+): Promise<BuiltImage> {
   const image = await busyboxImage();
   await writeDockerArchive(path, [{ image, tags: [opts.tag ?? 'busybox:latest'] }]);
   return image;
@@ -385,7 +413,8 @@ export async function startRegistry(opts: { tokenAuth?: boolean } = {}): Promise
         return reg;
       }
       if (child.exitCode === null) child.kill('SIGKILL');
-      if (attempt === 4) throw new Error(`docker-registry did not start: ${Buffer.concat(stderr).toString()}`);
+      if (attempt === 4)
+        throw new Error(`docker-registry did not start: ${Buffer.concat(stderr).toString()}`);
     }
     throw new Error('unreachable');
   } catch (err) {
@@ -475,7 +504,11 @@ async function startTokenServer(dir: string, creds: Credentials): Promise<{ serv
 }
 
 /** Gets a bearer token for `scope` from a registry's challenge (pushes with token auth). */
-async function pushAuthorization(url: string, repo: string, creds?: Credentials): Promise<string | undefined> {
+async function pushAuthorization(
+  url: string,
+  repo: string,
+  creds?: Credentials,
+): Promise<string | undefined> {
   const res = await fetch(`${url}/v2/`);
   await res.body?.cancel();
   if (res.status !== 401) return undefined;
@@ -487,7 +520,9 @@ async function pushAuthorization(url: string, repo: string, creds?: Credentials)
   if (service) t.searchParams.set('service', service);
   t.searchParams.set('scope', `repository:${repo}:pull,push`);
   const tr = await fetch(t, {
-    headers: { Authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}` },
+    headers: {
+      Authorization: `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`,
+    },
   });
   if (!tr.ok) throw new Error(`token server said ${tr.status}`);
   const body = (await tr.json()) as { token: string };
@@ -533,7 +568,12 @@ export async function pushManifest(
 }
 
 /** Pushes an image (config, gzipped layers, docker schema2 manifest) as repo:tag; returns the manifest digest. */
-export async function pushImage(registry: TestRegistry, repo: string, tag: string, image: BuiltImage): Promise<string> {
+export async function pushImage(
+  registry: TestRegistry,
+  repo: string,
+  tag: string,
+  image: BuiltImage,
+): Promise<string> {
   const authz = await pushAuthorization(registry.url, repo, registry.credentials);
   for (const l of image.layers) await pushBlob(registry.url, repo, l.gz, authz);
   await pushBlob(registry.url, repo, image.config, authz);
@@ -558,7 +598,9 @@ export async function pushManifestList(
       platform: { architecture: image.architecture, os: 'linux' },
     });
   }
-  const list = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MT.dockerList, manifests: entries }));
+  const list = Buffer.from(
+    JSON.stringify({ schemaVersion: 2, mediaType: MT.dockerList, manifests: entries }),
+  );
   return pushManifest(registry, repo, tag, list, MT.dockerList);
 }
 
