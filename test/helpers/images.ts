@@ -44,33 +44,48 @@ export interface LayerEntry {
   linkname?: string;
 }
 
-/** A tar layer from a list of entries (uid/gid 0, mtime 0: the same entries give the same digest). */
-export async function makeLayerTar(entries: LayerEntry[]): Promise<Buffer> {
+type TarHeader = Partial<tarStream.Header> & { name: string };
+
+/** Packs entries (header + optional content) into a tar in memory. */
+async function packTar(entries: { header: TarHeader; data?: string | Buffer }[]): Promise<Buffer> {
   const pack = tarStream.pack();
   const chunks: Buffer[] = [];
-  const done = (async () => {
-    for await (const c of pack) chunks.push(Buffer.from(c));
-  })();
-  for (const e of entries) {
-    const type = e.type ?? 'file';
-    const header: tarStream.Headers = {
-      name: e.name,
-      type,
-      mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
-      uid: 0,
-      gid: 0,
-      mtime: new Date(0),
-    };
-    if (e.linkname !== undefined) header.linkname = e.linkname;
-    await new Promise<void>((resolve, reject) =>
-      pack.entry(header, type === 'file' ? (e.content ?? '') : undefined, (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    );
+  pack.on('data', (c: unknown) => {
+    if (c instanceof Uint8Array) chunks.push(Buffer.from(c));
+  });
+  const ended = new Promise<void>((resolve, reject) => {
+    pack.on('end', () => resolve());
+    pack.on('error', reject);
+  });
+  for (const { header, data } of entries) {
+    await new Promise<void>((resolve, reject) => {
+      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
+      if (data === undefined) pack.entry(header, cb);
+      else pack.entry(header, data, cb);
+    });
   }
   pack.finalize();
-  await done;
+  await ended;
   return Buffer.concat(chunks);
+}
+
+/** A tar layer from a list of entries (uid/gid 0, mtime 0: the same entries give the same digest). */
+export function makeLayerTar(entries: LayerEntry[]): Promise<Buffer> {
+  return packTar(
+    entries.map((e) => {
+      const type = e.type ?? 'file';
+      const header: TarHeader = {
+        name: e.name,
+        type,
+        mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644),
+        uid: 0,
+        gid: 0,
+        mtime: new Date(0),
+      };
+      if (e.linkname !== undefined) header.linkname = e.linkname;
+      return type === 'file' ? { header, data: e.content ?? '' } : { header };
+    }),
+  );
 }
 
 let busyboxLayerCache: Promise<Buffer> | undefined;
@@ -206,26 +221,11 @@ function hex(digest: string): string {
   return digest.slice(7);
 }
 
-async function writeTar(
-  path: string,
-  files: { name: string; data?: Buffer; linkname?: string }[],
-): Promise<void> {
-  const pack = tarStream.pack();
-  const chunks: Buffer[] = [];
-  const done = (async () => {
-    for await (const c of pack) chunks.push(Buffer.from(c));
-  })();
-  for (const f of files) {
-    await new Promise<void>((resolve, reject) => {
-      const cb = (err?: Error | null) => (err ? reject(err) : resolve());
-      if (f.linkname !== undefined)
-        pack.entry({ name: f.name, type: 'symlink', linkname: f.linkname, mtime: new Date(0) }, cb);
-      else pack.entry({ name: f.name, mtime: new Date(0) }, f.data ?? Buffer.alloc(0), cb);
-    });
-  }
-  pack.finalize();
-  await done;
-  await writeFile(path, Buffer.concat(chunks));
+async function writeTar(path: string, files: { name: string; data: Buffer }[]): Promise<void> {
+  await writeFile(
+    path,
+    await packTar(files.map((f) => ({ header: { name: f.name, mtime: new Date(0) }, data: f.data }))),
+  );
 }
 
 /** Writes a `docker save` archive (legacy layout: <id>/layer.tar) holding the given images. */
