@@ -170,7 +170,7 @@ export class NodeNetwork {
     for (const entry of req.extraHosts ?? []) parseExtraHost(entry); // refuse before allocating
     const started = performance.now();
     const { record, fresh } = await this.allocate(req.containerId, req.hostname);
-    const attachment = this.describe(req.containerId, { ...record, hostname: req.hostname });
+    const attachment = this.describe(req.containerId, record);
     const plumb = async () => {
       if (!fresh && (await this.isComplete(record))) return;
       if (!fresh) await this.removeKernelObjects(record);
@@ -267,7 +267,15 @@ export class NodeNetwork {
     return this.serialize(async () => {
       const state = await loadIpamState(this.ipamFile, this.subnet);
       const existing = state.attachments[containerId];
-      if (existing) return { record: existing, fresh: false };
+      if (existing) {
+        if (existing.hostname === hostname) return { record: existing, fresh: false };
+        const record = { ...existing, hostname };
+        await saveIpamState(this.ipamFile, {
+          ...state,
+          attachments: { ...state.attachments, [containerId]: record },
+        });
+        return { record, fresh: false };
+      }
       const netns = containerNetnsName(this.tag, containerId);
       const hostVeth = hostVethName(this.tag, containerId);
       for (const [otherId, rec] of Object.entries(state.attachments)) {

@@ -37,12 +37,6 @@ export async function nftApply(script: string, netns?: string): Promise<void> {
   await run(cmd, args, { input: script, timeoutMs: TIMEOUT_MS });
 }
 
-/** Parses and checks an nft script against the kernel without applying it. */
-export async function nftCheck(script: string, netns?: string): Promise<void> {
-  const [cmd, args] = inNetns(netns, 'nft', ['-c', '-f', '-']);
-  await run(cmd, args, { input: script, timeoutMs: TIMEOUT_MS });
-}
-
 export async function nftTableExists(family: string, table: string, netns?: string): Promise<boolean> {
   const [cmd, args] = inNetns(netns, 'nft', ['list', 'table', family, table]);
   const r = await run(cmd, args, { okCodes: [0, 1], timeoutMs: TIMEOUT_MS });

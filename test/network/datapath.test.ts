@@ -229,6 +229,10 @@ describe('node datapath in a private host netns', { timeout: 120_000 }, () => {
     const c = await restarted.attachContainer({ containerId: newId(), hostname: 'taskc' });
     assert.ok(![a.ip, b.ip].includes(c.ip), c.ip);
     assert.deepEqual(await restarted.attachContainer({ containerId: c.containerId, hostname: 'taskc' }), c);
+    const renamed = await restarted.attachContainer({ containerId: c.containerId, hostname: 'taskc2' });
+    assert.deepEqual({ ...renamed, hostname: 'taskc' }, c, 'same address and netns, new hostname');
+    assert.ok((await readFile(renamed.hostsFile, 'utf8')).trimEnd().endsWith(`${c.ip}\ttaskc2`));
+    assert.equal((await restarted.attachment(c.containerId))?.hostname, 'taskc2');
     await restarted.detachContainer(c.containerId);
   });
 
