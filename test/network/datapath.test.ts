@@ -257,6 +257,22 @@ describe('node datapath in a private host netns', { timeout: 120_000 }, () => {
     );
   });
 
+  test('concurrent attaches get distinct addresses and all work', async () => {
+    const ids = [newId(), newId(), newId(), newId()];
+    const attached = await Promise.all(
+      ids.map((id, i) => net.attachContainer({ containerId: id, hostname: `par${i}` })),
+    );
+    try {
+      assert.equal(new Set(attached.map((x) => x.ip)).size, ids.length);
+      for (const x of attached) {
+        await run('ip', ['netns', 'exec', x.netns, 'busybox', 'ping', '-c', '1', '-W', '2', x.gateway]);
+      }
+    } finally {
+      await Promise.all(ids.map((id) => net.detachContainer(id)));
+    }
+    for (const x of attached) assert.equal(await net.attachment(x.containerId), null);
+  });
+
   test('cleanupLeftovers removes leaked netns, veths and records but keeps the given containers and other owners', async () => {
     const tag = ownerTag(join(stateDir, 'network'));
     const leakedNetns = containerNetnsName(tag, 'leakednetns1');
