@@ -471,6 +471,18 @@ export class ContainerRuntime {
     }
   }
 
+  /** Creates and starts a standalone container (tests, `docker run`-like use); returns its record. */
+  async run(opts: CreateOptions): Promise<ContainerRecord> {
+    const rec = await this.create(opts);
+    try {
+      await this.start(rec.Id);
+    } catch (err) {
+      await this.remove(rec.Id, { force: true }).catch(() => undefined);
+      throw err;
+    }
+    return this.get(rec.Id);
+  }
+
   /** conmon (→ runc create), then runc start. Starting a running container is a no-op. */
   async start(ref: string): Promise<void> {
     const rec = this.get(ref);
@@ -605,6 +617,11 @@ export class ContainerRuntime {
     };
     this.execs.set(inst.ID, inst);
     return inst;
+  }
+
+  /** Exec instances of a container (inspect's ExecIDs). */
+  execIdsOf(containerId: string): string[] {
+    return [...this.execs.values()].filter((e) => e.ContainerID === containerId).map((e) => e.ID);
   }
 
   getExec(id: string): ExecInstance {

@@ -1,0 +1,138 @@
+// The agent-facing Executor over ContainerRuntime: one Controller per task, naming and labelling the
+// task's container as SwarmKit does (`<service>.<slot|nodeID>.<taskID>`, com.docker.swarm.* labels).
+import { arch, cpus, hostname, totalmem } from 'node:os';
+import { SwarmError } from '../../api/errors.js';
+import {
+  type ContainerStatus,
+  type Controller,
+  type Executor,
+  type ExecutorTask,
+  type ExitStatus,
+  type LogEntry,
+  type LogOptions,
+  type NodeDescription,
+  taskContainerLabels,
+  taskContainerName,
+} from '../types.js';
+import type { ContainerRecord } from './record.js';
+import type { ContainerRuntime } from './runtime.js';
+
+/** Docker reports x86_64/aarch64 (uname -m), Node says x64/arm64. */
+export function platformArchitecture(nodeArch: string): string {
+  const map: Record<string, string> = { x64: 'x86_64', arm64: 'aarch64', ia32: 'i386', arm: 'armv7l' };
+  return map[nodeArch] ?? nodeArch;
+}
+
+export class RuncExecutor implements Executor {
+  constructor(
+    private readonly runtime: ContainerRuntime,
+    private readonly engineVersion = 'swarmkit-ts',
+  ) {}
+
+  async describe(): Promise<NodeDescription> {
+    return {
+      Hostname: hostname(),
+      Platform: { Architecture: platformArchitecture(arch()), OS: 'linux' },
+      Resources: { NanoCPUs: cpus().length * 1e9, MemoryBytes: totalmem() },
+      Engine: { EngineVersion: this.engineVersion },
+    };
+  }
+
+  controller(task: ExecutorTask): Controller {
+    return new RuncController(this.runtime, task);
+  }
+}
+
+export class RuncController implements Controller {
+  constructor(
+    private readonly runtime: ContainerRuntime,
+    private readonly task: ExecutorTask,
+  ) {}
+
+  private container(): ContainerRecord | undefined {
+    return this.runtime.findByTask(this.task.ID);
+  }
+  private require(): ContainerRecord {
+    const c = this.container();
+    if (!c) throw new SwarmError('FAILED_PRECONDITION', `task ${this.task.ID}: container not prepared`);
+    return c;
+  }
+
+  async prepare(): Promise<void> {
+    if (this.container()) return;
+    await this.runtime.create({
+      name: taskContainerName(this.task),
+      spec: this.task.Spec.ContainerSpec,
+      ...(this.task.Spec.Resources ? { resources: this.task.Spec.Resources } : {}),
+      labels: taskContainerLabels(this.task),
+      taskId: this.task.ID,
+    });
+  }
+
+  async start(): Promise<void> {
+    const c = this.require();
+    if (c.State.Status === 'created') await this.runtime.start(c.Id);
+  }
+
+  /** Resolves on exit, or with `unhealthy` when the health check fails (the agent then shuts down). */
+  wait(signal?: AbortSignal): Promise<ExitStatus> {
+    const c = this.require();
+    const exited = (r: ContainerRecord): ExitStatus => ({
+      kind: 'exited',
+      ExitCode: r.State.ExitCode,
+      OOMKilled: r.State.OOMKilled,
+      ...(r.State.Error ? { Error: r.State.Error } : {}),
+    });
+    if (c.State.Status === 'exited' || c.State.Status === 'dead') return Promise.resolve(exited(c));
+    if (this.runtime.healthOf(c.Id)?.Status === 'unhealthy') return Promise.resolve({ kind: 'unhealthy' });
+    return new Promise((resolve, reject) => {
+      const offHealth = this.runtime.onHealth((r, h) => {
+        if (r.Id !== c.Id || h.Status !== 'unhealthy') return;
+        done();
+        resolve({ kind: 'unhealthy' });
+      });
+      const onAbort = () => {
+        done();
+        reject(new SwarmError('UNAVAILABLE', 'wait cancelled'));
+      };
+      const inner = new AbortController();
+      const done = () => {
+        offHealth();
+        inner.abort();
+        signal?.removeEventListener('abort', onAbort);
+      };
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.runtime.waitExit(c.Id, inner.signal).then(
+        (r) => {
+          done();
+          resolve(exited(r));
+        },
+        () => undefined, // cancelled by done()
+      );
+    });
+  }
+
+  async shutdown(): Promise<void> {
+    const c = this.container();
+    if (c) await this.runtime.stop(c.Id);
+  }
+
+  async terminate(): Promise<void> {
+    const c = this.container();
+    if (c?.State.Status === 'running') await this.runtime.kill(c.Id, 'SIGKILL');
+  }
+
+  async remove(): Promise<void> {
+    const c = this.container();
+    if (c) await this.runtime.remove(c.Id, { force: true });
+  }
+
+  async status(): Promise<ContainerStatus | undefined> {
+    const c = this.container();
+    return c ? { ContainerID: c.Id, PID: c.State.Pid, ExitCode: c.State.ExitCode } : undefined;
+  }
+
+  logs(opts: LogOptions): AsyncIterable<LogEntry> {
+    return this.runtime.logs(this.require().Id, opts);
+  }
+}
