@@ -15,6 +15,15 @@ export interface NodeTLSMaterial {
   keyPem: string;
 }
 
+/**
+ * grpc-js registers its server-side watcher only after subscribing to the provider, so an update delivered
+ * during the subscription is lost and the server drops every connection. The first update therefore comes
+ * on the next microtask, as a file-watching provider's would.
+ */
+function deliverLater(deliver: () => void): void {
+  queueMicrotask(deliver);
+}
+
 /** The node's TLS identity as grpc-js certificate provider (for both the CA bundle and the key pair). */
 export class NodeTLSIdentity implements experimental.CertificateProvider {
   #material: NodeTLSMaterial;
@@ -49,7 +58,7 @@ export class NodeTLSIdentity implements experimental.CertificateProvider {
 
   addCaCertificateListener(listener: experimental.CaCertificateUpdateListener): void {
     this.#caListeners.add(listener);
-    listener(this.#caUpdate());
+    deliverLater(() => this.#caListeners.has(listener) && listener(this.#caUpdate()));
   }
 
   removeCaCertificateListener(listener: experimental.CaCertificateUpdateListener): void {
@@ -58,7 +67,7 @@ export class NodeTLSIdentity implements experimental.CertificateProvider {
 
   addIdentityCertificateListener(listener: experimental.IdentityCertificateUpdateListener): void {
     this.#identityListeners.add(listener);
-    listener(this.#identityUpdate());
+    deliverLater(() => this.#identityListeners.has(listener) && listener(this.#identityUpdate()));
   }
 
   removeIdentityCertificateListener(listener: experimental.IdentityCertificateUpdateListener): void {
