@@ -307,7 +307,6 @@ test('only pending tasks that are still wanted are scheduled', () => {
     task('gone', svc, { state: 'pending', desired: 'shutdown' }),
     task('job', svc, { state: 'pending', desired: 'complete' }),
   ];
-  tasks.forEach((t) => delete t.NodeID);
   const r = schedule([node('n1')], tasks, { now: T0 });
   assert.deepEqual(r.placements, [{ taskId: 'job', nodeId: 'n1' }]);
 });

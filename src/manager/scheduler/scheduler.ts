@@ -65,7 +65,13 @@ export function schedule(
     else groups.set(key, [t]);
   }
   for (const t of preassigned) fitPreassigned(t, infos, result);
-  for (const group of groups.values()) scheduleGroup(group, infos, result);
+  const cluster: ClusterView = { infos: [...infos.values()], failingServices: new Set() };
+  for (const info of cluster.infos) {
+    for (const [serviceId, times] of info.recentFailures) {
+      if (times.length >= MAX_RECENT_FAILURES) cluster.failingServices.add(serviceId);
+    }
+  }
+  for (const group of groups.values()) scheduleGroup(group, cluster, result);
   return result;
 }
 
@@ -98,7 +104,13 @@ interface DecisionTree {
 
 type NodeLess = (a: NodeInfo, b: NodeInfo) => boolean;
 
-function scheduleGroup(group: Task[], infos: Map<string, NodeInfo>, result: ScheduleResult): void {
+interface ClusterView {
+  infos: NodeInfo[];
+  /** Services with ≥ MAX_RECENT_FAILURES recent failures on some node (the rest skip that check). */
+  failingServices: Set<string>;
+}
+
+function scheduleGroup(group: Task[], cluster: ClusterView, result: ScheduleResult): void {
   const first = group[0];
   if (!first) return;
   const ctx = taskContext(first);
@@ -108,10 +120,13 @@ function scheduleGroup(group: Task[], infos: Map<string, NodeInfo>, result: Sche
   }
   const pipeline = new Pipeline(ctx);
   const serviceId = first.ServiceID;
+  const failing = cluster.failingServices.has(serviceId);
   const less: NodeLess = (a, b) => {
-    const fa = recentFailureCount(a, serviceId);
-    const fb = recentFailureCount(b, serviceId);
-    if ((fa >= MAX_RECENT_FAILURES || fb >= MAX_RECENT_FAILURES) && fa !== fb) return fa < fb;
+    if (failing) {
+      const fa = recentFailureCount(a, serviceId);
+      const fb = recentFailureCount(b, serviceId);
+      if ((fa >= MAX_RECENT_FAILURES || fb >= MAX_RECENT_FAILURES) && fa !== fb) return fa < fb;
+    }
     const sa = a.activeByService.get(serviceId) ?? 0;
     const sb = b.activeByService.get(serviceId) ?? 0;
     if (sa !== sb) return sa < sb;
@@ -119,11 +134,11 @@ function scheduleGroup(group: Task[], infos: Map<string, NodeInfo>, result: Sche
     return a.index < b.index;
   };
   const prefs = (first.Spec.Placement?.Preferences ?? []).map((p) => p.Spread.SpreadDescriptor);
-  const tree = buildTree(infos.values(), serviceId, prefs, group.length, pipeline, less);
+  const tree = buildTree(cluster.infos, serviceId, prefs, group.length, pipeline, less);
   const queue: TaskQueue = { tasks: group, next: 0 };
   placeOnTree(group.length, tree, queue, pipeline, less, result);
   if (queue.next < group.length) {
-    const explanation = pipeline.explain(infos.values());
+    const explanation = pipeline.explain(cluster.infos);
     const message = explanation ? `no suitable node (${explanation})` : 'no suitable node';
     for (let i = queue.next; i < group.length; i++) {
       result.unplaced.push({ taskId: group[i]!.ID, message });
@@ -149,7 +164,7 @@ function spreadValue(node: Node, descriptor: string): string | undefined {
 }
 
 function buildTree(
-  infos: Iterable<NodeInfo>,
+  infos: readonly NodeInfo[],
   serviceId: string,
   prefs: string[],
   maxAssignments: number,
