@@ -523,7 +523,9 @@ function detachHttpParser(sock: Socket): void {
   ) {
     parser.unconsume();
   }
-  sock.removeAllListeners('data');
-  sock.removeAllListeners('timeout');
+  // The CLI half-closes its side once stdin is done (or at once without stdin): the server's own
+  // 'end' handler would then end our side too and cut the output short.
+  for (const ev of ['data', 'end', 'timeout', 'drain', 'error']) sock.removeAllListeners(ev);
+  sock.on('error', () => sock.destroy());
   sock.setTimeout(0);
 }
