@@ -1,6 +1,6 @@
 // Test harness: real etcd members started through the supervisor, in /tmp/skt-etcd-* with ports from
 // 23790-23899 on 127.0.0.1. Every member and client it makes is stopped by `cleanup()`.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,6 +77,18 @@ export async function clientFor(stateDir: string, clientPort: number): Promise<E
   return createEtcdClient({ endpoints: [`https://localhost:${clientPort}`], ...creds });
 }
 
+/** Kills an etcd still running on this state dir (e.g. started by a stand-in swarmd a failed test left). */
+async function killLeftoverEtcd(stateDir: string): Promise<void> {
+  const paths = memberPaths(stateDir);
+  try {
+    const pid = Number((await readFile(paths.pidFile, 'utf8')).trim());
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8');
+    if (cmdline.includes(`--data-dir=${paths.dataDir}`)) process.kill(pid, 'SIGKILL');
+  } catch {
+    // no pid file or no such process
+  }
+}
+
 /** Tracks everything a test started; `cleanup()` stops members, closes clients, removes dirs. */
 export class Harness {
   readonly members: EtcdMember[] = [];
@@ -130,6 +142,9 @@ export class Harness {
         // already gone
       }
     }
-    for (const d of this.dirs) await rm(d, { recursive: true, force: true });
+    for (const d of this.dirs) {
+      await killLeftoverEtcd(d);
+      await rm(d, { recursive: true, force: true });
+    }
   }
 }
