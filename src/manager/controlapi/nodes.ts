@@ -18,13 +18,19 @@ export class NodeApi {
     return this.store.list('node').filter(keep);
   }
 
-  get(ref: string): Node {
+  /** Like Docker's lookup, plus "self" for this node (Docker's engine leaves that to the CLI). */
+  private resolve(ref: string): Node {
+    if (ref === 'self' && !this.store.get('node', ref)) return this.store.resolve('node', this.selfId());
     return this.store.resolve('node', ref);
+  }
+
+  get(ref: string): Node {
+    return this.resolve(ref);
   }
 
   async update(ref: string, version: number, body: unknown): Promise<Node> {
     const spec = validateNodeSpec(body);
-    const node = this.store.resolve('node', ref);
+    const node = this.resolve(ref);
     if (node.Spec.Role === 'manager' && spec.Role === 'worker') {
       const managers = this.store.list('node').filter((n) => n.Spec.Role === 'manager');
       if (managers.length <= 1) {
@@ -43,7 +49,7 @@ export class NodeApi {
   }
 
   async remove(ref: string, force: boolean): Promise<void> {
-    const node = this.store.resolve('node', ref);
+    const node = this.resolve(ref);
     if (node.Spec.Role === 'manager' || node.ManagerStatus) {
       throw failedPrecondition(
         `rpc error: code = FailedPrecondition desc = node ${node.ID} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`,

@@ -1,13 +1,11 @@
 // What the control API needs from the cluster store: cached reads and versioned writes. The
 // manager adapts src/store to it; tests may use an in-memory implementation.
-import type { Cluster, Node, Service, Task } from '../../api/types.js';
+import type { Task } from '../../api/types.js';
+import type { ObjectOf } from '../../store/table.js';
+import type { Tables } from '../tables.js';
 
-export interface KindMap {
-  cluster: Cluster;
-  node: Node;
-  service: Service;
-  task: Task;
-}
+/** The object type of each table (Cluster, Node, Service, Task). */
+export type KindMap = { [K in keyof Tables]: ObjectOf<Tables, K> };
 export type Kind = keyof KindMap;
 
 export interface ControlStore {

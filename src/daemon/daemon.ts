@@ -1,0 +1,301 @@
+// swarmd's lifecycle: serve the Engine API, start outside any swarm (like Docker's engine), become
+// a manager on `swarm init`, resume as one after a restart, leave on `swarm leave`.
+import { mkdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import { z } from 'zod';
+import { defaultSwarmSpec } from '../api/defaults.js';
+import { notManager, SwarmError } from '../api/errors.js';
+import { newId } from '../api/ids.js';
+import { describeZodError, type Endpoint, type NodeDescription, type SwarmSpec } from '../api/types.js';
+import { stripNulls, validateSwarmSpec } from '../api/validate.js';
+import { createNodeCredentials, createRootCA } from '../ca/certificates.js';
+import { certificatePaths, writeNodeCertificates } from '../ca/store.js';
+import { type ClusterBackend, type ControlApis, clusterRoutes } from '../engineapi/cluster.js';
+import type { Route } from '../engineapi/router.js';
+import { EngineServer } from '../engineapi/server.js';
+import { SWARMD_VERSION, type SystemBackend, systemRoutes } from '../engineapi/system.js';
+import { createLogger } from '../lib/log.js';
+import { allocatePorts } from '../manager/allocator/ports.js';
+import type { PortAllocator } from '../manager/controlapi/services.js';
+import { Manager } from '../manager/manager.js';
+import { chooseAdvertiseAddr } from './address.js';
+import type { DaemonFlags } from './flags.js';
+import { freePort } from './ports.js';
+import { readSwarmState, removeSwarmState, type SwarmState, writeSwarmState } from './state.js';
+
+const log = createLogger({ component: 'daemon' });
+
+const InitRequestSchema = z.object({
+  ListenAddr: z.string().optional(),
+  AdvertiseAddr: z.string().optional(),
+  DataPathAddr: z.string().optional(),
+  DataPathPort: z.number().int().min(0).max(65535).optional(),
+  DefaultAddrPool: z.array(z.string()).optional(),
+  SubnetSize: z.number().int().min(0).max(32).optional(),
+  ForceNewCluster: z.boolean().optional(),
+  Spec: z.unknown().optional(),
+  AutoLockManagers: z.boolean().optional(),
+  Availability: z.string().optional(),
+});
+
+const alreadyInSwarm = () =>
+  new SwarmError(
+    'NOT_MANAGER',
+    'This node is already part of a swarm. Use "docker swarm leave" to leave this swarm and join another one.',
+  );
+
+/** Docker's CLI sends zeros for unset cluster settings: those take the defaults. */
+export function initialSwarmSpec(requested: SwarmSpec): SwarmSpec {
+  const d = defaultSwarmSpec();
+  const pos = (v: number | undefined, dflt: number | undefined) => (v ? v : dflt);
+  return {
+    Name: 'default',
+    Labels: requested.Labels ?? {},
+    Orchestration: {
+      TaskHistoryRetentionLimit:
+        requested.Orchestration?.TaskHistoryRetentionLimit ?? d.Orchestration?.TaskHistoryRetentionLimit,
+    },
+    Raft: {
+      SnapshotInterval: pos(requested.Raft?.SnapshotInterval, d.Raft?.SnapshotInterval),
+      KeepOldSnapshots: requested.Raft?.KeepOldSnapshots ?? 0,
+      LogEntriesForSlowFollowers: pos(
+        requested.Raft?.LogEntriesForSlowFollowers,
+        d.Raft?.LogEntriesForSlowFollowers,
+      ),
+      ElectionTick: pos(requested.Raft?.ElectionTick, d.Raft?.ElectionTick),
+      HeartbeatTick: pos(requested.Raft?.HeartbeatTick, d.Raft?.HeartbeatTick),
+    },
+    Dispatcher: {
+      HeartbeatPeriod: pos(requested.Dispatcher?.HeartbeatPeriod, d.Dispatcher?.HeartbeatPeriod),
+    },
+    CAConfig: { NodeCertExpiry: pos(requested.CAConfig?.NodeCertExpiry, d.CAConfig?.NodeCertExpiry) },
+    TaskDefaults: requested.TaskDefaults ?? {},
+    EncryptionConfig: { AutoLockManagers: requested.EncryptionConfig?.AutoLockManagers ?? false },
+  };
+}
+
+/** The control API's port allocation over the pure allocator: Endpoint for a spec, or a 400. */
+const portAllocator: PortAllocator = (spec, self, all) => {
+  const service = self
+    ? { ...self, Spec: spec }
+    : { ID: '', Version: { Index: 0 }, CreatedAt: '', UpdatedAt: '', Spec: spec };
+  const r = allocatePorts(service, all);
+  if ('error' in r) {
+    throw new SwarmError(r.error.code, `rpc error: code = InvalidArgument desc = ${r.error.message}`);
+  }
+  const endpoint: Endpoint = {
+    Spec: {
+      Mode: spec.EndpointSpec?.Mode ?? 'vip',
+      ...(spec.EndpointSpec?.Ports ? { Ports: spec.EndpointSpec.Ports } : {}),
+    },
+  };
+  if (r.ports.length > 0) endpoint.Ports = r.ports;
+  return endpoint;
+};
+
+export class Daemon implements ClusterBackend, SystemBackend {
+  private state: SwarmState | undefined;
+  private manager: Manager | undefined;
+  private server: EngineServer | undefined;
+  /** Serialises init/join/leave. */
+  private membership: Promise<unknown> = Promise.resolve();
+  readonly hostname: string;
+  readonly stateDir: string;
+
+  constructor(
+    private readonly flags: DaemonFlags,
+    private readonly extraRoutes: Route[] = [],
+  ) {
+    this.hostname = flags.hostname ?? os.hostname();
+    this.stateDir = flags.stateDir;
+  }
+
+  async start(): Promise<void> {
+    await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    this.state = await readSwarmState(this.stateDir);
+    if (this.state?.role === 'manager') {
+      this.manager = await Manager.resume(this.stateDir, this.state, portAllocator);
+    }
+    this.server = new EngineServer({
+      serverName: `swarmd/${SWARMD_VERSION} (linux)`,
+      routes: [...systemRoutes(this), ...clusterRoutes(this), ...this.extraRoutes],
+    });
+    await this.server.listen(this.flags.listenControlApi);
+    log.info('engine API listening', {
+      socket: this.flags.listenControlApi,
+      state: this.state ? 'active' : 'inactive',
+    });
+    if (this.flags.init && !this.state) {
+      await this.init({ ListenAddr: this.flags.listenRemoteApi, AdvertiseAddr: this.flags.advertiseAddr });
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.close();
+    await this.manager?.stop();
+    log.info('stopped');
+  }
+
+  // ---- ClusterBackend ----
+
+  control(): ControlApis {
+    if (!this.state) throw notManager('notInSwarm');
+    if (this.state.role === 'worker') throw notManager('worker');
+    if (!this.manager) throw notManager('preparing');
+    return this.manager.control;
+  }
+
+  init(body: unknown): Promise<string> {
+    const run = this.membership.then(() => this.doInit(body));
+    this.membership = run.catch(() => undefined);
+    return run;
+  }
+
+  private async doInit(body: unknown): Promise<string> {
+    if (this.state) throw alreadyInSwarm();
+    const parsed = InitRequestSchema.safeParse(stripNulls(body ?? {}));
+    if (!parsed.success)
+      throw new SwarmError('INVALID_ARGUMENT', `invalid init request: ${describeZodError(parsed.error)}`);
+    const req = parsed.data;
+    const spec = initialSwarmSpec(req.Spec === undefined ? {} : validateSwarmSpec(req.Spec));
+    const listen = req.ListenAddr || this.flags.listenRemoteApi;
+    const adv = chooseAdvertiseAddr(
+      req.AdvertiseAddr || this.flags.advertiseAddr,
+      listen,
+      os.networkInterfaces(),
+    );
+    const identity = { nodeId: newId(), clusterId: newId(), advertiseAddr: `${adv.ip}:${adv.port}` };
+    const rootCA = await createRootCA();
+    const creds = await createNodeCredentials(rootCA, {
+      nodeId: identity.nodeId,
+      role: 'manager',
+      clusterId: identity.clusterId,
+    });
+    try {
+      await writeNodeCertificates(this.stateDir, { rootCertPem: rootCA.certPem, ...creds });
+      this.manager = await Manager.bootstrap({
+        stateDir: this.stateDir,
+        identity,
+        spec,
+        rootCA,
+        description: this.describe(),
+        defaultAddrPool: req.DefaultAddrPool?.length ? req.DefaultAddrPool : ['10.0.0.0/8'],
+        subnetSize: req.SubnetSize || 24,
+        dataPathPort: req.DataPathPort || 4789,
+        ports: { client: await freePort(), peer: await freePort(adv.ip), metrics: await freePort() },
+        allocatePorts: portAllocator,
+      });
+      const state: SwarmState = {
+        ...identity,
+        role: 'manager',
+        listenAddr: listen,
+        createdAt: new Date().toISOString(),
+      };
+      await writeSwarmState(this.stateDir, state);
+      this.state = state;
+    } catch (e) {
+      // Nothing half-made stays: the next init starts clean.
+      await this.manager?.stop().catch(() => undefined);
+      this.manager = undefined;
+      await this.wipe();
+      throw e;
+    }
+    log.info('swarm initialised', {
+      node: identity.nodeId,
+      cluster: identity.clusterId,
+      addr: identity.advertiseAddr,
+    });
+    return identity.nodeId;
+  }
+
+  async join(_body: unknown): Promise<void> {
+    throw new SwarmError('NOT_IMPLEMENTED', 'joining an existing swarm is not supported by this swarmd yet');
+  }
+
+  leave(force: boolean): Promise<void> {
+    const run = this.membership.then(() => this.doLeave(force));
+    this.membership = run.catch(() => undefined);
+    return run;
+  }
+
+  private async doLeave(force: boolean): Promise<void> {
+    if (!this.state) throw notManager('notPartOfSwarm');
+    if (this.state.role === 'manager' && !force) {
+      const managers = this.manager?.cache.list('node').filter((n) => n.Spec.Role === 'manager').length ?? 1;
+      throw new SwarmError(
+        'NOT_MANAGER',
+        managers <= 1
+          ? 'You are attempting to leave the swarm on a node that is participating as a manager. Removing the last manager erases all current state of the swarm. Use `--force` to ignore this message. '
+          : 'You are attempting to leave the swarm on a node that is participating as a manager. Removing this node leaves ' +
+              `${managers - 1} managers out of ${managers}. Without a Raft quorum your swarm will be inaccessible. The only way to restore a swarm that has lost consensus is to reinitialize it with \`--force-new-cluster\`. Use \`--force\` to suppress this message.`,
+      );
+    }
+    await this.manager?.stop();
+    this.manager = undefined;
+    this.state = undefined;
+    await this.wipe();
+    log.info('left the swarm');
+  }
+
+  private async wipe(): Promise<void> {
+    await removeSwarmState(this.stateDir);
+    await rm(`${this.stateDir}/etcd`, { recursive: true, force: true });
+    await rm(certificatePaths(this.stateDir).dir, { recursive: true, force: true });
+  }
+
+  // ---- SystemBackend ----
+
+  private describe(): NodeDescription {
+    return {
+      Hostname: this.hostname,
+      Platform: { Architecture: os.machine(), OS: 'linux' },
+      Resources: { NanoCPUs: os.cpus().length * 1e9, MemoryBytes: os.totalmem() },
+      Engine: {
+        EngineVersion: SWARMD_VERSION,
+        Plugins: [
+          { Type: 'Log', Name: 'k8s-file' },
+          { Type: 'Network', Name: 'bridge' },
+          { Type: 'Network', Name: 'overlay' },
+          { Type: 'Volume', Name: 'local' },
+        ],
+      },
+    };
+  }
+
+  swarmHeader(): string {
+    if (!this.state) return 'inactive';
+    return `active/${this.state.role}`;
+  }
+
+  counts() {
+    return { containers: 0, running: 0, paused: 0, stopped: 0, images: 0 };
+  }
+
+  async swarmInfo(): Promise<Record<string, unknown>> {
+    if (!this.state) {
+      return {
+        NodeID: '',
+        NodeAddr: '',
+        LocalNodeState: 'inactive',
+        ControlAvailable: false,
+        Error: '',
+        RemoteManagers: null,
+      };
+    }
+    const ip = this.state.advertiseAddr.replace(/:\d+$/, '');
+    const base = { NodeID: this.state.nodeId, NodeAddr: ip, LocalNodeState: 'active', Error: '' };
+    if (!this.manager) return { ...base, ControlAvailable: false, RemoteManagers: null };
+    const nodes = this.manager.cache.list('node');
+    const managers = nodes.filter((n) => n.ManagerStatus);
+    const cluster = this.manager.cache.list('cluster')[0];
+    const { JoinTokens: _jt, ...clusterInfo } = cluster ?? ({} as Record<string, unknown>);
+    return {
+      ...base,
+      ControlAvailable: true,
+      RemoteManagers: managers.map((n) => ({ NodeID: n.ID, Addr: n.ManagerStatus?.Addr ?? '' })),
+      Nodes: nodes.length,
+      Managers: managers.length,
+      Cluster: clusterInfo,
+    };
+  }
+}

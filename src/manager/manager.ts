@@ -1,0 +1,208 @@
+// A manager node's control plane: its supervised etcd member, the store and its watch cache, the
+// control API, and (on the leader) the reconciling components. `bootstrap` makes a new cluster
+// (swarm init); `resume` restarts one from the state dir (swarmd restart, even after kill -9).
+import { X509Certificate } from 'node:crypto';
+import type { Etcd3 } from 'etcd3';
+import { newId } from '../api/ids.js';
+import type { Cluster, Node, NodeDescription, SwarmSpec } from '../api/types.js';
+import type { RootCA } from '../ca/certificates.js';
+import { generateJoinToken } from '../ca/tokens.js';
+import type { ControlApis } from '../engineapi/cluster.js';
+import { createEtcdClient, loopbackClientURL } from '../etcd/client.js';
+import { EtcdMember, memberPaths, peerURL } from '../etcd/supervisor.js';
+import { createEtcdCA, issueMemberCerts, loadClientCredentials, writeMemberTLS } from '../etcd/tls.js';
+import { createLogger } from '../lib/log.js';
+import { StoreCache } from '../store/cache.js';
+import { ClusterStore } from '../store/store.js';
+import { ClusterApi } from './controlapi/cluster.js';
+import { NodeApi } from './controlapi/nodes.js';
+import { type PortAllocator, ServiceApi } from './controlapi/services.js';
+import { TaskApi } from './controlapi/tasks.js';
+import { CachedControlStore } from './storeadapter.js';
+import { type Tables, tables } from './tables.js';
+
+const log = createLogger({ component: 'manager' });
+
+/** etcd key of the root CA's key pair: managers only (the etcd client port trusts only the etcd CA). */
+export const ROOT_CA_KEY = '/swarm-ca/root';
+
+export interface ManagerIdentity {
+  nodeId: string;
+  clusterId: string;
+  /** "ip:port" of this node's remote API. */
+  advertiseAddr: string;
+}
+
+export interface BootstrapOptions {
+  stateDir: string;
+  identity: ManagerIdentity;
+  spec: SwarmSpec;
+  rootCA: RootCA;
+  description: NodeDescription;
+  defaultAddrPool: string[];
+  subnetSize: number;
+  dataPathPort: number;
+  ports: { client: number; peer: number; metrics: number };
+  allocatePorts: PortAllocator;
+}
+
+export class Manager {
+  readonly control: ControlApis;
+  private readonly controlStore: CachedControlStore;
+
+  private constructor(
+    readonly identity: ManagerIdentity,
+    readonly member: EtcdMember,
+    readonly client: Etcd3,
+    readonly store: ClusterStore<Tables>,
+    readonly cache: StoreCache<Tables>,
+    allocatePorts: PortAllocator,
+    rootCertPem: () => string,
+  ) {
+    this.controlStore = new CachedControlStore(store, cache);
+    const selfId = () => identity.nodeId;
+    this.control = {
+      cluster: new ClusterApi(this.controlStore, () => generateJoinToken(rootCertPem())),
+      nodes: new NodeApi(this.controlStore, selfId),
+      services: new ServiceApi(this.controlStore, allocatePorts),
+      tasks: new TaskApi(this.controlStore, selfId),
+      nodeIsUp: (id) => cache.get('node', id)?.Status.State === 'ready',
+      settle: async () => undefined,
+    };
+  }
+
+  private static async open(
+    stateDir: string,
+    identity: ManagerIdentity,
+    member: EtcdMember,
+    allocatePorts: PortAllocator,
+  ): Promise<Manager> {
+    await member.start();
+    const creds = await loadClientCredentials(member.paths.tlsDir);
+    const client = createEtcdClient({ endpoints: [loopbackClientURL(member.config.clientPort)], ...creds });
+    const store = new ClusterStore(client, tables);
+    const cache = new StoreCache(store);
+    await cache.start();
+    let rootCert = '';
+    const m = new Manager(identity, member, client, store, cache, allocatePorts, () => rootCert);
+    const root = await client.get(ROOT_CA_KEY).string();
+    if (root) rootCert = (JSON.parse(root) as RootCA).certPem;
+    m.rootCertPem = () => rootCert;
+    log.info('manager started', { node: identity.nodeId, stateDir });
+    return m;
+  }
+
+  /** The root CA certificate (PEM). */
+  rootCertPem: () => string = () => '';
+
+  /** swarm init: a new single-member etcd cluster holding a new cluster object and this node. */
+  static async bootstrap(o: BootstrapOptions): Promise<Manager> {
+    const ip = o.identity.advertiseAddr.replace(/:\d+$/, '');
+    const ca = await createEtcdCA(o.identity.clusterId);
+    const certs = await issueMemberCerts(ca, { name: o.identity.nodeId, peerIP: ip });
+    await writeMemberTLS(memberPaths(o.stateDir).tlsDir, ca, certs);
+    const member = await EtcdMember.create(o.stateDir, {
+      name: o.identity.nodeId,
+      peerIP: ip,
+      clientPort: o.ports.client,
+      peerPort: o.ports.peer,
+      metricsPort: o.ports.metrics,
+      initialCluster: `${o.identity.nodeId}=${peerURL(ip, o.ports.peer)}`,
+      clusterState: 'new',
+      clusterToken: o.identity.clusterId,
+    });
+    const m = await Manager.open(o.stateDir, o.identity, member, o.allocatePorts);
+    await m.client.put(ROOT_CA_KEY).value(JSON.stringify(o.rootCA));
+    m.rootCertPem = () => o.rootCA.certPem;
+    const cluster: Omit<Cluster, 'Version' | 'CreatedAt' | 'UpdatedAt'> = {
+      ID: o.identity.clusterId,
+      Spec: o.spec,
+      TLSInfo: tlsInfo(o.rootCA.certPem),
+      RootRotationInProgress: false,
+      DefaultAddrPool: o.defaultAddrPool,
+      SubnetSize: o.subnetSize,
+      DataPathPort: o.dataPathPort,
+      JoinTokens: {
+        Worker: generateJoinToken(o.rootCA.certPem),
+        Manager: generateJoinToken(o.rootCA.certPem),
+      },
+    };
+    const node: Omit<Node, 'Version' | 'CreatedAt' | 'UpdatedAt'> = {
+      ID: o.identity.nodeId,
+      Spec: { Labels: {}, Role: 'manager', Availability: 'active' },
+      Description: { ...o.description, TLSInfo: tlsInfo(o.rootCA.certPem) },
+      Status: { State: 'ready', Addr: ip },
+      ManagerStatus: { Leader: true, Reachability: 'reachable', Addr: o.identity.advertiseAddr },
+    };
+    const created = await m.store.batch([
+      { op: 'create', kind: 'cluster', object: cluster },
+      { op: 'create', kind: 'node', object: node },
+    ]);
+    for (const r of created) if (!r.ok) throw r.error;
+    const last = created[created.length - 1];
+    if (last?.ok) await m.cache.waitForRevision(last.revision);
+    return m;
+  }
+
+  /** Restart of a manager from its state dir. */
+  static async resume(
+    stateDir: string,
+    identity: ManagerIdentity,
+    allocatePorts: PortAllocator,
+  ): Promise<Manager> {
+    const member = await EtcdMember.load(stateDir);
+    if (!member) throw new Error(`no etcd member in ${stateDir}/etcd: this manager's state is incomplete`);
+    return Manager.open(stateDir, identity, member, allocatePorts);
+  }
+
+  async stop(): Promise<void> {
+    await this.cache.stop().catch(() => undefined);
+    this.client.close();
+    await this.member.stop();
+  }
+
+  static newClusterId(): string {
+    return newId();
+  }
+}
+
+/** Docker's TLSInfo: the trust root and the issuer's subject and public key, base64 DER. */
+export function tlsInfo(rootCertPem: string): Cluster['TLSInfo'] {
+  const cert = new X509Certificate(rootCertPem);
+  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
+  return {
+    TrustRoot: rootCertPem,
+    CertIssuerSubject: subjectDer(cert.raw).toString('base64'),
+    CertIssuerPublicKey: Buffer.from(spki).toString('base64'),
+  };
+}
+
+/** The DER of a certificate's subject Name (walks the TBSCertificate's top-level fields). */
+function subjectDer(certDer: Buffer): Buffer {
+  // Minimal DER walk: Certificate ::= SEQ { tbs SEQ { [0] version?, serial, sigAlg, issuer, validity, subject, … } }
+  const read = (buf: Buffer, off: number) => {
+    const tag = buf[off] as number;
+    let len = buf[off + 1] as number;
+    let hdr = 2;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      len = 0;
+      for (let i = 0; i < n; i++) len = (len << 8) | (buf[off + 2 + i] as number);
+      hdr = 2 + n;
+    }
+    return { tag, start: off, contentStart: off + hdr, end: off + hdr + len };
+  };
+  const cert = read(certDer, 0);
+  const tbs = read(certDer, cert.contentStart);
+  let p = tbs.contentStart;
+  const fields: { start: number; end: number; tag: number }[] = [];
+  while (p < tbs.end) {
+    const f = read(certDer, p);
+    fields.push(f);
+    p = f.end;
+  }
+  const hasVersion = fields[0]?.tag === 0xa0;
+  const subject = fields[(hasVersion ? 1 : 0) + 4];
+  if (!subject) return Buffer.alloc(0);
+  return certDer.subarray(subject.start, subject.end);
+}

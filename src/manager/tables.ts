@@ -1,0 +1,16 @@
+// The cluster store's tables: which objects the swarm keeps, their schemas, unique names and the
+// cache's secondary indexes.
+import { ClusterSchema, NodeSchema, ServiceSchema, TaskSchema } from '../api/types.js';
+import { defineTable } from '../store/table.js';
+
+export const tables = {
+  cluster: defineTable({ kind: 'cluster', schema: ClusterSchema }),
+  node: defineTable({ kind: 'node', schema: NodeSchema }),
+  service: defineTable({ kind: 'service', schema: ServiceSchema, nameOf: (s) => s.Spec.Name }),
+  task: defineTable({
+    kind: 'task',
+    schema: TaskSchema,
+    indexes: { service: (t) => t.ServiceID, node: (t) => t.NodeID },
+  }),
+};
+export type Tables = typeof tables;
