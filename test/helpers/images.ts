@@ -11,7 +11,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import { run } from '../../src/lib/exec.js';
 
@@ -578,6 +578,49 @@ export async function pushImage(
   for (const l of image.layers) await pushBlob(registry.url, repo, l.gz, authz);
   await pushBlob(registry.url, repo, image.config, authz);
   return pushManifest(registry, repo, tag, manifestFor(image), MT.dockerManifest);
+}
+
+/** Reads a `docker save` archive written by writeDockerArchive (first image) back into a BuiltImage. */
+export async function readDockerArchive(path: string): Promise<BuiltImage> {
+  const files = new Map<string, Buffer>();
+  const extract = tarStream.extract();
+  const feeding = new Promise<void>((resolve, reject) => {
+    extract.on('finish', () => resolve());
+    extract.on('error', reject);
+  });
+  extract.on('entry', (header, stream, next) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: unknown) => {
+      if (c instanceof Uint8Array) chunks.push(Buffer.from(c));
+    });
+    stream.on('end', () => {
+      files.set(header.name, Buffer.concat(chunks));
+      next();
+    });
+  });
+  extract.end(await readFile(path));
+  await feeding;
+  const manifest = JSON.parse(String(files.get('manifest.json'))) as { Config: string; Layers: string[] }[];
+  const first = manifest[0]!;
+  const config = files.get(first.Config)!;
+  const layers = first.Layers.map((name) => {
+    const data = files.get(name)!;
+    const tar = data[0] === 0x1f && data[1] === 0x8b ? gunzipSync(data) : data;
+    const gz = gzipSync(tar);
+    return { tar, gz, diffId: sha256(tar), digest: sha256(gz) };
+  });
+  const parsed = JSON.parse(String(config)) as { architecture?: string };
+  return { config, id: sha256(config), layers, architecture: parsed.architecture ?? 'amd64' };
+}
+
+/** Pushes the (first) image of a `docker save` archive as repo:tag; returns the manifest digest. */
+export async function pushArchive(
+  registry: TestRegistry,
+  repo: string,
+  tag: string,
+  archivePath: string,
+): Promise<string> {
+  return pushImage(registry, repo, tag, await readDockerArchive(archivePath));
 }
 
 /** Pushes several platform images and a manifest list naming them as repo:tag; returns the list's digest. */

@@ -7,12 +7,14 @@ import { after, before, describe, test } from 'node:test';
 import { SwarmError } from '../../src/api/errors.js';
 import { ImageStore, type ProgressEvent } from '../../src/executor/images/store.js';
 import {
+  buildBusyboxDockerArchive,
   buildImage,
   busyboxImage,
   busyboxLayer,
   type FakeRegistry,
   MT,
   makeLayerTar,
+  pushArchive,
   pushImage,
   pushManifestList,
   serveImage,
@@ -104,6 +106,15 @@ describe('pulling from docker-registry over plain http', () => {
     const img = await store.resolve(`${registry.host}/multi:1`);
     assert.deepEqual(img.config.Labels, { arch: 'amd64' });
     assert.equal(img.architecture, 'amd64');
+  });
+
+  test('an image pushed from a docker save archive pulls back with the same ID', async () => {
+    const archive = join(dir, 'push-me.tar');
+    const built = await buildBusyboxDockerArchive(archive, { tag: 'busybox:latest' });
+    await pushArchive(registry, 'library/fromarchive', 'v2', archive);
+    const store = await freshStore();
+    const result = await store.pull(`${registry.host}/library/fromarchive:v2`);
+    assert.equal(result.id, built.id);
   });
 
   test('an unknown tag is NOT_FOUND naming the reference, and stores nothing', async () => {
