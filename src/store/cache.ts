@@ -3,7 +3,7 @@
 // event per change. On compaction (or any cancelled watch) it lists again and emits the differences,
 // so consumers never miss a change. Reads are synchronous map lookups.
 import type { IWatchResponse } from 'etcd3';
-import { type SwarmError, unavailable } from '../api/errors.js';
+import { internal, type SwarmError, unavailable } from '../api/errors.js';
 import { createLogger } from '../lib/log.js';
 import type { ClusterStore } from './store.js';
 import { type ObjectOf, prefixEnd, type StoredObject, type TableDef, type TableSet } from './table.js';
@@ -183,6 +183,13 @@ export class StoreCache<S extends TableSet> {
 
   list<K extends keyof S & string>(kind: K): ObjectOf<S, K>[] {
     return [...this.t(kind).objects.values()] as ObjectOf<S, K>[];
+  }
+
+  /** The one object of a singleton table (e.g. 'cluster'); undefined before it is created. */
+  single<K extends keyof S & string>(kind: K): ObjectOf<S, K> | undefined {
+    const objects = this.t(kind).objects;
+    if (objects.size > 1) throw internal(`${kind} table holds ${objects.size} objects; expected one`);
+    return objects.values().next().value as ObjectOf<S, K> | undefined;
   }
 
   count(kind: keyof S & string): number {
