@@ -1,0 +1,804 @@
+// `swarmctl swarm …`, `node …`, `task …`, `image …` and `info`: the cluster and node commands,
+// with SwarmKit's shortcuts (`node drain|activate|pause`, `task ls|inspect`).
+
+import { z } from 'zod';
+import type { Invocation } from '../args.js';
+import { DaemonError } from '../client.js';
+import { CliError, type CommandContext } from '../context.js';
+import { IMAGE_TABLE, imageRows, NODE_TABLE, naturalLess, nodeRow, renderTable } from '../formatters.js';
+import { prettyInfo } from '../pretty.js';
+import { ImageSummarySchema, InfoSchema, type Node, NodeSchema, SwarmSchema, TaskSchema } from '../types.js';
+
+import {
+  FILTER_FLAG,
+  FORMAT_FLAG,
+  filtersFrom,
+  filtersQuery,
+  getNode,
+  listTasks,
+  QUIET_FLAG,
+  selfNodeId,
+  writeInspect,
+} from './common.js';
+import { type ContextualCommand, printTasks } from './service.js';
+
+type Run = (ctx: CommandContext, inv: Invocation) => Promise<number>;
+
+// --- swarm -------------------------------------------------------------------------------------
+
+async function joinCommand(ctx: CommandContext, role: 'worker' | 'manager', quiet: boolean): Promise<void> {
+  const swarm = await ctx.client.json('GET', '/swarm', SwarmSchema);
+  const token = role === 'worker' ? swarm.JoinTokens.Worker : swarm.JoinTokens.Manager;
+  if (quiet) {
+    ctx.stdout(`${token}\n`);
+    return;
+  }
+  const info = await ctx.client.json('GET', '/info', InfoSchema);
+  const node = await ctx.client.json('GET', `/nodes/${info.Swarm?.NodeID ?? ''}`, NodeSchema);
+  const addr = node.ManagerStatus?.Addr ?? info.Swarm?.RemoteManagers?.[0]?.Addr ?? '';
+  ctx.stdout(
+    `To add a ${role} to this swarm, run the following command:\n\n    ${ctx.prog} swarm join --token ${token} ${addr}\n\n`,
+  );
+}
+
+const swarmInit: Run = async (ctx, inv) => {
+  const f = inv.flags;
+  const orchestration: Record<string, unknown> = {};
+  if (f.changed('task-history-limit'))
+    orchestration.TaskHistoryRetentionLimit = f.number('task-history-limit');
+  const dispatcher: Record<string, unknown> = {};
+  if (f.changed('dispatcher-heartbeat')) dispatcher.HeartbeatPeriod = f.duration('dispatcher-heartbeat');
+  const ca: Record<string, unknown> = {};
+  if (f.changed('cert-expiry')) ca.NodeCertExpiry = f.duration('cert-expiry');
+  const raft: Record<string, unknown> = { ElectionTick: 0, HeartbeatTick: 0 };
+  if (f.changed('snapshot-interval')) raft.SnapshotInterval = f.number('snapshot-interval');
+  if (f.changed('max-snapshots')) raft.KeepOldSnapshots = f.number('max-snapshots');
+  const pools = f.list('default-addr-pool');
+  const body = {
+    ListenAddr: f.string('listen-addr', '0.0.0.0:2377'),
+    AdvertiseAddr: f.string('advertise-addr'),
+    DataPathAddr: f.string('data-path-addr'),
+    DataPathPort: f.number('data-path-port') ?? 0,
+    ForceNewCluster: f.bool('force-new-cluster'),
+    Spec: {
+      Labels: null,
+      Orchestration: orchestration,
+      Raft: raft,
+      Dispatcher: dispatcher,
+      CAConfig: ca,
+      TaskDefaults: {},
+      EncryptionConfig: { AutoLockManagers: f.bool('autolock') },
+    },
+    AutoLockManagers: f.bool('autolock'),
+    Availability: f.string('availability'),
+    DefaultAddrPool: pools.length > 0 ? pools : null,
+    SubnetSize: f.number('default-addr-pool-mask-length') ?? 24,
+  };
+  const nodeId = await ctx.client.json('POST', '/swarm/init', z.string(), { body });
+  ctx.stdout(`Swarm initialized: current node (${nodeId}) is now a manager.\n\n`);
+  await joinCommand(ctx, 'worker', false);
+  ctx.stdout(
+    `To add a manager to this swarm, run '${ctx.prog} swarm join-token manager' and follow the instructions.\n\n`,
+  );
+  if (f.bool('autolock')) await printUnlockKey(ctx);
+  return 0;
+};
+
+async function printUnlockKey(ctx: CommandContext): Promise<void> {
+  const key = await ctx.client.json(
+    'GET',
+    '/swarm/unlockkey',
+    z.object({ UnlockKey: z.string() }).passthrough(),
+  );
+  ctx.stdout(
+    `To unlock a swarm manager after it restarts, run the \`${ctx.prog} swarm unlock\`\ncommand and provide the following key:\n\n    ${key.UnlockKey}\n\nPlease remember to store this key in a password manager, since without it you\nwill not be able to restart the manager.\n`,
+  );
+}
+
+const swarmJoin: Run = async (ctx, inv) => {
+  const f = inv.flags;
+  await ctx.client.request('POST', '/swarm/join', {
+    body: {
+      ListenAddr: f.string('listen-addr', '0.0.0.0:2377'),
+      AdvertiseAddr: f.string('advertise-addr'),
+      DataPathAddr: f.string('data-path-addr'),
+      RemoteAddrs: [inv.args[0] ?? ''],
+      JoinToken: f.string('token'),
+      Availability: f.string('availability'),
+    },
+  });
+  const info = await ctx.client.json('GET', '/info', InfoSchema);
+  ctx.stdout(
+    info.Swarm?.ControlAvailable
+      ? 'This node joined a swarm as a manager.\n'
+      : 'This node joined a swarm as a worker.\n',
+  );
+  return 0;
+};
+
+const ROTATE_QUERY = { rotateManagerToken: false, rotateManagerUnlockKey: false, rotateWorkerToken: false };
+
+const swarmJoinToken: Run = async (ctx, inv) => {
+  const role = inv.args[0];
+  if (role !== 'worker' && role !== 'manager') throw new CliError('unknown role ' + role);
+  if (inv.flags.bool('rotate')) {
+    const swarm = await ctx.client.json('GET', '/swarm', SwarmSchema);
+    await ctx.client.request('POST', '/swarm/update', {
+      body: swarm.Spec,
+      query: {
+        ...ROTATE_QUERY,
+        rotateManagerToken: role === 'manager',
+        rotateWorkerToken: role === 'worker',
+        version: swarm.Version.Index,
+      },
+    });
+    if (!inv.flags.bool('quiet')) ctx.stdout(`Successfully rotated ${role} join token.\n\n`);
+  }
+  await joinCommand(ctx, role, inv.flags.bool('quiet'));
+  return 0;
+};
+
+const swarmLeave: Run = async (ctx, inv) => {
+  await ctx.client.request('POST', '/swarm/leave', {
+    query: { force: inv.flags.bool('force') ? 1 : undefined },
+  });
+  ctx.stdout('Node left the swarm.\n');
+  return 0;
+};
+
+const swarmUpdate: Run = async (ctx, inv) => {
+  const f = inv.flags;
+  const swarm = await ctx.client.json('GET', '/swarm', SwarmSchema);
+  const spec = structuredClone(swarm.Spec) as Record<string, Record<string, unknown>>;
+  const section = (k: string) => {
+    spec[k] ??= {};
+    return spec[k];
+  };
+  if (f.changed('task-history-limit'))
+    section('Orchestration').TaskHistoryRetentionLimit = f.number('task-history-limit');
+  if (f.changed('dispatcher-heartbeat'))
+    section('Dispatcher').HeartbeatPeriod = f.duration('dispatcher-heartbeat');
+  if (f.changed('cert-expiry')) section('CAConfig').NodeCertExpiry = f.duration('cert-expiry');
+  if (f.changed('snapshot-interval')) section('Raft').SnapshotInterval = f.number('snapshot-interval');
+  if (f.changed('max-snapshots')) section('Raft').KeepOldSnapshots = f.number('max-snapshots');
+  if (f.changed('autolock')) section('EncryptionConfig').AutoLockManagers = f.bool('autolock');
+  await ctx.client.request('POST', '/swarm/update', {
+    body: spec,
+    query: { ...ROTATE_QUERY, version: swarm.Version.Index },
+  });
+  ctx.stdout('Swarm updated.\n');
+  if (f.changed('autolock') && f.bool('autolock')) await printUnlockKey(ctx);
+  return 0;
+};
+
+const durationFlag = (name: string, description: string, defaultText?: string) => ({
+  name,
+  kind: 'duration' as const,
+  description,
+  ...(defaultText ? { defaultText } : {}),
+});
+
+const SWARM_SPEC_FLAGS = [
+  { name: 'autolock', kind: 'bool' as const, description: 'Change manager autolocking setting (true|false)' },
+  durationFlag('cert-expiry', 'Validity period for node certificates (ns|us|ms|s|m|h)', '2160h0m0s'),
+  durationFlag('dispatcher-heartbeat', 'Dispatcher heartbeat period (ns|us|ms|s|m|h)', '5s'),
+  {
+    name: 'max-snapshots',
+    kind: 'uint' as const,
+    description: 'Number of additional Raft snapshots to retain',
+  },
+  {
+    name: 'snapshot-interval',
+    kind: 'uint' as const,
+    description: 'Number of log entries between Raft snapshots',
+    defaultText: '10000',
+  },
+  {
+    name: 'task-history-limit',
+    kind: 'int' as const,
+    description: 'Task history retention limit',
+    defaultText: '5',
+  },
+];
+
+export const swarmCommand: ContextualCommand = {
+  name: 'swarm',
+  usage: 'COMMAND',
+  description: 'Manage Swarm',
+  subcommands: [
+    {
+      name: 'init',
+      usage: '[OPTIONS]',
+      description: 'Initialize a swarm',
+      args: { max: 0 },
+      flags: [
+        {
+          name: 'advertise-addr',
+          kind: 'string',
+          description: 'Advertised address (format: <ip|interface>[:port])',
+        },
+        {
+          name: 'listen-addr',
+          kind: 'string',
+          typeName: 'node-addr',
+          description: 'Listen address (format: <ip|interface>[:port])',
+          defaultText: '0.0.0.0:2377',
+        },
+        {
+          name: 'availability',
+          kind: 'string',
+          description: 'Availability of the node ("active"|"pause"|"drain")',
+          defaultText: '"active"',
+        },
+        {
+          name: 'data-path-addr',
+          kind: 'string',
+          description: 'Address or interface to use for data path traffic (format: <ip|interface>)',
+        },
+        {
+          name: 'data-path-port',
+          kind: 'uint',
+          typeName: 'uint32',
+          description:
+            'Port number to use for data path traffic (1024 - 49151). If no value is set or is set to 0, the default port (4789) is used.',
+        },
+        {
+          name: 'default-addr-pool',
+          kind: 'list',
+          typeName: 'ipNetSlice',
+          description: 'default address pool in CIDR format',
+          defaultText: '[]',
+        },
+        {
+          name: 'default-addr-pool-mask-length',
+          kind: 'uint',
+          typeName: 'uint32',
+          description: 'default address pool subnet mask length',
+          defaultText: '24',
+        },
+        {
+          name: 'force-new-cluster',
+          kind: 'bool',
+          description: 'Force create a new cluster from current state',
+        },
+        ...SWARM_SPEC_FLAGS,
+      ],
+      exec: swarmInit,
+    },
+    {
+      name: 'join',
+      usage: '[OPTIONS] HOST:PORT',
+      description: 'Join a swarm as a node and/or manager',
+      args: { min: 1, max: 1 },
+      flags: [
+        { name: 'token', kind: 'string', description: 'Token for entry into the swarm' },
+        {
+          name: 'advertise-addr',
+          kind: 'string',
+          description: 'Advertised address (format: <ip|interface>[:port])',
+        },
+        {
+          name: 'listen-addr',
+          kind: 'string',
+          typeName: 'node-addr',
+          description: 'Listen address (format: <ip|interface>[:port])',
+          defaultText: '0.0.0.0:2377',
+        },
+        {
+          name: 'availability',
+          kind: 'string',
+          description: 'Availability of the node ("active"|"pause"|"drain")',
+          defaultText: '"active"',
+        },
+        {
+          name: 'data-path-addr',
+          kind: 'string',
+          description: 'Address or interface to use for data path traffic (format: <ip|interface>)',
+        },
+      ],
+      exec: swarmJoin,
+    },
+    {
+      name: 'join-token',
+      usage: '[OPTIONS] (worker|manager)',
+      description: 'Manage join tokens',
+      args: { min: 1, max: 1 },
+      flags: [
+        { name: 'quiet', short: 'q', kind: 'bool', description: 'Only display token' },
+        { name: 'rotate', kind: 'bool', description: 'Rotate join token' },
+      ],
+      exec: swarmJoinToken,
+    },
+    {
+      name: 'leave',
+      usage: '[OPTIONS]',
+      description: 'Leave the swarm',
+      args: { max: 0 },
+      flags: [
+        {
+          name: 'force',
+          short: 'f',
+          kind: 'bool',
+          description: 'Force this node to leave the swarm, ignoring warnings',
+        },
+      ],
+      exec: swarmLeave,
+    },
+    {
+      name: 'update',
+      usage: '[OPTIONS]',
+      description: 'Update the swarm',
+      args: { max: 0 },
+      flags: SWARM_SPEC_FLAGS,
+      exec: swarmUpdate,
+    },
+  ],
+};
+
+// --- node --------------------------------------------------------------------------------------
+
+const nodeLs: Run = async (ctx, inv) => {
+  const filters = filtersFrom(inv.flags.list('filter'));
+  const nodes = await ctx.client.json('GET', '/nodes', z.array(NodeSchema), {
+    query: { filters: filtersQuery(filters) },
+  });
+  const self = await selfNodeId(ctx);
+  nodes.sort((a, b) => naturalLess(a.Description?.Hostname ?? '', b.Description?.Hostname ?? ''));
+  const format = inv.flags.bool('quiet') ? '{{.ID}}' : inv.flags.string('format');
+  ctx.stdout(
+    renderTable(
+      NODE_TABLE,
+      nodes.map((n) => nodeRow(n, self)),
+      format,
+    ),
+  );
+  return 0;
+};
+
+const nodeInspect: Run = async (ctx, inv) => {
+  const nodes: Node[] = [];
+  for (const ref of inv.args) nodes.push(await getNode(ctx, ref));
+  if (inv.flags.bool('pretty')) {
+    for (const n of nodes) ctx.stdout(prettyNode(n));
+  } else writeInspect(ctx, nodes, inv.flags.optionalString('format'));
+  return 0;
+};
+
+function prettyNode(n: Node): string {
+  const lines = [`ID:\t\t\t${n.ID}`];
+  if (n.Spec.Name) lines.push(`Name:\t\t\t${n.Spec.Name}`);
+  const labels = Object.entries(n.Spec.Labels ?? {});
+  if (labels.length > 0) {
+    lines.push('Labels:');
+    for (const [k, v] of labels) lines.push(` - ${k}${v ? ` = ${v}` : ''}`);
+  }
+  lines.push(`Hostname:              \t${n.Description?.Hostname ?? ''}`);
+  lines.push(`Joined at:             \t${n.CreatedAt ?? ''}`);
+  lines.push(
+    'Status:',
+    ` State:\t\t\t${prettyCase(n.Status.State)}`,
+    ` Availability:         \t${prettyCase(n.Spec.Availability)}`,
+  );
+  if (n.Status.Addr) lines.push(` Address:\t\t${n.Status.Addr}`);
+  if (n.ManagerStatus) {
+    lines.push('Manager Status:', ` Address:\t\t${n.ManagerStatus.Addr ?? ''}`);
+    lines.push(` Raft Status:\t\t${prettyCase(n.ManagerStatus.Reachability)}`);
+    lines.push(` Leader:\t\t${n.ManagerStatus.Leader ? 'Yes' : 'No'}`);
+  }
+  const p = n.Description?.Platform;
+  lines.push('Platform:', ` Operating System:\t${p?.OS ?? ''}`, ` Architecture:\t\t${p?.Architecture ?? ''}`);
+  const r = n.Description?.Resources;
+  lines.push('Resources:', ` CPUs:\t\t\t${(r?.NanoCPUs ?? 0) / 1e9}`, ` Memory:\t\t${r?.MemoryBytes ?? 0}`);
+  lines.push(`Engine Version:\t\t${n.Description?.Engine?.EngineVersion ?? ''}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function prettyCase(s: string): string {
+  return s === '' ? s : s[0]?.toUpperCase() + s.slice(1);
+}
+
+async function updateNode(
+  ctx: CommandContext,
+  ref: string,
+  change: (spec: Record<string, unknown>, node: Node) => void,
+): Promise<Node> {
+  const node = await ctx.client.json('GET', `/nodes/${encodeURIComponent(ref)}`, NodeSchema);
+  const spec = structuredClone(node.Spec) as Record<string, unknown>;
+  change(spec, node);
+  await ctx.client.request('POST', `/nodes/${node.ID}/update`, {
+    body: spec,
+    query: { version: node.Version.Index },
+  });
+  return node;
+}
+
+const nodeUpdate: Run = async (ctx, inv) => {
+  const f = inv.flags;
+  const ref = inv.args[0] ?? '';
+  await updateNode(ctx, ref, (spec) => {
+    if (f.changed('role')) spec.Role = f.string('role');
+    if (f.changed('availability')) spec.Availability = f.string('availability');
+    if (f.changed('label-add') || f.changed('label-rm')) {
+      const labels: Record<string, string> = { ...((spec.Labels as Record<string, string> | null) ?? {}) };
+      for (const l of f.list('label-add')) {
+        const eq = l.indexOf('=');
+        labels[eq === -1 ? l : l.slice(0, eq)] = eq === -1 ? '' : l.slice(eq + 1);
+      }
+      for (const k of f.list('label-rm')) delete labels[k];
+      spec.Labels = labels;
+    }
+  });
+  ctx.stdout(`${ref}\n`);
+  return 0;
+};
+
+const setRole =
+  (role: 'manager' | 'worker'): Run =>
+  async (ctx, inv) => {
+    for (const ref of inv.args) {
+      let already = false;
+      const node = await updateNode(ctx, ref, (spec) => {
+        already = spec.Role === role;
+        spec.Role = role;
+      });
+      if (already) ctx.stdout(`Node ${node.ID} is already a ${role}.\n`);
+      else
+        ctx.stdout(
+          role === 'manager'
+            ? `Node ${ref} promoted to a manager in the swarm.\n`
+            : `Manager ${ref} demoted in the swarm.\n`,
+        );
+    }
+    return 0;
+  };
+
+const setAvailability =
+  (availability: 'active' | 'pause' | 'drain'): Run =>
+  async (ctx, inv) => {
+    for (const ref of inv.args) {
+      await updateNode(ctx, ref, (spec) => {
+        spec.Availability = availability;
+      });
+      ctx.stdout(`${ref}\n`);
+    }
+    return 0;
+  };
+
+const nodeRm: Run = async (ctx, inv) => {
+  const errors: string[] = [];
+  for (const ref of inv.args) {
+    try {
+      await ctx.client.request('DELETE', `/nodes/${encodeURIComponent(ref)}`, {
+        query: { force: inv.flags.bool('force') ? 1 : undefined },
+      });
+      ctx.stdout(`${ref}\n`);
+    } catch (e) {
+      if (!(e instanceof DaemonError)) throw e;
+      errors.push(`Error response from daemon: ${e.message}`);
+    }
+  }
+  if (errors.length > 0) throw new CliError(errors.join('\n'));
+  return 0;
+};
+
+const TASK_LIST_FLAGS = [
+  FILTER_FLAG,
+  FORMAT_FLAG('tasks'),
+  { name: 'no-resolve', kind: 'bool' as const, description: 'Do not map IDs to Names' },
+  { name: 'no-trunc', kind: 'bool' as const, description: 'Do not truncate output' },
+  { name: 'quiet', short: 'q', kind: 'bool' as const, description: 'Only display task IDs' },
+];
+
+const nodePs: Run = async (ctx, inv) => {
+  const refs = inv.args.length > 0 ? inv.args : ['self'];
+  const ids: string[] = [];
+  for (const ref of refs) ids.push((await getNode(ctx, ref)).ID);
+  const filters = filtersFrom(inv.flags.list('filter'));
+  const tasks = await listTasks(ctx, { ...filters, node: ids });
+  await printTasks(ctx, tasks, {
+    noTrunc: inv.flags.bool('no-trunc'),
+    quiet: inv.flags.bool('quiet'),
+    format: inv.flags.string('format'),
+  });
+  return 0;
+};
+
+const nodeArgs = { min: 1 };
+export const nodeCommand: ContextualCommand = {
+  name: 'node',
+  usage: 'COMMAND',
+  description: 'Manage Swarm nodes',
+  subcommands: [
+    {
+      name: 'ls',
+      aliases: ['list'],
+      usage: '[OPTIONS]',
+      description: 'List nodes in the swarm',
+      args: { max: 0 },
+      flags: [FILTER_FLAG, FORMAT_FLAG('nodes'), QUIET_FLAG],
+      exec: nodeLs,
+    },
+    {
+      name: 'inspect',
+      usage: '[OPTIONS] self|NODE [NODE...]',
+      description: 'Display detailed information on one or more nodes',
+      args: nodeArgs,
+      flags: [
+        {
+          name: 'format',
+          short: 'f',
+          kind: 'string',
+          description: 'Format the output using the given Go template',
+        },
+        { name: 'pretty', kind: 'bool', description: 'Print the information in a human friendly format' },
+      ],
+      exec: nodeInspect,
+    },
+    {
+      name: 'update',
+      usage: '[OPTIONS] NODE',
+      description: 'Update a node',
+      args: { min: 1, max: 1 },
+      flags: [
+        {
+          name: 'availability',
+          kind: 'string',
+          description: 'Availability of the node ("active"|"pause"|"drain")',
+        },
+        { name: 'label-add', kind: 'list', description: 'Add or update a node label (key=value)' },
+        { name: 'label-rm', kind: 'list', description: 'Remove a node label if exists' },
+        { name: 'role', kind: 'string', description: 'Role of the node ("worker"|"manager")' },
+      ],
+      exec: nodeUpdate,
+    },
+    {
+      name: 'rm',
+      aliases: ['remove'],
+      usage: '[OPTIONS] NODE [NODE...]',
+      description: 'Remove one or more nodes from the swarm',
+      args: nodeArgs,
+      flags: [{ name: 'force', short: 'f', kind: 'bool', description: 'Force remove a node from the swarm' }],
+      exec: nodeRm,
+    },
+    {
+      name: 'promote',
+      usage: 'NODE [NODE...]',
+      description: 'Promote one or more nodes to manager in the swarm',
+      args: nodeArgs,
+      exec: setRole('manager'),
+    },
+    {
+      name: 'demote',
+      usage: 'NODE [NODE...]',
+      description: 'Demote one or more nodes from manager in the swarm',
+      args: nodeArgs,
+      exec: setRole('worker'),
+    },
+    {
+      name: 'drain',
+      usage: 'NODE [NODE...]',
+      description: 'Drain one or more nodes (SwarmKit shortcut for update --availability drain)',
+      args: nodeArgs,
+      exec: setAvailability('drain'),
+    },
+    {
+      name: 'activate',
+      usage: 'NODE [NODE...]',
+      description: 'Activate one or more nodes (SwarmKit shortcut for update --availability active)',
+      args: nodeArgs,
+      exec: setAvailability('active'),
+    },
+    {
+      name: 'pause',
+      usage: 'NODE [NODE...]',
+      description: 'Pause one or more nodes (SwarmKit shortcut for update --availability pause)',
+      args: nodeArgs,
+      exec: setAvailability('pause'),
+    },
+    {
+      name: 'ps',
+      usage: '[OPTIONS] [NODE...]',
+      description: 'List tasks running on one or more nodes, defaults to current node',
+      flags: TASK_LIST_FLAGS,
+      exec: nodePs,
+    },
+  ],
+};
+
+// --- task (SwarmKit shortcuts) -----------------------------------------------------------------
+
+const taskLs: Run = async (ctx, inv) => {
+  const tasks = await listTasks(ctx, filtersFrom(inv.flags.list('filter')));
+  await printTasks(ctx, tasks, {
+    noTrunc: inv.flags.bool('no-trunc'),
+    quiet: inv.flags.bool('quiet'),
+    format: inv.flags.string('format'),
+  });
+  return 0;
+};
+
+const taskInspect: Run = async (ctx, inv) => {
+  const tasks = [];
+  for (const ref of inv.args)
+    tasks.push(await ctx.client.json('GET', `/tasks/${encodeURIComponent(ref)}`, TaskSchema));
+  writeInspect(ctx, tasks, inv.flags.optionalString('format'));
+  return 0;
+};
+
+export const taskCommand: ContextualCommand = {
+  name: 'task',
+  usage: 'COMMAND',
+  description: 'Manage tasks (SwarmKit)',
+  subcommands: [
+    {
+      name: 'ls',
+      aliases: ['list'],
+      usage: '[OPTIONS]',
+      description: 'List all tasks',
+      args: { max: 0 },
+      flags: TASK_LIST_FLAGS,
+      exec: taskLs,
+    },
+    {
+      name: 'inspect',
+      usage: '[OPTIONS] TASK [TASK...]',
+      description: 'Display detailed information on one or more tasks',
+      args: { min: 1 },
+      flags: [
+        {
+          name: 'format',
+          short: 'f',
+          kind: 'string',
+          description: 'Format the output using the given Go template',
+        },
+      ],
+      exec: taskInspect,
+    },
+  ],
+};
+
+// --- image ---------------------------------------------------------------------------------
+
+const imageLs: Run = async (ctx, inv) => {
+  const images = await ctx.client.json('GET', '/images/json', z.array(ImageSummarySchema), {
+    query: { filters: filtersQuery(filtersFrom(inv.flags.list('filter'))) },
+  });
+  const format = inv.flags.bool('quiet') ? '{{.ID}}' : inv.flags.string('format');
+  const rows = imageRows(images, ctx.now(), inv.flags.bool('no-trunc'));
+  if (inv.flags.bool('quiet')) {
+    const seen = new Set<string>();
+    for (const r of rows) if (!seen.has(String(r.ID))) seen.add(String(r.ID));
+    ctx.stdout([...seen].map((id) => `${id}\n`).join(''));
+    return 0;
+  }
+  ctx.stdout(renderTable(IMAGE_TABLE, rows, format));
+  return 0;
+};
+
+/** Prints a JSON-message stream (image load/pull) as docker does without a terminal. */
+async function printJsonMessages(ctx: CommandContext, stream: AsyncIterable<unknown>): Promise<void> {
+  let buffered = '';
+  for await (const chunk of stream) {
+    buffered += (chunk as Buffer).toString('utf8');
+    let nl = buffered.indexOf('\n');
+    while (nl !== -1) {
+      const line = buffered.slice(0, nl).trim();
+      buffered = buffered.slice(nl + 1);
+      nl = buffered.indexOf('\n');
+      if (!line) continue;
+      const msg = z
+        .object({
+          stream: z.string().optional(),
+          status: z.string().optional(),
+          id: z.string().optional(),
+          progress: z.string().optional(),
+          error: z.string().optional(),
+          errorDetail: z.object({ message: z.string() }).passthrough().optional(),
+        })
+        .passthrough()
+        .safeParse(JSON.parse(line));
+      if (!msg.success) continue;
+      const m = msg.data;
+      if (m.error) throw new CliError(m.errorDetail?.message ?? m.error);
+      if (m.stream !== undefined) ctx.stdout(m.stream);
+      else if (m.status !== undefined) ctx.stdout(`${m.id ? `${m.id}: ` : ''}${m.status}\n`);
+    }
+  }
+}
+
+const imageLoad: Run = async (ctx, inv) => {
+  const { createReadStream } = await import('node:fs');
+  const file = inv.flags.optionalString('input');
+  const body = file ? createReadStream(file) : process.stdin;
+  const stream = await ctx.client.stream('POST', '/images/load', {
+    rawBody: body,
+    query: { quiet: inv.flags.bool('quiet') ? 1 : 0 },
+    headers: { 'Content-Type': 'application/x-tar' },
+  });
+  await printJsonMessages(ctx, stream);
+  return 0;
+};
+
+const imagePull: Run = async (ctx, inv) => {
+  const ref = inv.args[0] ?? '';
+  const at = ref.indexOf('@');
+  const colon = ref.lastIndexOf(':');
+  const [fromImage, tag] =
+    at !== -1
+      ? [ref, '']
+      : colon > ref.lastIndexOf('/')
+        ? [ref.slice(0, colon), ref.slice(colon + 1)]
+        : [ref, 'latest'];
+  const stream = await ctx.client.stream('POST', '/images/create', {
+    query: { fromImage, tag: tag || undefined },
+  });
+  await printJsonMessages(ctx, stream);
+  return 0;
+};
+
+export const imageCommand: ContextualCommand = {
+  name: 'image',
+  usage: 'COMMAND',
+  description: 'Manage images',
+  subcommands: [
+    {
+      name: 'ls',
+      aliases: ['list'],
+      usage: '[OPTIONS] [REPOSITORY[:TAG]]',
+      description: 'List images',
+      args: { max: 1 },
+      flags: [
+        FILTER_FLAG,
+        FORMAT_FLAG('images'),
+        { name: 'no-trunc', kind: 'bool', description: "Don't truncate output" },
+        { name: 'quiet', short: 'q', kind: 'bool', description: 'Only show image IDs' },
+      ],
+      exec: imageLs,
+    },
+    {
+      name: 'load',
+      usage: '[OPTIONS]',
+      description: 'Load an image from a tar archive or STDIN',
+      args: { max: 0 },
+      flags: [
+        {
+          name: 'input',
+          short: 'i',
+          kind: 'string',
+          description: 'Read from tar archive file, instead of STDIN',
+        },
+        { name: 'quiet', short: 'q', kind: 'bool', description: 'Suppress the load output' },
+      ],
+      exec: imageLoad,
+    },
+    {
+      name: 'pull',
+      usage: '[OPTIONS] NAME[:TAG|@DIGEST]',
+      description: 'Pull an image or a repository from a registry',
+      args: { min: 1, max: 1 },
+      exec: imagePull,
+    },
+  ],
+};
+
+export const infoCommand: ContextualCommand = {
+  name: 'info',
+  usage: '[OPTIONS]',
+  description: 'Display system-wide information',
+  args: { max: 0 },
+  flags: [
+    {
+      name: 'format',
+      short: 'f',
+      kind: 'string',
+      description: 'Format the output using the given Go template',
+    },
+  ],
+  exec: async (ctx, inv) => {
+    const info = await ctx.client.json('GET', '/info', InfoSchema);
+    const format = inv.flags.optionalString('format');
+    if (format) writeInspect(ctx, [info], format);
+    else ctx.stdout(prettyInfo(info, 'default'));
+    return 0;
+  },
+};
