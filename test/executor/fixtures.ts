@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { notFound } from '../../src/api/errors.js';
-import { ContainerRuntime } from '../../src/executor/runc/runtime.js';
+import { ContainerRuntime, type RuntimeOptions } from '../../src/executor/runc/runtime.js';
 import type { ImageConfig, ImageResolver, ResolvedImage } from '../../src/executor/types.js';
 import { setLogSink } from '../../src/lib/log.js';
 
@@ -76,6 +76,7 @@ export interface Harness {
 /** A fresh temp dir (/tmp/skt-exec-*), a busybox image "bb", and a runtime with a unique runc prefix. */
 export async function makeHarness(
   extraImages: Record<string, { layers: string[]; config?: ImageConfig }> = {},
+  options: Partial<RuntimeOptions> = {},
 ): Promise<Harness> {
   const dir = mkdtempSync('/tmp/skt-exec-');
   const layer = buildBusyboxLayer(join(dir, 'layers', 'busybox'));
@@ -85,7 +86,7 @@ export async function makeHarness(
   });
   const stateDir = join(dir, 'state');
   const prefix = `skt-test-${randomBytes(3).toString('hex')}-`;
-  const runtime = new ContainerRuntime({ stateDir, images, namePrefix: prefix });
+  const runtime = new ContainerRuntime({ stateDir, images, namePrefix: prefix, ...options });
   await runtime.adopt();
   return { dir, stateDir, prefix, layer, images, runtime };
 }

@@ -639,12 +639,10 @@ export class ContainerRuntime {
     const args = await this.execArgs(rec, inst.Config);
     inst.Running = true;
     const runcArgs = ['--root', this.runcRoot, 'exec', ...(inst.Config.Detach ? ['-d'] : []), ...args];
-    const child = inst.Config.Tty
-      ? // A pty from script(1): runc passes its stdio straight to the process, which then has a tty.
-        spawn('script', ['-qefc', shellQuote([this.runcPath, ...runcArgs]), '/dev/null'], {
-          stdio: ['pipe', 'pipe', 'pipe'],
-        })
-      : spawn(this.runcPath, runcArgs, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // Tty is accepted but not honoured: `runc exec -t` hands the pty master over a console socket
+    // with SCM_RIGHTS, which Node cannot receive, and runc gives a non-detached exec pipes anyway.
+    // The process gets pipes; the caller still streams raw (unframed) as it asked for a tty.
+    const child = spawn(this.runcPath, runcArgs, { stdio: ['pipe', 'pipe', 'pipe'] });
     inst.Pid = child.pid ?? 0;
     if (!inst.Config.AttachStdin) child.stdin?.end();
     const exit = childExit(child).then((code) => {
@@ -907,10 +905,6 @@ async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
 async function isConmon(pid: number): Promise<boolean> {
   const comm = await readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '');
   return comm.trim() === 'conmon';
-}
-
-function shellQuote(argv: string[]): string {
-  return argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
 }
 
 function defaultHosts(hostname: string, net: PreparedNetwork | undefined): string {
