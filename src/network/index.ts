@@ -5,3 +5,11 @@ export type { AttachRequest, CleanupReport, ContainerAttachment, NodeNetworkConf
 export { NodeNetwork } from './node-network.js';
 export type { PortState } from './ports.js';
 export { applyPortRules, removePortRules, renderPortRules } from './ports.js';
+export {
+  attachRequestFor,
+  GATEWAY_NETWORK_NAME,
+  NetworkProviderImpl,
+  preparedNetworkFor,
+} from './provider.js';
+export { isServing, portStateFor, type TaskAddress } from './publish.js';
+export { PortPublisher, type PortRulesTarget } from './publisher.js';

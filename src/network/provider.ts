@@ -1,0 +1,99 @@
+// The executor's NetworkProvider over a NodeNetwork: a container is attached to the node's gateway
+// bridge before it is created and detached when it is removed; the port datapath asks for its address.
+
+import { invalidArgument } from '../api/errors.js';
+import { ContainerSpecSchema } from '../api/types.js';
+import type { ExecutorTask, NetworkProvider, PreparedNetwork } from '../executor/types.js';
+import type { AttachRequest, ContainerAttachment, NodeNetwork } from './node-network.js';
+
+/** The name `docker inspect` shows for the gateway network, as Docker names its gateway bridge network. */
+export const GATEWAY_NETWORK_NAME = 'docker_gwbridge';
+
+/** The task fields that shape a container's network identity (the executor's type does not list all). */
+const networkFieldsSchema = ContainerSpecSchema.pick({ Hostname: true, Hosts: true, DNSConfig: true });
+
+/**
+ * What to attach for a container: Docker's hostname rule (the spec's Hostname, else the first 12
+ * characters of the container ID), the spec's extra hosts and its DNS settings.
+ */
+export function attachRequestFor(containerId: string, task?: ExecutorTask): AttachRequest {
+  const parsed = networkFieldsSchema.safeParse(task?.Spec.ContainerSpec ?? {});
+  if (!parsed.success) {
+    throw invalidArgument(`invalid container spec: ${parsed.error.issues[0]?.message}`);
+  }
+  const { Hostname, Hosts, DNSConfig } = parsed.data;
+  const dns = DNSConfig && {
+    ...(DNSConfig.Nameservers ? { nameservers: DNSConfig.Nameservers } : {}),
+    ...(DNSConfig.Search ? { search: DNSConfig.Search } : {}),
+    ...(DNSConfig.Options ? { options: DNSConfig.Options } : {}),
+  };
+  return {
+    containerId,
+    hostname: Hostname || containerId.slice(0, 12),
+    ...(Hosts && Hosts.length > 0 ? { extraHosts: Hosts } : {}),
+    ...(dns ? { dns } : {}),
+  };
+}
+
+export function preparedNetworkFor(a: ContainerAttachment): PreparedNetwork {
+  return {
+    netnsPath: a.netnsPath,
+    hostsFile: a.hostsFile,
+    resolvConf: a.resolvConfFile,
+    hostname: a.hostname,
+    networks: {
+      [GATEWAY_NETWORK_NAME]: { IPAddress: a.ip, IPPrefixLen: a.prefixLength, MacAddress: a.mac },
+    },
+  };
+}
+
+export class NetworkProviderImpl implements NetworkProvider {
+  private readonly network: NodeNetwork;
+  private bridgeReady: Promise<void> | undefined;
+  /** Per container, so a release never overtakes the prepare it undoes. */
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+
+  constructor(network: NodeNetwork) {
+    this.network = network;
+  }
+
+  /** Attaches the container (the gateway bridge is ensured first, once). Preparing again returns the same. */
+  prepareNetwork(containerId: string, task?: ExecutorTask): Promise<PreparedNetwork> {
+    const request = attachRequestFor(containerId, task);
+    return this.serialize(containerId, async () => {
+      await this.ensureBridge();
+      return preparedNetworkFor(await this.network.attachContainer(request));
+    });
+  }
+
+  /** Detaches the container; the executor kills its processes first. Releasing twice is fine. */
+  releaseNetwork(containerId: string): Promise<void> {
+    return this.serialize(containerId, () => this.network.detachContainer(containerId));
+  }
+
+  /** The container's address on the gateway network, or undefined when it is not attached. */
+  async addressOf(containerId: string): Promise<string | undefined> {
+    return (await this.network.attachment(containerId))?.ip;
+  }
+
+  private ensureBridge(): Promise<void> {
+    if (this.bridgeReady === undefined) {
+      this.bridgeReady = this.network.ensureGatewayBridge().catch((err: unknown) => {
+        this.bridgeReady = undefined; // try again on the next prepare
+        throw err;
+      });
+    }
+    return this.bridgeReady;
+  }
+
+  private serialize<T>(containerId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = this.inFlight.get(containerId) ?? Promise.resolve();
+    const next = previous.then(fn, fn);
+    const settled = next.catch(() => undefined);
+    this.inFlight.set(containerId, settled);
+    void settled.then(() => {
+      if (this.inFlight.get(containerId) === settled) this.inFlight.delete(containerId);
+    });
+    return next;
+  }
+}
