@@ -220,3 +220,22 @@ test('the reaper keeps MaxAttempts+1 tasks per slot, deletes removed tasks once 
     'negative limit: keep all',
   );
 });
+
+test('a global service update replaces tasks node by node, each new task pre-assigned to its node', () => {
+  const v1 = service('g', { Mode: { Global: {} } });
+  const v2 = service(
+    'g',
+    { Mode: { Global: {} }, TaskTemplate: { ContainerSpec: { Image: 'busybox:2' } } },
+    { SpecVersion: { Index: 2 }, PreviousSpec: v1.Spec },
+  );
+  const nodes = [node('n1'), node('n2')];
+  const tasks = [task('a', v1, { node: 'n1', slot: 0 }), task('b', v1, { node: 'n2', slot: 0 })];
+  const r = reconcileGlobal({ service: v2, tasks, nodes }, context());
+  assert.equal(r.plan.updateService?.UpdateStatus?.State, 'updating');
+  assert.deepEqual(
+    r.plan.createTasks.map((t) => [t.NodeID, t.DesiredState, t.Spec.ContainerSpec?.Image]),
+    [['n1', 'ready', 'busybox:2']],
+  );
+  assert.deepEqual(r.plan.updateTasks, [{ ID: 'a', DesiredState: 'shutdown' }]);
+  assert.ok(r.updater, 'the update goes on in later steps');
+});

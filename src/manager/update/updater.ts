@@ -120,16 +120,19 @@ export function planUpdate(
   }
 
   // Follow the tasks this run created: running, finished, or failed within the monitor window.
+  const done = new Set(state.done);
+  const failed = new Set(state.failed);
   for (const id of Object.keys(state.updated)) {
     const task = input.allTasks.get(id);
     if (!task) continue;
     const s = stateIndex(task.Status.State);
     if (s === RUNNING && state.updated[id] === 0) state.updated[id] = Math.min(ctx.now, statusTime(task));
-    if (s >= RUNNING && !state.done.includes(id)) {
+    if (s >= RUNNING && !done.has(id)) {
+      done.add(id);
       state.done.push(id);
       state.busyUntil.push(Math.min(ctx.now, statusTime(task)) + config.delayMs);
     }
-    if (hasEnded(task) && !state.failed.includes(id)) {
+    if (hasEnded(task) && !failed.has(id)) {
       const runningAt = state.updated[id] ?? 0;
       if (runningAt !== 0 && statusTime(task) - runningAt > config.monitorMs) continue;
       state.failed.push(id);
