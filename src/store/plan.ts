@@ -50,6 +50,8 @@ export interface OpState {
   expectMod?: number;
   /** delete on a named table: whether the object (and so its name) has been read yet. */
   probed?: boolean;
+  /** An earlier attempt had an unknown outcome: it may still apply, so "already done" counts as ours. */
+  uncertain?: boolean;
 }
 
 /** A key as read back: undefined when absent. */
@@ -205,15 +207,22 @@ function storedName(s: OpState, kv: ReadKV): string | undefined {
   return decoded.ok ? s.table.nameOf?.(decoded.object) : undefined;
 }
 
-/** Judges an operation of a transaction whose compares failed, from the failure branch's reads. */
+/**
+ * Judges an operation of a transaction whose compares failed, from the failure branch's reads (taken
+ * at `readRevision`). Our own value in place means an earlier attempt of ours applied after all.
+ */
 export function judgeFailed(
   s: OpState,
   keys: KeyLayout,
   read: (key: string) => ReadKV | undefined,
+  readRevision: number,
 ): Judgement {
   const kind = opKind(s);
   const id = opId(s);
   const obj = read(keys.objectKey(kind, id));
+  if (s.op.op !== 'delete' && obj && obj.value === s.encoded) return { kind: 'applied', revision: obj.mod };
+  if (s.op.op === 'delete' && !obj && s.uncertain && s.probed)
+    return { kind: 'applied', revision: readRevision };
   const nameKV = s.name !== undefined ? read(keys.nameKey(kind, s.name)) : undefined;
   switch (s.op.op) {
     case 'create': {
@@ -273,19 +282,22 @@ export function judgeAmbiguous(
   const obj = read(keys.objectKey(kind, id));
   switch (s.op.op) {
     case 'create':
-    case 'update': {
-      if (obj && obj.value === s.encoded) return { kind: 'applied', revision: obj.mod };
-      return retryUnlessFailed(judgeFailed(s, keys, read), s);
-    }
+    case 'update':
+      return retryUnlessFailed(judgeFailed(s, keys, read, readRevision), s);
     case 'delete': {
-      if (!obj) return s.probed ? { kind: 'applied', revision: readRevision } : judgeFailed(s, keys, read);
-      return retryUnlessFailed(judgeFailed(s, keys, read), s);
+      if (!obj)
+        return s.probed
+          ? { kind: 'applied', revision: readRevision }
+          : judgeFailed(s, keys, read, readRevision);
+      return retryUnlessFailed(judgeFailed(s, keys, read, readRevision), s);
     }
   }
 }
 
 function retryUnlessFailed(j: Judgement, s: OpState): Judgement {
-  return j.kind === 'ok' ? { kind: 'retry', state: s } : j;
+  if (j.kind === 'ok') return { kind: 'retry', state: { ...s, uncertain: true } };
+  if (j.kind === 'retry') return { kind: 'retry', state: { ...j.state, uncertain: true } };
+  return j;
 }
 
 /** The object a successful create/update returns. */

@@ -96,6 +96,8 @@ export interface StoreOptions {
   maxAttempts?: number;
   /** Page size of full listings. */
   pageSize?: number;
+  /** How long to keep trying to read back a write whose outcome is unknown. Default 15 s. */
+  readBackMs?: number;
 }
 
 const MAX_ATTEMPTS = 6;
@@ -154,6 +156,7 @@ export class ClusterStore<S extends TableSet> {
   private readonly now: () => Date;
   private readonly maxAttempts: number;
   private readonly pageSize: number;
+  private readonly readBackMs: number;
 
   constructor(
     readonly client: Etcd3,
@@ -165,6 +168,7 @@ export class ClusterStore<S extends TableSet> {
     this.now = opts.now ?? (() => new Date());
     this.maxAttempts = opts.maxAttempts ?? MAX_ATTEMPTS;
     this.pageSize = opts.pageSize ?? 500;
+    this.readBackMs = opts.readBackMs ?? 15_000;
   }
 
   tableOf(kind: string): TableDef {
@@ -323,22 +327,17 @@ export class ClusterStore<S extends TableSet> {
           return { results: results.map((r) => r ?? { ok: false, error: e }), fenceLost: false };
         }
         log.warn('write outcome unknown; reading back', { err, ops: pending.length });
+        // Never resend before knowing what happened: a resent CAS would conflict with its own write.
         const back = await this.readBack(readKeys);
-        if (!back) continue; // etcd still unreachable: try the read-back again on the next attempt
+        if (!back) break;
+        const judge = (st: OpState) => judgeAmbiguous(st, this.keys, back.read, back.revision);
         if (fence && back.read(fence.key)?.create !== fence.createRevision) {
           // Whatever the first attempt did, a deposed leader must not keep writing.
-          pending = this.judgeAll(
-            pending,
-            results,
-            (s) => judgeAmbiguous(s, this.keys, back.read, back.revision),
-            true,
-          );
+          pending = this.judgeAll(pending, results, judge, true);
           for (const p of pending) results[p.pos] = { ok: false, error: new NotLeaderError() };
           return { results: this.fill(results), fenceLost: true };
         }
-        pending = this.judgeAll(pending, results, (s) =>
-          judgeAmbiguous(s, this.keys, back.read, back.revision),
-        );
+        pending = this.judgeAll(pending, results, judge).pending;
         continue;
       }
       if (res.succeeded) {
@@ -350,30 +349,21 @@ export class ClusterStore<S extends TableSet> {
       readKeys.forEach((k, i) => {
         reads.set(k, toReadKV(res.responses[i]?.response_range?.kvs?.[0]));
       });
+      const revision = Number(res.header.revision);
+      const judge = (st: OpState) => judgeFailed(st, this.keys, (k) => reads.get(k), revision);
       if (fence && reads.get(fence.key)?.create !== fence.createRevision) {
+        pending = this.judgeAll(pending, results, judge, true);
         for (const p of pending) results[p.pos] = { ok: false, error: new NotLeaderError() };
         return { results: this.fill(results), fenceLost: true };
       }
-      const before = pending.length;
-      let changed = false;
-      pending = pending.filter((p) => {
-        const j = judgeFailed(p.state, this.keys, (k) => reads.get(k));
-        if (j.kind === 'fail') {
-          results[p.pos] = { ok: false, error: j.error };
-          return false;
-        }
-        if (j.kind === 'retry') {
-          p.state = j.state;
-          changed = true;
-        }
-        return true;
-      });
-      if (pending.length === before && !changed) {
+      const judged = this.judgeAll(pending, results, judge);
+      if (!judged.progressed) {
         // Every op judged fine yet the txn failed: the index is inconsistent in a way we cannot fix here.
         const e = internal('cluster store transaction failed without a failing compare');
-        for (const p of pending) results[p.pos] = { ok: false, error: e };
+        for (const p of judged.pending) results[p.pos] = { ok: false, error: e };
         return { results: this.fill(results), fenceLost: false };
       }
+      pending = judged.pending;
     }
     const e = unavailable('cluster store write outcome unknown: etcd did not answer');
     for (const p of pending) results[p.pos] = { ok: false, error: e };
@@ -389,40 +379,71 @@ export class ClusterStore<S extends TableSet> {
     return { ok: true, revision, object: withVersion(s.object ?? s.op.object, revision) };
   }
 
-  /** Applies judgements to pending ops; keeps those to retry. `final`: an ambiguous op not applied is dropped. */
+  /**
+   * Applies judgements to pending ops and returns those to try again. `final`: nothing will be retried
+   * (ops not applied or failed are returned for the caller to fail). `progressed`: some op was settled
+   * or changed state, so another attempt differs from the last.
+   */
   private judgeAll(
     pending: { state: OpState; pos: number }[],
     results: (BatchResult | undefined)[],
     judge: (s: OpState) => Judgement,
-    final = false,
-  ): { state: OpState; pos: number }[] {
+    final: true,
+  ): { state: OpState; pos: number }[];
+  private judgeAll(
+    pending: { state: OpState; pos: number }[],
+    results: (BatchResult | undefined)[],
+    judge: (s: OpState) => Judgement,
+  ): { pending: { state: OpState; pos: number }[]; progressed: boolean };
+  private judgeAll(
+    pending: { state: OpState; pos: number }[],
+    results: (BatchResult | undefined)[],
+    judge: (s: OpState) => Judgement,
+    final?: true,
+  ): { state: OpState; pos: number }[] | { pending: { state: OpState; pos: number }[]; progressed: boolean } {
     const keep: { state: OpState; pos: number }[] = [];
+    let progressed = false;
     for (const p of pending) {
       const j = judge(p.state);
-      if (j.kind === 'applied') results[p.pos] = this.applied(p.state, j.revision);
-      else if (j.kind === 'fail') results[p.pos] = { ok: false, error: j.error };
-      else {
-        if (j.kind === 'retry') p.state = j.state;
-        if (!final) keep.push(p);
+      if (j.kind === 'applied') {
+        results[p.pos] = this.applied(p.state, j.revision);
+        progressed = true;
+      } else if (j.kind === 'fail') {
+        results[p.pos] = { ok: false, error: j.error };
+        progressed = true;
+      } else {
+        if (j.kind === 'retry') {
+          p.state = j.state;
+          progressed = true;
+        }
+        keep.push(p);
       }
     }
-    return keep;
+    return final ? keep : { pending: keep, progressed };
   }
 
+  /** Reads the keys back, retrying for a while: until it answers, the write's outcome is unknown. */
   private async readBack(
     keys: string[],
   ): Promise<{ read: (k: string) => ReadKV | undefined; revision: number } | undefined> {
-    try {
-      const res = await this.client.kv.txn({ compare: [], success: keys.map(rangeOp), failure: [] });
-      const m = new Map<string, ReadKV | undefined>();
-      keys.forEach((k, i) => {
-        m.set(k, toReadKV(res.responses[i]?.response_range?.kvs?.[0]));
-      });
-      return { read: (k) => m.get(k), revision: Number(res.header.revision) };
-    } catch (err) {
-      log.warn('read-back failed', { err });
-      await new Promise((r) => setTimeout(r, 200));
-      return undefined;
+    const until = Date.now() + this.readBackMs;
+    let delay = 100;
+    for (;;) {
+      try {
+        const res = await this.client.kv.txn({ compare: [], success: keys.map(rangeOp), failure: [] });
+        const m = new Map<string, ReadKV | undefined>();
+        keys.forEach((k, i) => {
+          m.set(k, toReadKV(res.responses[i]?.response_range?.kvs?.[0]));
+        });
+        return { read: (k) => m.get(k), revision: Number(res.header.revision) };
+      } catch (err) {
+        if (Date.now() + delay > until) {
+          log.warn('read-back failed; write outcome stays unknown', { err });
+          return undefined;
+        }
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 1000);
+      }
     }
   }
 

@@ -91,7 +91,7 @@ describe('judging a failed or unknown write', () => {
   it('an update whose name key is missing is a rename: retried with the stored name as the old one', () => {
     const s = initialState({ op: 'update', kind: 'service', object: svc('x', 'new') }, testTables.service);
     const stored = kv(encodeObject(svc('x', 'old')), 5);
-    const j = judgeFailed(s, keys, (k) => (k === keys.objectKey('service', 'x') ? stored : undefined));
+    const j = judgeFailed(s, keys, (k) => (k === keys.objectKey('service', 'x') ? stored : undefined), 10);
     assert.equal(j.kind, 'retry');
     if (j.kind !== 'retry') return;
     assert.equal(j.state.oldName, 'old');
