@@ -49,7 +49,8 @@ export class NodeApi {
   }
 
   async remove(ref: string, force: boolean): Promise<void> {
-    const node = this.resolve(ref);
+    // Docker's engine does not resolve "self" here: `docker node rm self` is "node self not found".
+    const node = this.store.resolve('node', ref);
     if (node.Spec.Role === 'manager' || node.ManagerStatus) {
       throw failedPrecondition(
         `rpc error: code = FailedPrecondition desc = node ${node.ID} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`,
