@@ -2,7 +2,9 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { after, before, describe, it } from 'node:test';
+import { createEtcdClient } from '../../src/etcd/client.js';
 import { type EtcdMember, etcdArgs, type MemberState, memberPaths } from '../../src/etcd/supervisor.js';
+import { createEtcdCA, issueMemberCerts, loadClientCredentials } from '../../src/etcd/tls.js';
 import { setLogSink } from '../../src/lib/log.js';
 import { clientFor, Harness } from './harness.js';
 
@@ -63,6 +65,22 @@ describe('etcd supervisor', () => {
     off();
     assert.deepEqual(states, ['restarting', 'running']);
     assert.equal(await client.get('/test/survivor').string(), 'yes');
+  });
+
+  it('refuses a client whose certificate another CA signed', async () => {
+    const otherCA = await createEtcdCA('other');
+    const certs = await issueMemberCerts(otherCA, { name: 'intruder', peerIP: '127.0.0.1' });
+    const ours = await loadClientCredentials(memberPaths(member.stateDir).tlsDir);
+    const intruder = h.track(
+      createEtcdClient({
+        endpoints: [member.clientURL],
+        caPem: ours.caPem,
+        certPem: certs.client.certPem,
+        keyPem: certs.client.keyPem,
+        callTimeoutMs: 1000,
+      }),
+    );
+    await assert.rejects(intruder.get('/swarm/anything').string());
   });
 
   it('stop() leaves no etcd process and no pid file', async () => {
