@@ -1,5 +1,5 @@
 // System routes: /_ping, /version and /info (with the Swarm section), in Docker's shapes.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { type Route, sendJSON } from './router.js';
 import { MAX_API_VERSION, MIN_API_VERSION } from './server.js';
@@ -98,7 +98,8 @@ export function systemRoutes(backend: SystemBackend): Route[] {
           BridgeNfIp6tables: true,
           Debug: false,
           NFd: 0,
-          OomKillDisable: false,
+          // cgroup v1 memory controllers can disable the OOM killer; the 20.10 CLI warns when not.
+          OomKillDisable: existsSync('/sys/fs/cgroup/memory/memory.oom_control'),
           NGoroutines: 0,
           SystemTime: new Date().toISOString(),
           LoggingDriver: 'k8s-file',
