@@ -1,7 +1,7 @@
 // Test helper: runs a real swarmd process (bin/swarmd) with its own state dir and socket, and an
 // Engine API client over that socket. Everything is removed in stop().
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -79,6 +79,10 @@ export interface SwarmdProcess {
   stop(): Promise<void>;
   /** SIGKILL swarmd only (its etcd child keeps running until the next start kills it). */
   kill9(): Promise<void>;
+  /** SIGKILL swarmd and its etcd (pid from <state>/etcd/etcd.pid) at once, as a power cut would. */
+  kill9WithEtcd(): Promise<void>;
+  /** The pid of swarmd's etcd if one is running (read from its pid file), else undefined. */
+  etcdPid(): number | undefined;
   /** Starts swarmd again on the same state dir and socket. */
   restart(): Promise<void>;
   /** Stops everything and removes the state dir. */
@@ -98,10 +102,53 @@ async function waitFor(
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/** A live process whose command line mentions `name` (guards against a recycled pid). */
+function isLiveProcess(pid: number, name: string): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(name);
+  } catch {
+    return false;
+  }
+}
+
+function readEtcdPid(stateDir: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(join(stateDir, 'etcd', 'etcd.pid'), 'utf8').trim());
+    return pid > 0 && isLiveProcess(pid, 'etcd') ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function killAndWait(pid: number, name: string): Promise<void> {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    return;
+  }
+  // A killed child of a dead parent is reaped by init; /proc/<pid> goes away (or turns zombie).
+  await waitFor(
+    () => {
+      if (!isLiveProcess(pid, name)) return true;
+      try {
+        return /^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'));
+      } catch {
+        return true;
+      }
+    },
+    5_000,
+    `${name} (pid ${pid}) to die`,
+  );
+}
+
 export async function startSwarmd(
-  opts: { extraArgs?: string[]; hostname?: string } = {},
+  opts: {
+    extraArgs?: string[];
+    hostname?: string /** temp dir prefix, e.g. 'skt-acc-' */;
+    prefix?: string;
+  } = {},
 ): Promise<SwarmdProcess> {
-  const stateDir = mkdtempSync(join(tmpdir(), 'skt-swarmd-'));
+  const stateDir = mkdtempSync(join(tmpdir(), opts.prefix ?? 'skt-swarmd-'));
   const socket = join(stateDir, 'swarmd.sock');
   const listenPort = await freePort();
   let out = '';
@@ -165,17 +212,19 @@ export async function startSwarmd(
       child.kill('SIGKILL');
       await exited();
     },
+    async kill9WithEtcd() {
+      const etcd = readEtcdPid(stateDir);
+      child.kill('SIGKILL');
+      if (etcd !== undefined) await killAndWait(etcd, 'etcd');
+      await exited();
+    },
+    etcdPid: () => readEtcdPid(stateDir),
     restart: launch,
     async destroy() {
       if (child.exitCode === null && child.signalCode === null) await p.stop();
       // An etcd left by a kill -9 of swarmd: its pid file is in the state dir.
-      try {
-        const { readFileSync } = await import('node:fs');
-        const pid = Number(readFileSync(join(stateDir, 'etcd', 'etcd.pid'), 'utf8'));
-        if (pid > 0) process.kill(pid, 'SIGKILL');
-      } catch {
-        // no etcd left
-      }
+      const etcd = readEtcdPid(stateDir);
+      if (etcd !== undefined) await killAndWait(etcd, 'etcd');
       rmSync(stateDir, { recursive: true, force: true });
     },
   };
