@@ -1,8 +1,12 @@
 // swarmd's lifecycle: serve the Engine API, start outside any swarm (like Docker's engine), become
 // a manager on `swarm init`, resume as one after a restart, leave on `swarm leave`.
+import { createHash } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
+import { Agent } from '../agent/agent.js';
+import type { DispatcherSession } from '../agent/session.js';
 import { defaultSwarmSpec } from '../api/defaults.js';
 import { notManager, SwarmError } from '../api/errors.js';
 import { newId } from '../api/ids.js';
@@ -11,9 +15,15 @@ import { stripNulls, validateSwarmSpec } from '../api/validate.js';
 import { createNodeCredentials, createRootCA } from '../ca/certificates.js';
 import { certificatePaths, writeNodeCertificates } from '../ca/store.js';
 import { type ClusterBackend, type ControlApis, clusterRoutes } from '../engineapi/cluster.js';
+import { containerRoutes } from '../engineapi/containers.js';
+import { imageRoutes } from '../engineapi/images.js';
 import type { Route } from '../engineapi/router.js';
 import { EngineServer } from '../engineapi/server.js';
 import { SWARMD_VERSION, type SystemBackend, systemRoutes } from '../engineapi/system.js';
+import { ImageStore } from '../executor/images/store.js';
+import { RuncExecutor } from '../executor/runc/executor.js';
+import { ContainerRuntime } from '../executor/runc/runtime.js';
+import type { Executor } from '../executor/types.js';
 import { createLogger } from '../lib/log.js';
 import { allocatePorts } from '../manager/allocator/ports.js';
 import type { PortAllocator } from '../manager/controlapi/services.js';
@@ -93,10 +103,28 @@ const portAllocator: PortAllocator = (spec, self, all) => {
   return endpoint;
 };
 
+/** The local agent's session: the dispatcher of this manager while it leads. */
+class LocalSession implements DispatcherSession {
+  constructor(private readonly manager: () => Manager | undefined) {}
+  private d() {
+    const d = this.manager()?.dispatcher();
+    if (!d) throw new SwarmError('UNAVAILABLE', 'session invalid: no leader dispatcher on this node');
+    return d;
+  }
+  register: DispatcherSession['register'] = (n, desc) => this.d().register(n, desc);
+  heartbeat: DispatcherSession['heartbeat'] = (id) => this.d().heartbeat(id);
+  watchAssignments: DispatcherSession['watchAssignments'] = (id, cb) => this.d().watchAssignments(id, cb);
+  updateTaskStatus: DispatcherSession['updateTaskStatus'] = (id, u) => this.d().updateTaskStatus(id, u);
+}
+
 export class Daemon implements ClusterBackend, SystemBackend {
   private state: SwarmState | undefined;
   private manager: Manager | undefined;
   private server: EngineServer | undefined;
+  private agent: Agent | undefined;
+  readonly images: ImageStore;
+  readonly runtime: ContainerRuntime;
+  private readonly executor: Executor;
   /** Serialises init/join/leave. */
   private membership: Promise<unknown> = Promise.resolve();
   readonly hostname: string;
@@ -108,17 +136,55 @@ export class Daemon implements ClusterBackend, SystemBackend {
   ) {
     this.hostname = flags.hostname ?? os.hostname();
     this.stateDir = flags.stateDir;
+    // Resources of this node carry a tag of its state dir, so two swarmd on one machine (tests,
+    // several hosts in namespaces) never take each other's containers or cgroups for leftovers.
+    const tag = createHash('sha256').update(this.stateDir).digest('hex').slice(0, 6);
+    this.images = new ImageStore(join(this.stateDir, 'images'));
+    this.runtime = new ContainerRuntime({
+      stateDir: join(this.stateDir, 'runtime'),
+      images: this.images,
+      namePrefix: `skt-${tag}-`,
+      cgroupParent: `skt-${tag}`,
+    });
+    const runc = new RuncExecutor(this.runtime, SWARMD_VERSION);
+    this.executor = {
+      controller: (t) => runc.controller(t),
+      describe: async () => ({ ...(await runc.describe()), Hostname: this.hostname }),
+    };
+  }
+
+  /** Starts this node's agent against the local dispatcher (a manager node). */
+  private async startAgent(): Promise<void> {
+    if (!this.state || !this.manager || this.agent) return;
+    await this.manager.waitForLeadership();
+    const manager = this.manager;
+    this.agent = new Agent({
+      nodeId: this.state.nodeId,
+      executor: this.executor,
+      session: new LocalSession(() => (this.manager === manager ? manager : undefined)),
+      stateDir: this.stateDir,
+    });
+    await this.agent.start();
   }
 
   async start(): Promise<void> {
     await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
     this.state = await readSwarmState(this.stateDir);
+    await this.images.init();
+    const adopted = await this.runtime.adopt();
+    log.info('containers adopted', { report: adopted });
     if (this.state?.role === 'manager') {
       this.manager = await Manager.resume(this.stateDir, this.state, portAllocator);
     }
     this.server = new EngineServer({
       serverName: `swarmd/${SWARMD_VERSION} (linux)`,
-      routes: [...systemRoutes(this), ...clusterRoutes(this), ...this.extraRoutes],
+      routes: [
+        ...systemRoutes(this),
+        ...clusterRoutes(this),
+        ...imageRoutes(this.images),
+        ...containerRoutes(this.runtime),
+        ...this.extraRoutes,
+      ],
     });
     await this.server.listen(this.flags.listenControlApi);
     log.info('engine API listening', {
@@ -128,10 +194,12 @@ export class Daemon implements ClusterBackend, SystemBackend {
     if (this.flags.init && !this.state) {
       await this.init({ ListenAddr: this.flags.listenRemoteApi, AdvertiseAddr: this.flags.advertiseAddr });
     }
+    await this.startAgent();
   }
 
   async stop(): Promise<void> {
     await this.server?.close();
+    await this.agent?.stop();
     await this.manager?.stop();
     log.info('stopped');
   }
@@ -205,6 +273,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
       cluster: identity.clusterId,
       addr: identity.advertiseAddr,
     });
+    void this.startAgent().catch((e) => log.error('agent failed to start', { err: e }));
     return identity.nodeId;
   }
 
@@ -230,6 +299,8 @@ export class Daemon implements ClusterBackend, SystemBackend {
               `${managers - 1} managers out of ${managers}. Without a Raft quorum your swarm will be inaccessible. The only way to restore a swarm that has lost consensus is to reinitialize it with \`--force-new-cluster\`. Use \`--force\` to suppress this message.`,
       );
     }
+    await this.agent?.stop();
+    this.agent = undefined;
     await this.manager?.stop();
     this.manager = undefined;
     this.state = undefined;
@@ -267,8 +338,16 @@ export class Daemon implements ClusterBackend, SystemBackend {
     return `active/${this.state.role}`;
   }
 
-  counts() {
-    return { containers: 0, running: 0, paused: 0, stopped: 0, images: 0 };
+  async counts() {
+    const all = this.runtime.list();
+    const running = all.filter((c) => c.State.Status === 'running').length;
+    return {
+      containers: all.length,
+      running,
+      paused: 0,
+      stopped: all.length - running,
+      images: (await this.images.list()).length,
+    };
   }
 
   async swarmInfo(): Promise<Record<string, unknown>> {

@@ -13,7 +13,7 @@ export interface SystemBackend {
   /** Value of the /_ping `Swarm` header: inactive | pending | error | locked | active/worker | active/manager. */
   swarmHeader(): string;
   /** Container counts and image count for /info. */
-  counts(): { containers: number; running: number; paused: number; stopped: number; images: number };
+  counts(): Promise<{ containers: number; running: number; paused: number; stopped: number; images: number }>;
   hostname: string;
   stateDir: string;
 }
@@ -70,7 +70,7 @@ export function systemRoutes(backend: SystemBackend): Route[] {
       method: 'GET',
       path: '/info',
       handler: async ({ res }) => {
-        const c = backend.counts();
+        const c = await backend.counts();
         sendJSON(res, 200, {
           ID: '',
           Containers: c.containers,

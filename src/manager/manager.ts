@@ -13,11 +13,14 @@ import { EtcdMember, memberPaths, peerURL } from '../etcd/supervisor.js';
 import { createEtcdCA, issueMemberCerts, loadClientCredentials, writeMemberTLS } from '../etcd/tls.js';
 import { createLogger } from '../lib/log.js';
 import { StoreCache } from '../store/cache.js';
+import { LeaderElection } from '../store/election.js';
 import { ClusterStore } from '../store/store.js';
 import { ClusterApi } from './controlapi/cluster.js';
 import { NodeApi } from './controlapi/nodes.js';
 import { type PortAllocator, ServiceApi } from './controlapi/services.js';
 import { TaskApi } from './controlapi/tasks.js';
+import { Dispatcher } from './dispatcher/dispatcher.js';
+import { LeaderLoop } from './leader.js';
 import { CachedControlStore } from './storeadapter.js';
 import { type Tables, tables } from './tables.js';
 
@@ -49,6 +52,11 @@ export interface BootstrapOptions {
 export class Manager {
   readonly control: ControlApis;
   private readonly controlStore: CachedControlStore;
+  readonly election: LeaderElection;
+  /** The leader's components; present while this manager leads. */
+  private leader: { loop: LeaderLoop; dispatcher: Dispatcher } | undefined;
+  private leaderChange: Promise<void> = Promise.resolve();
+  private stopped = false;
 
   private constructor(
     readonly identity: ManagerIdentity,
@@ -69,6 +77,46 @@ export class Manager {
       nodeIsUp: (id) => cache.get('node', id)?.Status.State === 'ready',
       settle: async () => undefined,
     };
+    this.election = new LeaderElection(client, identity.nodeId);
+  }
+
+  /** The dispatcher of the current leader (this manager), for the local agent's session. */
+  dispatcher(): Dispatcher | undefined {
+    return this.leader?.dispatcher;
+  }
+
+  private heartbeatPeriodMs(): number {
+    const ns = this.cache.list('cluster')[0]?.Spec.Dispatcher?.HeartbeatPeriod ?? 5e9;
+    return ns / 1e6;
+  }
+
+  /** Starts or stops the leader components as the lease comes and goes. */
+  private followLeadership(): void {
+    this.election.onChange((s) => {
+      this.leaderChange = this.leaderChange.then(async () => {
+        if (s.isLeader && !this.leader && !this.stopped) {
+          const fence = () => this.election.fence();
+          const loop = new LeaderLoop(this.store, this.cache, fence);
+          const dispatcher = new Dispatcher(this.store, this.cache, fence, () => this.heartbeatPeriodMs());
+          this.leader = { loop, dispatcher };
+          dispatcher.start();
+          loop.start();
+        } else if (!s.isLeader && this.leader) {
+          const l = this.leader;
+          this.leader = undefined;
+          await l.loop.stop();
+          await l.dispatcher.stop();
+        }
+      });
+    });
+    this.election.start();
+  }
+
+  /** Resolves once this manager leads (single-manager swarms: right after start). */
+  async waitForLeadership(timeoutMs = 15_000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!this.leader && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    await this.leaderChange;
   }
 
   private static async open(
@@ -88,6 +136,7 @@ export class Manager {
     const root = await client.get(ROOT_CA_KEY).string();
     if (root) rootCert = (JSON.parse(root) as RootCA).certPem;
     m.rootCertPem = () => rootCert;
+    m.followLeadership();
     log.info('manager started', { node: identity.nodeId, stateDir });
     return m;
   }
@@ -156,6 +205,14 @@ export class Manager {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    await this.leaderChange;
+    if (this.leader) {
+      await this.leader.loop.stop();
+      await this.leader.dispatcher.stop();
+      this.leader = undefined;
+    }
+    await this.election.stop().catch(() => undefined);
     await this.cache.stop().catch(() => undefined);
     this.client.close();
     await this.member.stop();

@@ -1,0 +1,212 @@
+// The dispatcher (leader only): node sessions, heartbeats, assignments pushed from the store cache,
+// and task status reports batched into the store. It implements the agent's DispatcherSession
+// contract; the local agent calls it in-process, remote agents over gRPC.
+import { randomBytes } from 'node:crypto';
+import type { DispatcherSession, SessionInfo, TaskStatusUpdate } from '../../agent/session.js';
+import { SwarmError } from '../../api/errors.js';
+import type { Node, NodeDescription, Task } from '../../api/types.js';
+import { taskStateIndex } from '../../api/types.js';
+import { createLogger } from '../../lib/log.js';
+import type { StoreCache } from '../../store/cache.js';
+import { type BatchOp, type ClusterStore, type Fence, isNotLeader } from '../../store/store.js';
+import type { Tables } from '../tables.js';
+
+const log = createLogger({ component: 'dispatcher' });
+
+/** A node is DOWN after this many missed heartbeat periods (SwarmKit's grace multiplier). */
+const GRACE_MULTIPLIER = 3;
+/** Status reports are committed at most this long after they arrive (SwarmKit: 100 ms). */
+const STATUS_BATCH_MS = 10;
+/** Assignment pushes wait this long for a burst of task changes to settle. */
+const ASSIGNMENT_DEBOUNCE_MS = 2;
+
+interface Session {
+  id: string;
+  nodeId: string;
+  lastBeat: number;
+}
+
+/** The tasks a node is given: assigned to it and at least ASSIGNED (SwarmKit's assignments set). */
+export function assignedTasks(tasks: readonly Task[]): Task[] {
+  const assigned = taskStateIndex('assigned');
+  return tasks.filter((t) => taskStateIndex(t.Status.State) >= assigned);
+}
+
+export class Dispatcher implements DispatcherSession {
+  private readonly sessions = new Map<string, Session>();
+  private readonly queue = new Map<string, { nodeId: string; update: TaskStatusUpdate }>();
+  private flushTimer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private checkTimer: NodeJS.Timeout | undefined;
+  private readonly startedAt: number;
+
+  constructor(
+    private readonly store: ClusterStore<Tables>,
+    private readonly cache: StoreCache<Tables>,
+    private readonly fence: () => Fence | undefined,
+    private readonly heartbeatPeriodMs: () => number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.startedAt = now();
+  }
+
+  start(): void {
+    const tick = () => {
+      void this.markDownNodes();
+      this.checkTimer = setTimeout(tick, Math.max(100, this.heartbeatPeriodMs() / 2));
+    };
+    tick();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.checkTimer);
+    clearTimeout(this.flushTimer);
+    await this.flush();
+    this.sessions.clear();
+  }
+
+  private session(sessionId: string): Session {
+    const s = this.sessions.get(sessionId);
+    if (!s) throw new SwarmError('UNAVAILABLE', 'session invalid');
+    return s;
+  }
+
+  async register(nodeId: string, description: NodeDescription): Promise<SessionInfo> {
+    const node = this.cache.get('node', nodeId);
+    if (!node) throw new SwarmError('NOT_FOUND', `node ${nodeId} not found`);
+    for (const [id, s] of this.sessions) if (s.nodeId === nodeId) this.sessions.delete(id);
+    const session: Session = { id: randomBytes(12).toString('hex'), nodeId, lastBeat: this.now() };
+    this.sessions.set(session.id, session);
+    await this.writeNode(nodeId, (n) => ({
+      ...n,
+      Description: { ...n.Description, ...description, TLSInfo: n.Description?.TLSInfo },
+      Status: { ...n.Status, State: 'ready', Message: undefined },
+    }));
+    return { sessionId: session.id, heartbeatPeriodMs: this.heartbeatPeriodMs() };
+  }
+
+  async heartbeat(sessionId: string): Promise<{ periodMs: number }> {
+    const s = this.session(sessionId);
+    s.lastBeat = this.now();
+    if (this.cache.get('node', s.nodeId)?.Status.State !== 'ready') {
+      await this.writeNode(s.nodeId, (n) => ({
+        ...n,
+        Status: { ...n.Status, State: 'ready', Message: undefined },
+      }));
+    }
+    return { periodMs: this.heartbeatPeriodMs() };
+  }
+
+  watchAssignments(sessionId: string, onTasks: (tasks: Task[]) => void): () => void {
+    const { nodeId } = this.session(sessionId);
+    let timer: NodeJS.Timeout | undefined;
+    const push = () => {
+      timer = undefined;
+      if (!this.sessions.has(sessionId)) return;
+      onTasks(assignedTasks(this.cache.byIndex('task', 'node', nodeId)));
+    };
+    const unsubscribe = this.cache.subscribe((ev) => {
+      if (ev.kind !== 'task') return;
+      const t = ev.object as Task;
+      const prev = ev.previous as Task | undefined;
+      if (t.NodeID !== nodeId && prev?.NodeID !== nodeId) return;
+      if (!timer) timer = setTimeout(push, ASSIGNMENT_DEBOUNCE_MS);
+    });
+    push();
+    return () => {
+      unsubscribe();
+      clearTimeout(timer);
+    };
+  }
+
+  async updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void> {
+    const { nodeId } = this.session(sessionId);
+    for (const u of updates) {
+      const t = this.cache.get('task', u.taskId);
+      if (t && t.NodeID !== nodeId) {
+        throw new SwarmError('PERMISSION_DENIED', 'cannot update a task not assigned this node');
+      }
+      this.queue.set(u.taskId, { nodeId, update: u });
+    }
+    if (!this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), STATUS_BATCH_MS);
+  }
+
+  /** Commits queued status reports in one fenced batch; stale (not forward) reports are dropped. */
+  private async flush(): Promise<void> {
+    this.flushTimer = undefined;
+    if (this.flushing) {
+      await this.flushing;
+      if (this.queue.size > 0 && !this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), 0);
+      return;
+    }
+    if (this.queue.size === 0) return;
+    const fence = this.fence();
+    if (!fence) return;
+    const items = [...this.queue.values()];
+    this.queue.clear();
+    this.flushing = (async () => {
+      const ops: BatchOp<Tables>[] = [];
+      for (const { update } of items) {
+        const t = this.cache.get('task', update.taskId);
+        if (!t) continue;
+        if (taskStateIndex(update.status.State) < taskStateIndex(t.Status.State)) continue;
+        if (update.status.State === t.Status.State && update.status.ContainerStatus === undefined) continue;
+        ops.push({ op: 'update', kind: 'task', object: { ...t, Status: update.status } });
+      }
+      if (ops.length === 0) return;
+      const results = await this.store.batch(ops, { fence });
+      let last = 0;
+      results.forEach((r, i) => {
+        if (r.ok) last = Math.max(last, r.revision);
+        else if (!isNotLeader(r.error)) {
+          // Someone else wrote the task meanwhile: requeue the report against the new version.
+          const item = items.find((x) => x.update.taskId === (ops[i] as { object: Task }).object.ID);
+          if (item && !this.queue.has(item.update.taskId)) this.queue.set(item.update.taskId, item);
+        }
+      });
+      if (last > 0) await this.cache.waitForRevision(last).catch(() => undefined);
+    })()
+      .catch((e) => log.warn('status batch failed', { err: e }))
+      .finally(() => {
+        this.flushing = undefined;
+      });
+    await this.flushing;
+    if (this.queue.size > 0 && !this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), 20);
+  }
+
+  private async writeNode(nodeId: string, change: (n: Node) => Node): Promise<void> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const n = this.cache.get('node', nodeId);
+      if (!n) return;
+      try {
+        const updated = await this.store.update('node', change(n), { fence: this.fence() });
+        await this.cache.waitForRevision(updated.Version.Index).catch(() => undefined);
+        return;
+      } catch (e) {
+        if (e instanceof SwarmError && e.code === 'OUT_OF_SEQUENCE') continue;
+        throw e;
+      }
+    }
+  }
+
+  /** Nodes whose heartbeats stopped become DOWN ("heartbeat failure"). */
+  private async markDownNodes(): Promise<void> {
+    if (!this.fence()) return;
+    const now = this.now();
+    const limit = this.heartbeatPeriodMs() * GRACE_MULTIPLIER;
+    const lastBeat = new Map<string, number>();
+    for (const s of this.sessions.values())
+      lastBeat.set(s.nodeId, Math.max(lastBeat.get(s.nodeId) ?? 0, s.lastBeat));
+    for (const n of this.cache.list('node')) {
+      if (n.Status.State === 'down') continue;
+      // A node never seen by this leader gets the grace from when the leader started.
+      const seen = lastBeat.get(n.ID) ?? this.startedAt;
+      if (now - seen <= limit * (lastBeat.has(n.ID) ? 1 : 2)) continue;
+      log.info('node down: heartbeat failure', { node: n.ID });
+      await this.writeNode(n.ID, (x) => ({
+        ...x,
+        Status: { ...x.Status, State: 'down', Message: 'heartbeat failure' },
+      })).catch((e) => log.warn('could not mark node down', { node: n.ID, err: e }));
+    }
+  }
+}
