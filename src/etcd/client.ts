@@ -34,8 +34,3 @@ export function createEtcdClient(opts: EtcdClientOptions): Etcd3 {
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
   });
 }
-
-/** The client URL of a member listening on loopback port `port`. */
-export function loopbackClientURL(port: number): string {
-  return `https://localhost:${port}`;
-}
