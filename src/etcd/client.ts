@@ -34,3 +34,8 @@ export function createEtcdClient(opts: EtcdClientOptions): Etcd3 {
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
   });
 }
+
+/** The client URL of a member listening on loopback port `port` (same as EtcdMember.clientURL). */
+export function loopbackClientURL(port: number): string {
+  return `https://localhost:${port}`;
+}
