@@ -32,7 +32,7 @@ describe('container routes with the docker CLI', () => {
         ...systemRoutes({
           swarmInfo: async () => ({ LocalNodeState: 'inactive' }),
           swarmHeader: () => 'inactive',
-          counts: () => ({ containers: 0, running: 0, paused: 0, stopped: 0, images: 0 }),
+          counts: async () => ({ containers: 0, running: 0, paused: 0, stopped: 0, images: 0 }),
           hostname: 'test',
           stateDir: h.stateDir,
         }),

@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import {
   chmodSync,
   copyFileSync,
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
@@ -104,6 +105,13 @@ export function census(h: { dir: string; prefix: string; stateDir: string }): {
     .filter((m) => m.startsWith(`${h.dir}/`));
   const cgroups: string[] = [];
   for (const hier of readdirSync('/sys/fs/cgroup')) {
+    // The shared /skt parent must go too once nobody uses it (another suite may, concurrently).
+    if (
+      existsSync(join('/sys/fs/cgroup', hier, 'skt')) &&
+      readdirSync(join('/sys/fs/cgroup', hier, 'skt'), { withFileTypes: true }).every((e) => !e.isDirectory())
+    ) {
+      cgroups.push(`${hier}/skt`);
+    }
     try {
       for (const n of readdirSync(join('/sys/fs/cgroup', hier, 'skt')))
         if (n.startsWith(h.prefix)) cgroups.push(`${hier}/skt/${n}`);

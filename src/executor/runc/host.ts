@@ -42,13 +42,13 @@ export async function mountsUnder(prefix: string): Promise<string[]> {
   return out.sort((a, b) => b.length - a.length);
 }
 
-/** Every mounted v1 hierarchy (cpu, memory, pids …), including the name=systemd one. */
+/** Every mounted hierarchy: the v1 controllers, name=systemd, and the (controller-less) unified one. */
 export async function cgroupHierarchies(): Promise<string[]> {
   const out: string[] = [];
   for (const name of await readdir(CGROUP_ROOT).catch(() => [])) {
     const p = join(CGROUP_ROOT, name);
     const st = await stat(p).catch(() => undefined);
-    if (st?.isDirectory() && name !== 'unified') out.push(p);
+    if (st?.isDirectory()) out.push(p);
   }
   return out;
 }

@@ -5,7 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync, type FSWatcher, watch } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { conflict, invalidArgument, notFound, SwarmError } from '../../api/errors.js';
@@ -590,6 +590,11 @@ export class ContainerRuntime {
     await rm(bundle, { recursive: true, force: true });
     await removeCgroup(this.cgroupParent, rec.RuncId);
     this.records.delete(rec.Id);
+    // The shared parent goes with our last container (rmdir of a non-empty cgroup dir just fails).
+    if (this.records.size === 0) {
+      for (const h of await cgroupHierarchies())
+        await rmdir(join(h, this.cgroupParent)).catch(() => undefined);
+    }
     for (const [eid, e] of this.execs) if (e.ContainerID === rec.Id && !e.Running) this.execs.delete(eid);
   }
 
