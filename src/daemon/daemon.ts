@@ -17,6 +17,7 @@ import { certificatePaths, writeNodeCertificates } from '../ca/store.js';
 import { type ClusterBackend, type ControlApis, clusterRoutes } from '../engineapi/cluster.js';
 import { containerRoutes } from '../engineapi/containers.js';
 import { imageRoutes } from '../engineapi/images.js';
+import { logRoutes } from '../engineapi/logs.js';
 import type { Route } from '../engineapi/router.js';
 import { EngineServer } from '../engineapi/server.js';
 import { SWARMD_VERSION, type SystemBackend, systemRoutes } from '../engineapi/system.js';
@@ -183,6 +184,15 @@ export class Daemon implements ClusterBackend, SystemBackend {
         ...clusterRoutes(this),
         ...imageRoutes(this.images),
         ...containerRoutes(this.runtime),
+        ...logRoutes({
+          service: (ref) => this.control().services.get(ref, false),
+          task: (ref) => this.control().tasks.get(ref),
+          tasksOf: (id) => this.control().tasks.list(new Map([['service', [id]]])),
+          taskLogs: (task, opts) => {
+            const rec = task.NodeID === this.state?.nodeId ? this.runtime.findByTask(task.ID) : undefined;
+            return rec ? this.runtime.logs(rec.Id, opts) : undefined;
+          },
+        }),
         ...this.extraRoutes,
       ],
     });
@@ -201,6 +211,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     await this.server?.close();
     await this.agent?.stop();
     await this.manager?.stop();
+    await this.runtime.close();
     log.info('stopped');
   }
 
