@@ -44,7 +44,7 @@ before(async () => {
       ...systemRoutes({
         swarmInfo: async () => ({}),
         swarmHeader: () => 'inactive',
-        counts: () => ({ containers: 0, running: 0, paused: 0, stopped: 0, images: 0 }),
+        counts: async () => ({ containers: 0, running: 0, paused: 0, stopped: 0, images: 0 }),
         hostname: 'test',
         stateDir: dir,
       }),
