@@ -71,7 +71,7 @@ export class Manager {
     const selfId = () => identity.nodeId;
     this.control = {
       cluster: new ClusterApi(this.controlStore, () => generateJoinToken(rootCertPem())),
-      nodes: new NodeApi(this.controlStore, selfId),
+      nodes: new NodeApi(this.controlStore, selfId, () => this.election?.leaderId),
       services: new ServiceApi(this.controlStore, allocatePorts),
       tasks: new TaskApi(this.controlStore, selfId),
       nodeIsUp: (id) => cache.get('node', id)?.Status.State === 'ready',
@@ -181,7 +181,7 @@ export class Manager {
       Spec: { Labels: {}, Role: 'manager', Availability: 'active' },
       Description: { ...o.description, TLSInfo: tlsInfo(o.rootCA.certPem) },
       Status: { State: 'ready', Addr: ip },
-      ManagerStatus: { Leader: true, Reachability: 'reachable', Addr: o.identity.advertiseAddr },
+      ManagerStatus: { Reachability: 'reachable', Addr: o.identity.advertiseAddr },
     };
     const created = await m.store.batch([
       { op: 'create', kind: 'cluster', object: cluster },

@@ -10,12 +10,23 @@ export class NodeApi {
   constructor(
     private readonly store: ControlStore,
     private readonly selfId: () => string,
+    /** The node ID holding the leader lease now (ManagerStatus.Leader is computed, never stored). */
+    private readonly leaderId: () => string | undefined = () => undefined,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
+  private present(n: Node): Node {
+    if (!n.ManagerStatus) return n;
+    const { Leader: _l, ...ms } = n.ManagerStatus;
+    return { ...n, ManagerStatus: n.ID === this.leaderId() ? { Leader: true, ...ms } : ms };
+  }
+
   list(filters: Filters): Node[] {
     const keep = nodeFilter(filters, this.selfId());
-    return this.store.list('node').filter(keep);
+    return this.store
+      .list('node')
+      .filter(keep)
+      .map((n) => this.present(n));
   }
 
   /** Like Docker's lookup, plus "self" for this node (Docker's engine leaves that to the CLI). */
@@ -25,7 +36,7 @@ export class NodeApi {
   }
 
   get(ref: string): Node {
-    return this.resolve(ref);
+    return this.present(this.resolve(ref));
   }
 
   async update(ref: string, version: number, body: unknown): Promise<Node> {
