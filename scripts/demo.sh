@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
-# make demo: start swarmd on this machine, initialise a one-node swarm and show it.
-# The daemon keeps running afterwards (stop it with: kill $(cat /run/swarmd/demo.pid)).
+# make demo: start swarmd on this machine, initialise a one-node swarm, load a busybox image and run
+# a web service of 3 replicas behind a published port; show it answering from different tasks.
+# The daemon keeps running afterwards: stop it with `bash scripts/demo.sh stop`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STATE=${SWARMD_STATE_DIR:-/var/lib/swarmd-demo}
 SOCK=${SWARM_SOCKET:-/run/swarmd/swarmd.sock}
+PIDFILE=/run/swarmd/demo.pid
 export SWARM_SOCKET=$SOCK
 ctl() { echo "\$ swarmctl $*"; node bin/swarmctl "$@"; echo; }
 
+if [ "${1:-}" = stop ]; then
+  node bin/swarmctl service rm web >/dev/null 2>&1 || true
+  sleep 2
+  [ -f "$PIDFILE" ] && kill "$(cat "$PIDFILE")" 2>/dev/null || true
+  rm -f "$PIDFILE"
+  echo "demo stopped (state kept in $STATE)"
+  exit 0
+fi
+
 mkdir -p /run/swarmd
-if [ -f /run/swarmd/demo.pid ] && kill -0 "$(cat /run/swarmd/demo.pid)" 2>/dev/null; then
-  echo "swarmd already running (pid $(cat /run/swarmd/demo.pid))"
+if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+  echo "swarmd already running (pid $(cat "$PIDFILE"))"
 else
   echo "starting swarmd (state in $STATE, log in $STATE.log)"
   mkdir -p "$STATE"
   nohup node bin/swarmd --state-dir "$STATE" --listen-control-api "$SOCK" --listen-addr 127.0.0.1:2377 >"$STATE.log" 2>&1 &
-  echo $! > /run/swarmd/demo.pid
-  for _ in $(seq 1 100); do [ -S "$SOCK" ] && break; sleep 0.1; done
+  echo $! > "$PIDFILE"
+  for _ in $(seq 1 200); do node bin/swarmctl info >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 
 if node bin/swarmctl info 2>/dev/null | grep -q 'Swarm: active'; then
@@ -25,6 +36,19 @@ else
   ctl swarm init --advertise-addr 127.0.0.1
 fi
 ctl node ls
-ctl info
-echo "The docker CLI works too:  DOCKER_HOST=unix://$SOCK docker node ls"
-echo "Stop the demo daemon:      kill \$(cat /run/swarmd/demo.pid)"
+
+if ! node bin/swarmctl image ls 2>/dev/null | grep -q busybox; then
+  node scripts/busybox-image.mjs "$STATE.busybox.tar" busybox:latest
+  ctl image load -i "$STATE.busybox.tar"
+fi
+
+node bin/swarmctl service rm web >/dev/null 2>&1 || true
+ctl service create --name web --replicas 3 -p 8080:80 busybox \
+  sh -c 'mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 80 -h /www'
+ctl service ls
+ctl service ps web
+echo "\$ curl localhost:8080   (six times: the routing mesh spreads connections over the tasks)"
+for _ in 1 2 3 4 5 6; do curl -s --max-time 3 localhost:8080 || echo "(no answer)"; done
+echo
+echo "The docker CLI works too:  DOCKER_HOST=unix://$SOCK docker service ps web"
+echo "Stop the demo:             bash scripts/demo.sh stop"
