@@ -23,7 +23,7 @@ interface HostPort {
   backend: Backend;
 }
 
-/** A task serves traffic only while it runs and is meant to: a task being stopped is drained first. */
+/** A task serves traffic only while it runs and is meant to keep running: a task being stopped is drained first. */
 export function isServing(task: Task): boolean {
   return task.Status.State === 'running' && task.DesiredState === 'running';
 }
