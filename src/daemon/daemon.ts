@@ -36,6 +36,8 @@ import { readSwarmState, removeSwarmState, type SwarmState, writeSwarmState } fr
 
 const log = createLogger({ component: 'daemon' });
 
+const DOCKER_SOCKET = '/var/run/docker.sock';
+
 const InitRequestSchema = z.object({
   ListenAddr: z.string().optional(),
   AdvertiseAddr: z.string().optional(),
@@ -122,6 +124,8 @@ export class Daemon implements ClusterBackend, SystemBackend {
   private state: SwarmState | undefined;
   private manager: Manager | undefined;
   private server: EngineServer | undefined;
+  /** The opt-in second listener on Docker's own socket path. */
+  private dockerServer: EngineServer | undefined;
   private agent: Agent | undefined;
   readonly images: ImageStore;
   readonly runtime: ContainerRuntime;
@@ -177,26 +181,28 @@ export class Daemon implements ClusterBackend, SystemBackend {
     if (this.state?.role === 'manager') {
       this.manager = await Manager.resume(this.stateDir, this.state, portAllocator);
     }
-    this.server = new EngineServer({
-      serverName: `swarmd/${SWARMD_VERSION} (linux)`,
-      routes: [
-        ...systemRoutes(this),
-        ...clusterRoutes(this),
-        ...imageRoutes(this.images),
-        ...containerRoutes(this.runtime),
-        ...logRoutes({
-          service: (ref) => this.control().services.get(ref, false),
-          task: (ref) => this.control().tasks.get(ref),
-          tasksOf: (id) => this.control().tasks.list(new Map([['service', [id]]])),
-          taskLogs: (task, opts) => {
-            const rec = task.NodeID === this.state?.nodeId ? this.runtime.findByTask(task.ID) : undefined;
-            return rec ? this.runtime.logs(rec.Id, opts) : undefined;
-          },
-        }),
-        ...this.extraRoutes,
-      ],
-    });
+    const routes = [
+      ...systemRoutes(this),
+      ...clusterRoutes(this),
+      ...imageRoutes(this.images),
+      ...containerRoutes(this.runtime),
+      ...logRoutes({
+        service: (ref) => this.control().services.get(ref, false),
+        task: (ref) => this.control().tasks.get(ref),
+        tasksOf: (id) => this.control().tasks.list(new Map([['service', [id]]])),
+        taskLogs: (task, opts) => {
+          const rec = task.NodeID === this.state?.nodeId ? this.runtime.findByTask(task.ID) : undefined;
+          return rec ? this.runtime.logs(rec.Id, opts) : undefined;
+        },
+      }),
+      ...this.extraRoutes,
+    ];
+    this.server = new EngineServer({ serverName: `swarmd/${SWARMD_VERSION} (linux)`, routes });
     await this.server.listen(this.flags.listenControlApi);
+    if (this.flags.dockerSocket) {
+      this.dockerServer = new EngineServer({ serverName: `swarmd/${SWARMD_VERSION} (linux)`, routes });
+      await this.dockerServer.listen(DOCKER_SOCKET);
+    }
     log.info('engine API listening', {
       socket: this.flags.listenControlApi,
       state: this.state ? 'active' : 'inactive',
@@ -209,6 +215,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
 
   async stop(): Promise<void> {
     await this.server?.close();
+    await this.dockerServer?.close();
     await this.agent?.stop();
     await this.manager?.stop();
     await this.runtime.close();
