@@ -154,7 +154,8 @@ export class Daemon implements ClusterBackend, SystemBackend {
     const runc = new RuncExecutor(this.runtime, SWARMD_VERSION);
     this.executor = {
       controller: (t) => runc.controller(t),
-      describe: async () => ({ ...(await runc.describe()), Hostname: this.hostname }),
+      // The node's own description (hostname flag, plugins) rather than the executor's bare one.
+      describe: async () => this.describe(),
     };
   }
 
