@@ -12,4 +12,4 @@ export {
   preparedNetworkFor,
 } from './provider.js';
 export { isServing, portStateFor, type TaskAddress } from './publish.js';
-export { PortPublisher, type PortRulesTarget } from './publisher.js';
+export { addressTasks, PortPublisher, type PortRulesTarget } from './publisher.js';

@@ -1,7 +1,7 @@
 // The shell that keeps a node's published-port rules in step with its services and tasks: computes
 // the state (publish.ts), skips it when nothing changed, and applies one table swap at a time,
 // folding a burst of updates into a single apply of the latest state.
-import type { Service } from '../api/types.js';
+import type { Service, Task } from '../api/types.js';
 import { createLogger } from '../lib/log.js';
 import type { PortState } from './ports.js';
 import { portStateFor, type TaskAddress } from './publish.js';
@@ -11,6 +11,24 @@ const logger = createLogger({ component: 'network.ports' });
 /** Where the rules go: `NodeNetwork` is one. */
 export interface PortRulesTarget {
   applyPortRules(state: PortState): Promise<void>;
+}
+
+/**
+ * The node's tasks with their containers' addresses (Status.ContainerStatus.ContainerID looked up
+ * with `addressOf`, e.g. `NetworkProviderImpl.addressOf`). Tasks without an attached container are
+ * left out: they cannot serve.
+ */
+export async function addressTasks(
+  tasks: readonly Task[],
+  addressOf: (containerId: string) => Promise<string | undefined>,
+): Promise<TaskAddress[]> {
+  const out: TaskAddress[] = [];
+  for (const task of tasks) {
+    const containerId = task.Status.ContainerStatus?.ContainerID;
+    const ip = containerId ? await addressOf(containerId) : undefined;
+    if (ip !== undefined) out.push({ task, ip });
+  }
+  return out;
 }
 
 interface Waiter {

@@ -18,7 +18,13 @@ export function service(id: string, ports: PortConfig[]): Service {
 export function task(
   id: string,
   serviceId: string,
-  opts: { state?: TaskState; desired?: TaskState; ports?: PortConfig[]; at?: string } = {},
+  opts: {
+    state?: TaskState;
+    desired?: TaskState;
+    ports?: PortConfig[];
+    at?: string;
+    containerId?: string;
+  } = {},
 ): Task {
   return TaskSchema.parse({
     ID: id,
@@ -27,7 +33,11 @@ export function task(
     UpdatedAt: T0,
     Spec: { ContainerSpec: { Image: 'busybox' } },
     ServiceID: serviceId,
-    Status: { Timestamp: opts.at ?? T0, State: opts.state ?? 'running' },
+    Status: {
+      Timestamp: opts.at ?? T0,
+      State: opts.state ?? 'running',
+      ...(opts.containerId ? { ContainerStatus: { ContainerID: opts.containerId } } : {}),
+    },
     DesiredState: opts.desired ?? 'running',
     ...(opts.ports ? { Endpoint: { Ports: opts.ports } } : {}),
   });

@@ -15,7 +15,7 @@ import { run } from '../../src/lib/exec.js';
 import { NodeNetwork } from '../../src/network/node-network.js';
 import { GATEWAY_NETWORK_NAME, NetworkProviderImpl } from '../../src/network/provider.js';
 import type { TaskAddress } from '../../src/network/publish.js';
-import { PortPublisher } from '../../src/network/publisher.js';
+import { addressTasks, PortPublisher } from '../../src/network/publisher.js';
 import { ingressPort, service, task } from './fixtures.js';
 
 const rand = randomBytes(3).toString('hex');
@@ -139,10 +139,21 @@ describe('provider and port publisher in a private host netns', { timeout: 120_0
 
   test('an ingress port reaches both running tasks from the node', async () => {
     b = await startContainer('B');
-    await publisher.update(
-      [web],
-      [await addressed(task('tA', 'web'), a.id), await addressed(task('tB', 'web'), b.id)],
+    const local = await addressTasks(
+      [
+        task('tA', 'web', { containerId: a.id }),
+        task('tB', 'web', { containerId: b.id }),
+        task('tGone', 'web', { containerId: newId() }),
+        task('tNew', 'web', { state: 'pending' }),
+      ],
+      (id) => provider.addressOf(id),
     );
+    assert.deepEqual(
+      local.map((t) => t.task.ID),
+      ['tA', 'tB'],
+      'tasks without an attached container are left out',
+    );
+    await publisher.update([web], local);
     const counts = await tally(20);
     assert.deepEqual([...counts.keys()].sort(), ['A', 'B'], JSON.stringify([...counts]));
   });
