@@ -17,12 +17,18 @@ export function rpcInvalid(desc: string): SwarmError {
   return invalidArgument(`rpc error: code = InvalidArgument desc = ${desc}`);
 }
 
+/** Deeper than any real spec; bounds the recursion below (a hostile body must not exhaust the stack). */
+export const MAX_BODY_DEPTH = 100;
+
 /** JSON null means "unset" to Docker's Go decoder (nil map, slice or pointer): drop it. */
-export function stripNulls(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(stripNulls);
+export function stripNulls(v: unknown, depth = 0): unknown {
+  if (depth > MAX_BODY_DEPTH) {
+    throw invalidArgument(`request body is nested too deeply (more than ${MAX_BODY_DEPTH} levels)`);
+  }
+  if (Array.isArray(v)) return v.map((x) => stripNulls(x, depth + 1));
   if (v !== null && typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) if (x !== null) out[k] = stripNulls(x);
+    for (const [k, x] of Object.entries(v)) if (x !== null) out[k] = stripNulls(x, depth + 1);
     return out;
   }
   return v;
