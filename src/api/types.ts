@@ -2,9 +2,10 @@
 // and the TypeScript types inferred from them. Unknown fields are dropped, as Docker ignores them.
 import { z } from 'zod';
 
-const int = () => z.number().int();
+/** Integers a float64 holds exactly: Go would reject 1e300 for an int64 field, so do we. */
+const int = () => z.number().int().safe();
 /** Durations are int64 nanoseconds on the wire, as Docker's. */
-const duration = () => z.number().int().nonnegative();
+const duration = () => z.number().int().safe().nonnegative();
 const labels = () => z.record(z.string(), z.string());
 
 export const VersionSchema = z.object({ Index: int().nonnegative() });
