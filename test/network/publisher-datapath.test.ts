@@ -137,6 +137,19 @@ describe('provider and port publisher in a private host netns', { timeout: 120_0
     assert.deepEqual(await provider.prepareNetwork(a.id), a.net);
   });
 
+  test('prepare and release of one container take effect in call order, even when issued together', async () => {
+    const id = newId();
+    const [first, second] = await Promise.all([provider.prepareNetwork(id), provider.prepareNetwork(id)]);
+    assert.deepEqual(first, second);
+    await Promise.all([
+      provider.releaseNetwork(id),
+      provider.prepareNetwork(id),
+      provider.releaseNetwork(id),
+    ]);
+    assert.equal(await provider.addressOf(id), undefined);
+    assert.ok(!existsSync(first.netnsPath ?? ''));
+  });
+
   test('an ingress port reaches both running tasks from the node', async () => {
     b = await startContainer('B');
     const local = await addressTasks(
