@@ -96,7 +96,12 @@ export const NodeSchema = z
     CreatedAt: z.string().optional(),
     UpdatedAt: z.string().optional(),
     Spec: z
-      .object({ Name: z.string().optional(), Labels: labels, Role: z.string(), Availability: z.string() })
+      .object({
+        Name: z.string().optional(),
+        Labels: labels,
+        Role: z.string().default(''),
+        Availability: z.string().default(''),
+      })
       .passthrough(),
     Description: z
       .object({
@@ -132,7 +137,11 @@ export const NodeSchema = z
       .object({ State: z.string(), Message: z.string().optional(), Addr: z.string().optional() })
       .passthrough(),
     ManagerStatus: z
-      .object({ Leader: z.boolean().optional(), Reachability: z.string(), Addr: z.string().optional() })
+      .object({
+        Leader: z.boolean().optional(),
+        Reachability: z.string().default('unknown'),
+        Addr: z.string().optional(),
+      })
       .passthrough()
       .nullish(),
   })
