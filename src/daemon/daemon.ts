@@ -29,6 +29,9 @@ import { createLogger } from '../lib/log.js';
 import { allocatePorts } from '../manager/allocator/ports.js';
 import type { PortAllocator } from '../manager/controlapi/services.js';
 import { Manager } from '../manager/manager.js';
+import { NodeNetwork } from '../network/node-network.js';
+import { NetworkProviderImpl } from '../network/provider.js';
+import { addressTasks, PortPublisher } from '../network/publisher.js';
 import { chooseAdvertiseAddr } from './address.js';
 import type { DaemonFlags } from './flags.js';
 import { freePort } from './ports.js';
@@ -130,6 +133,10 @@ export class Daemon implements ClusterBackend, SystemBackend {
   readonly images: ImageStore;
   readonly runtime: ContainerRuntime;
   private readonly executor: Executor;
+  private readonly network: NodeNetwork;
+  private readonly networkProvider: NetworkProviderImpl;
+  private readonly publisher: PortPublisher;
+  private stopPortSync: (() => void) | undefined;
   /** Serialises init/join/leave. */
   private membership: Promise<unknown> = Promise.resolve();
   readonly hostname: string;
@@ -145,9 +152,13 @@ export class Daemon implements ClusterBackend, SystemBackend {
     // several hosts in namespaces) never take each other's containers or cgroups for leftovers.
     const tag = createHash('sha256').update(this.stateDir).digest('hex').slice(0, 6);
     this.images = new ImageStore(join(this.stateDir, 'images'));
+    this.network = new NodeNetwork({ stateDir: join(this.stateDir, 'network') });
+    this.networkProvider = new NetworkProviderImpl(this.network);
+    this.publisher = new PortPublisher(this.network);
     this.runtime = new ContainerRuntime({
       stateDir: join(this.stateDir, 'runtime'),
       images: this.images,
+      network: this.networkProvider,
       namePrefix: `skt-${tag}-`,
       cgroupParent: `skt-${tag}`,
     });
@@ -159,11 +170,38 @@ export class Daemon implements ClusterBackend, SystemBackend {
     };
   }
 
+  /**
+   * Keeps this node's published-port rules in step with the services and this node's tasks, from
+   * the manager's cache (debounced). Single-node today: the backends are the local tasks.
+   */
+  private startPortSync(manager: Manager, nodeId: string): void {
+    let timer: NodeJS.Timeout | undefined;
+    const sync = async () => {
+      timer = undefined;
+      const tasks = manager.cache.byIndex('task', 'node', nodeId);
+      const local = await addressTasks(tasks, (id) => this.networkProvider.addressOf(id));
+      await this.publisher.update(manager.cache.list('service'), local);
+    };
+    const kick = () => {
+      if (!timer)
+        timer = setTimeout(() => void sync().catch((e) => log.warn('port rules not applied', { err: e })), 5);
+    };
+    const off = manager.cache.subscribe((ev) => {
+      if (ev.kind === 'service' || ev.kind === 'task') kick();
+    });
+    kick();
+    this.stopPortSync = () => {
+      off();
+      clearTimeout(timer);
+    };
+  }
+
   /** Starts this node's agent against the local dispatcher (a manager node). */
   private async startAgent(): Promise<void> {
     if (!this.state || !this.manager || this.agent) return;
     await this.manager.waitForLeadership();
     const manager = this.manager;
+    this.startPortSync(manager, this.state.nodeId);
     this.agent = new Agent({
       nodeId: this.state.nodeId,
       executor: this.executor,
@@ -177,8 +215,10 @@ export class Daemon implements ClusterBackend, SystemBackend {
     await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
     this.state = await readSwarmState(this.stateDir);
     await this.images.init();
+    await this.network.ensureGatewayBridge();
     const adopted = await this.runtime.adopt();
     log.info('containers adopted', { report: adopted });
+    await this.network.cleanupLeftovers({ keep: new Set(adopted.running) });
     if (this.state?.role === 'manager') {
       this.manager = await Manager.resume(this.stateDir, this.state, portAllocator);
     }
@@ -217,6 +257,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
   async stop(): Promise<void> {
     await this.server?.close();
     await this.dockerServer?.close();
+    this.stopPortSync?.();
     await this.agent?.stop();
     await this.manager?.stop();
     await this.runtime.close();
@@ -318,6 +359,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
               `${managers - 1} managers out of ${managers}. Without a Raft quorum your swarm will be inaccessible. The only way to restore a swarm that has lost consensus is to reinitialize it with \`--force-new-cluster\`. Use \`--force\` to suppress this message.`,
       );
     }
+    this.stopPortSync?.();
     await this.agent?.stop();
     this.agent = undefined;
     await this.manager?.stop();
