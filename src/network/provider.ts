@@ -58,9 +58,9 @@ export class NetworkProviderImpl implements NetworkProvider {
   }
 
   /** Attaches the container (the gateway bridge is ensured first, once). Preparing again returns the same. */
-  prepareNetwork(containerId: string, task?: ExecutorTask): Promise<PreparedNetwork> {
+  async prepareNetwork(containerId: string, task?: ExecutorTask): Promise<PreparedNetwork> {
     const request = attachRequestFor(containerId, task);
-    return this.serialize(containerId, async () => {
+    return await this.serialize(containerId, async () => {
       await this.ensureBridge();
       return preparedNetworkFor(await this.network.attachContainer(request));
     });
