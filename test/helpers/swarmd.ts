@@ -1,6 +1,7 @@
 // Test helper: runs a real swarmd process (bin/swarmd) with its own state dir and socket, and an
 // Engine API client over that socket. Everything is removed in stop().
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
@@ -69,6 +70,10 @@ export function apiCall(
 }
 
 export interface SwarmdProcess {
+  /** The network namespace this swarmd runs in (its own "host"), e.g. skt-t-1a2b3c. */
+  netns: string;
+  /** Runs a command inside that namespace (only the network namespace: /sys and cgroups stay). */
+  inNetns(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
   stateDir: string;
   socket: string;
   listenPort: number;
@@ -149,14 +154,21 @@ export async function startSwarmd(
   } = {},
 ): Promise<SwarmdProcess> {
   const stateDir = mkdtempSync(join(tmpdir(), opts.prefix ?? 'skt-swarmd-'));
+  // Each swarmd gets its own network namespace: its gateway bridge, veths and nftables tables live
+  // there and go away with it. nsenter (not `ip netns exec`) keeps /sys and the cgroup mounts.
+  const netns = `skt-t-${randomBytes(3).toString('hex')}`;
+  execFileSync('ip', ['netns', 'add', netns]);
+  execFileSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
   const socket = join(stateDir, 'swarmd.sock');
   const listenPort = await freePort();
   let out = '';
   let child!: ChildProcess;
   const launch = async () => {
     child = spawn(
-      process.execPath,
+      'nsenter',
       [
+        `--net=/run/netns/${netns}`,
+        process.execPath,
         join(root, 'bin/swarmd'),
         '--state-dir',
         stateDir,
@@ -194,6 +206,19 @@ export async function startSwarmd(
     });
   await launch();
   const p: SwarmdProcess = {
+    netns,
+    inNetns: (cmd, args) =>
+      new Promise((resolve) => {
+        execFile(
+          'nsenter',
+          [`--net=/run/netns/${netns}`, cmd, ...args],
+          { timeout: 30_000 },
+          (err, stdout, stderr) => {
+            const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+            resolve({ code, stdout, stderr });
+          },
+        );
+      }),
     stateDir,
     socket,
     listenPort,
@@ -221,10 +246,32 @@ export async function startSwarmd(
     etcdPid: () => readEtcdPid(stateDir),
     restart: launch,
     async destroy() {
-      if (child.exitCode === null && child.signalCode === null) await p.stop();
+      if (child.exitCode === null && child.signalCode === null) {
+        // Remove what the test left running, so no container, mount or cgroup outlives the test.
+        try {
+          const services = (await p.api('GET', '/services')).json<{ ID: string }[]>();
+          if (Array.isArray(services)) for (const s of services) await p.api('DELETE', `/services/${s.ID}`);
+          await waitFor(
+            async () => {
+              const r = await p.api('GET', '/containers/json?all=1');
+              return r.status !== 200 || r.json<unknown[]>().length === 0;
+            },
+            30_000,
+            'containers to be removed',
+          );
+        } catch {
+          // not in a swarm, or already gone
+        }
+        await p.stop();
+      }
       // An etcd left by a kill -9 of swarmd: its pid file is in the state dir.
       const etcd = readEtcdPid(stateDir);
       if (etcd !== undefined) await killAndWait(etcd, 'etcd');
+      try {
+        execFileSync('ip', ['netns', 'del', netns]);
+      } catch {
+        // already gone
+      }
       rmSync(stateDir, { recursive: true, force: true });
     },
   };
