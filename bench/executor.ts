@@ -18,6 +18,7 @@ import { withCleanup } from './lib/cleanup.js';
 import { scrubRuntime } from './lib/containers.js';
 import { benchNetns } from './lib/netns.js';
 import { childrenOf, commOf, machineLoad, vmRssKiB } from './lib/proc.js';
+import { installSpawnProfile, printProfile, profiling, resetProfile } from './lib/profile.js';
 import { anchor, mib, ms, row } from './lib/report.js';
 import { percentile } from './stats.js';
 
@@ -81,6 +82,7 @@ async function inParallel<T>(width: number, count: number, job: (i: number) => P
 
 export async function main(): Promise<void> {
   setLogLevel('warn');
+  if (profiling) installSpawnProfile();
   await withCleanup(async (cleanup) => {
     const rand = randomBytes(3).toString('hex');
     const dir = await mkdtemp('/tmp/skt-bench-exec-');
@@ -141,6 +143,7 @@ export async function main(): Promise<void> {
       1,
     );
     provider.reset();
+    resetProfile();
 
     // 1. Sequential starts.
     const seqStarted = performance.now();
@@ -148,6 +151,7 @@ export async function main(): Promise<void> {
     for (let i = 0; i < N; i++) samples.push(await startOne());
     const seqMs = performance.now() - seqStarted;
     const netPrepare = [...provider.prepareMs];
+    printProfile(`${N} sequential starts`, N);
 
     // 2. Memory per running container, with all N running.
     const conmons: number[] = [];
@@ -166,11 +170,13 @@ export async function main(): Promise<void> {
 
     // 3. Teardown of the N sequentially started containers (one at a time).
     provider.reset();
+    resetProfile();
     const teardownSeqMs = await removeAll(
       samples.map((s) => s.id),
       1,
     );
     const releaseMs = [...provider.releaseMs];
+    printProfile(`${N} sequential removes`, N);
 
     // 4. Two-way parallel starts, then a two-way parallel teardown.
     provider.reset();
