@@ -137,6 +137,8 @@ export class Daemon implements ClusterBackend, SystemBackend {
   private readonly networkProvider: NetworkProviderImpl;
   private readonly publisher: PortPublisher;
   private stopPortSync: (() => void) | undefined;
+  /** Applies the port rules for the current state now (before a container is stopped). */
+  private syncPortsNow: () => Promise<void> = async () => undefined;
   /** Serialises init/join/leave. */
   private membership: Promise<unknown> = Promise.resolve();
   readonly hostname: string;
@@ -164,7 +166,26 @@ export class Daemon implements ClusterBackend, SystemBackend {
     });
     const runc = new RuncExecutor(this.runtime, SWARMD_VERSION);
     this.executor = {
-      controller: (t) => runc.controller(t),
+      controller: (t) => {
+        const c = runc.controller(t);
+        // Drain before stopping: the port rules drop the task (its desired state has left
+        // running) before its container stops, so no connection reaches a dying task.
+        return {
+          prepare: () => c.prepare(),
+          start: () => c.start(),
+          wait: (signal) => c.wait(signal),
+          shutdown: async () => {
+            await this.syncPortsNow().catch((e) =>
+              log.warn('port rules not updated before stop', { err: e }),
+            );
+            await c.shutdown();
+          },
+          terminate: () => c.terminate(),
+          remove: () => c.remove(),
+          status: () => c.status(),
+          logs: (o) => c.logs(o),
+        };
+      },
       // The node's own description (hostname flag, plugins) rather than the executor's bare one.
       describe: async () => this.describe(),
     };
@@ -182,6 +203,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
       const local = await addressTasks(tasks, (id) => this.networkProvider.addressOf(id));
       await this.publisher.update(manager.cache.list('service'), local);
     };
+    this.syncPortsNow = sync;
     const kick = () => {
       if (!timer)
         timer = setTimeout(() => void sync().catch((e) => log.warn('port rules not applied', { err: e })), 5);
