@@ -43,7 +43,7 @@ export function reconcileGlobal(input: ReconcileInput, ctx: DecisionContext): Re
         plan.setDesired(task.ID, 'shutdown');
         continue;
       }
-      const replacement = restart({ service, task, slotTasks, nodeId: node.ID }, ctx, plan);
+      const replacement = restart({ service, task, slotTasks, nodeId: node.ID, nodes }, ctx, plan);
       if (replacement) slotTasks.push(asTask(replacement));
     }
     const live = slotLiveTasks(service, slotTasks, plan, ctx.now);

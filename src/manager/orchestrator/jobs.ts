@@ -39,7 +39,7 @@ export function reconcileReplicatedJob(input: ReconcileInput, ctx: DecisionConte
   for (const slotTasks of slots.values()) {
     for (const task of [...slotTasks]) {
       if (!needsRestart(service, task, task.NodeID ? nodes.get(task.NodeID) : undefined)) continue;
-      const replacement = restart({ service, task, slotTasks }, ctx, plan);
+      const replacement = restart({ service, task, slotTasks, nodes }, ctx, plan);
       if (replacement) slotTasks.push(asTask(replacement));
     }
   }
@@ -94,7 +94,7 @@ export function reconcileGlobalJob(input: ReconcileInput, ctx: DecisionContext):
         plan.setDesired(task.ID, 'shutdown');
         continue;
       }
-      const replacement = restart({ service, task, slotTasks, nodeId: node.ID }, ctx, plan);
+      const replacement = restart({ service, task, slotTasks, nodeId: node.ID, nodes }, ctx, plan);
       if (replacement) slotTasks.push(asTask(replacement));
     }
     if (slotTasks.some((t) => t.Status.State === 'complete')) continue;

@@ -58,7 +58,7 @@ export function reconcileReplicated(input: ReconcileInput, ctx: DecisionContext)
   for (const slotTasks of slots.values()) {
     for (const task of [...slotTasks]) {
       if (!needsRestart(service, task, task.NodeID ? nodes.get(task.NodeID) : undefined)) continue;
-      const replacement = restart({ service, task, slotTasks }, ctx, plan);
+      const replacement = restart({ service, task, slotTasks, nodes }, ctx, plan);
       if (replacement) slotTasks.push(asTask(replacement));
     }
   }

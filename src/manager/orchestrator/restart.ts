@@ -61,15 +61,27 @@ export interface RestartInput {
   slotTasks: readonly Task[];
   /** Global services restart on the same node; replicated ones leave placement to the scheduler. */
   nodeId?: string;
+  /** All nodes: a restart off a drained node is not delayed. */
+  nodes: ReadonlyMap<string, Node>;
 }
 
 /**
  * Restart: the old task is told to shut down and, if the policy allows, a replacement is created in
  * the same slot with desired READY; `promoteDelayedStarts` raises it once the delay is over.
+ * A replacement that ended while still held at READY (it is prepared while held, so a missing image
+ * rejects it at once) is itself restarted only once its own delay is over, as SwarmKit's supervisor
+ * waits out the old task's delay: one attempt per delay, not a tight loop.
  * Returns the replacement, if any.
  */
 export function restart(input: RestartInput, ctx: DecisionContext, plan: PlanBuilder): NewTask | undefined {
   const { service, task } = input;
+  if (plan.desiredOf(task) === 'ready') {
+    const heldUntil = delayedStartAt(task, input.slotTasks, input.nodes, plan);
+    if (ctx.now < heldUntil) {
+      plan.wakeAt(heldUntil);
+      return undefined;
+    }
+  }
   plan.setDesired(task.ID, 'shutdown');
   if (!shouldRestart(service, task, input.slotTasks, ctx.now)) return undefined;
   const replacement = newTask(
@@ -97,14 +109,10 @@ export function promoteDelayedStarts(
   for (const task of slotTasks) {
     if (plan.desiredOf(task) !== 'ready' || hasEnded(task)) continue;
     const others = slotTasks.filter((t) => t.ID !== task.ID);
-    const isRestart = others.some((o) => sameSpecVersion(o, task) && createdTime(o) <= createdTime(task));
     const old = others
       .filter((o) => stateIndex(plan.desiredOf(o)) > COMPLETE)
       .sort((a, b) => createdTime(b) - createdTime(a));
-    const prevNode = old[0]?.NodeID ? nodes.get(old[0].NodeID) : undefined;
-    const drained = prevNode?.Spec.Availability === 'drain';
-    const delay = isRestart && !drained ? restartPolicy(task.Spec).delayMs : 0;
-    const startAt = createdTime(task) + delay;
+    const startAt = delayedStartAt(task, slotTasks, nodes, plan);
     if (ctx.now < startAt) {
       plan.wakeAt(startAt);
       continue;
@@ -121,6 +129,28 @@ export function promoteDelayedStarts(
     }
     plan.setDesired(task.ID, liveDesiredState(service));
   }
+}
+
+/**
+ * When a task held at desired READY may start: its creation plus the restart delay if it replaces an
+ * earlier task of the same spec (an update's new task starts at once), unless the task it replaces
+ * sits on a drained node.
+ */
+function delayedStartAt(
+  task: Task,
+  slotTasks: readonly Task[],
+  nodes: ReadonlyMap<string, Node>,
+  plan: PlanBuilder,
+): number {
+  const others = slotTasks.filter((t) => t.ID !== task.ID);
+  const isRestart = others.some((o) => sameSpecVersion(o, task) && createdTime(o) <= createdTime(task));
+  const old = others
+    .filter((o) => stateIndex(plan.desiredOf(o)) > COMPLETE && createdTime(o) <= createdTime(task))
+    .sort((a, b) => createdTime(b) - createdTime(a));
+  const prevNode = old[0]?.NodeID ? nodes.get(old[0].NodeID) : undefined;
+  const drained = prevNode?.Spec.Availability === 'drain';
+  const delay = isRestart && !drained ? restartPolicy(task.Spec).delayMs : 0;
+  return createdTime(task) + delay;
 }
 
 /** Tasks of a slot that the orchestrator still counts as the slot's live tasks. */

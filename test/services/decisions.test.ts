@@ -1,0 +1,42 @@
+// Pure regression tests for orchestrator/updater bugs found by the end-to-end service tests: each
+// states the behaviour the e2e run showed broken, on the decision functions alone (fast, exact).
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { reconcileReplicated } from '../../src/manager/orchestrator/replicated.js';
+import { apply, context, node, observe, service, T0, task } from '../manager/fixtures.js';
+
+const SEC = 1000;
+
+test('a replacement rejected while held at READY is retried only after its restart delay (no tight loop on a missing image)', () => {
+  const svc = service('noimg', {
+    TaskTemplate: {
+      ContainerSpec: { Image: 'nosuchimage:1' },
+      RestartPolicy: { Condition: 'any', Delay: 5 * SEC * 1e6 },
+    },
+  });
+  const nodes = [node('n1')];
+  const ctx = context(T0);
+  // The first task is rejected by the agent (no such image) and replaced at once, held at READY.
+  let tasks = [task('a', svc, { slot: 1, node: 'n1', state: 'rejected', at: T0, createdAt: T0 })];
+  const r1 = reconcileReplicated({ service: svc, tasks, nodes }, ctx);
+  assert.equal(r1.plan.createTasks.length, 1);
+  const held = r1.plan.createTasks[0]!;
+  assert.equal(held.DesiredState, 'ready');
+  tasks = apply(tasks, r1.plan);
+
+  // The agent prepares a task held at READY: with no image it is rejected straight away.
+  ctx.advance(100);
+  tasks = observe(tasks, held.ID, 'rejected', ctx.now, 'n1');
+  const early = reconcileReplicated({ service: svc, tasks, nodes }, ctx);
+  assert.deepEqual(early.plan.createTasks, [], 'restarted again before its delay was over');
+  assert.deepEqual(early.plan.updateTasks, []);
+  assert.equal(early.plan.wakeAt, T0 + 5 * SEC);
+
+  // Once the held task's delay is over it is replaced, and the new replacement waits a delay again.
+  ctx.advance(5 * SEC);
+  const due = reconcileReplicated({ service: svc, tasks, nodes }, ctx);
+  assert.deepEqual(due.plan.updateTasks, [{ ID: held.ID, DesiredState: 'shutdown' }]);
+  assert.equal(due.plan.createTasks.length, 1);
+  assert.equal(due.plan.createTasks[0]?.DesiredState, 'ready');
+  assert.equal(due.plan.wakeAt, ctx.now + 5 * SEC);
+});
