@@ -2,6 +2,7 @@
 // states the behaviour the e2e run showed broken, on the decision functions alone (fast, exact).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { serviceStatus } from '../../src/manager/controlapi/services.js';
 import { reconcileReplicated } from '../../src/manager/orchestrator/replicated.js';
 import { apply, context, node, observe, service, T0, task } from '../manager/fixtures.js';
 
@@ -39,4 +40,25 @@ test('a replacement rejected while held at READY is retried only after its resta
   assert.equal(due.plan.createTasks.length, 1);
   assert.equal(due.plan.createTasks[0]?.DesiredState, 'ready');
   assert.equal(due.plan.wakeAt, ctx.now + 5 * SEC);
+});
+
+test('a finished replicated job of 2 reports Desired = MaxConcurrent and counts only its current iteration (service ls "0/2 (2/2 completed)")', () => {
+  const job = service(
+    'job',
+    { Mode: { ReplicatedJob: { MaxConcurrent: 2, TotalCompletions: 2 } } },
+    { JobStatus: { JobIteration: { Index: 2 }, LastExecution: new Date(T0).toISOString() } },
+  );
+  const done = (id: string, slot: number, iteration: number) => ({
+    ...task(id, job, { slot, node: 'n1', state: 'complete', desired: 'complete' }),
+    JobIteration: { Index: iteration },
+  });
+  const tasks = [done('old', 0, 1), done('a', 0, 2), done('b', 1, 2)];
+  assert.deepEqual(
+    serviceStatus(job, tasks, () => true),
+    {
+      RunningTasks: 0,
+      DesiredTasks: 2,
+      CompletedTasks: 2,
+    },
+  );
 });

@@ -125,32 +125,32 @@ export class ServiceApi {
   }
 }
 
-/** Running = tasks running on a live node; Desired = replicas, or desired-running tasks for global. */
+/**
+ * SwarmKit's ListServiceStatuses. Running = tasks running (on a live node). Desired = Replicas for a
+ * replicated service, MaxConcurrent for a replicated job; for global services the tasks desired
+ * running, for global jobs the tasks desired complete that are not complete yet. Jobs count only
+ * the tasks of the current JobIteration, and Completed = those that completed.
+ */
 export function serviceStatus(
   service: Service,
   tasks: Task[],
   nodeIsUp: (nodeId: string) => boolean,
 ): ServiceStatus {
   const mode = service.Spec.Mode ?? { Replicated: { Replicas: 1 } };
+  const iteration = service.JobStatus?.JobIteration.Index;
+  const isJob = Boolean(mode.ReplicatedJob || mode.GlobalJob);
+  const isGlobal = Boolean(mode.Global || mode.GlobalJob);
   let running = 0;
   let completed = 0;
-  let desiredRunning = 0;
+  let desired = 0;
   for (const t of tasks) {
+    if (isJob && iteration !== undefined && t.JobIteration?.Index !== iteration) continue;
+    if (isJob && t.Status.State === 'complete') completed++;
     if (t.Status.State === 'running' && t.NodeID && nodeIsUp(t.NodeID)) running++;
-    if (t.Status.State === 'complete') completed++;
-    if (t.DesiredState === 'running') desiredRunning++;
+    if (isGlobal && t.DesiredState === 'running') desired++;
+    if (isGlobal && t.DesiredState === 'complete' && t.Status.State !== 'complete') desired++;
   }
-  if (mode.ReplicatedJob) {
-    const total = mode.ReplicatedJob.TotalCompletions ?? mode.ReplicatedJob.MaxConcurrent ?? 1;
-    const max = mode.ReplicatedJob.MaxConcurrent ?? 1;
-    return {
-      RunningTasks: running,
-      DesiredTasks: Math.min(max, Math.max(0, total - completed)),
-      CompletedTasks: completed,
-    };
-  }
-  if (mode.GlobalJob)
-    return { RunningTasks: running, DesiredTasks: desiredRunning, CompletedTasks: completed };
-  if (mode.Global) return { RunningTasks: running, DesiredTasks: desiredRunning, CompletedTasks: 0 };
-  return { RunningTasks: running, DesiredTasks: mode.Replicated?.Replicas ?? 1, CompletedTasks: 0 };
+  if (mode.ReplicatedJob) desired = mode.ReplicatedJob.MaxConcurrent ?? 1;
+  else if (!isGlobal) desired = mode.Replicated?.Replicas ?? 1;
+  return { RunningTasks: running, DesiredTasks: desired, CompletedTasks: completed };
 }
