@@ -119,6 +119,14 @@ export function serviceSpec(name: string, o: SpecOptions = {}): Record<string, u
             MaxFailureRatio: 0,
             Order: u?.order ?? 'stop-first',
           },
+          RollbackConfig: {
+            Parallelism: 1,
+            Delay: 0,
+            FailureAction: 'pause',
+            Monitor: Math.round((u?.monitorS ?? 1) * NS),
+            MaxFailureRatio: 0,
+            Order: u?.order ?? 'stop-first',
+          },
         }),
   };
 }
