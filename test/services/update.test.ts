@@ -167,7 +167,7 @@ describe('rolling update and rollback', () => {
       );
       if (up.length === 2) overlap = true;
       const fresh = s.tasks.find((t) => hasEnv(t, 'Y=2'));
-      if (!fresh || fresh.Status.State !== 'running') {
+      if (fresh?.Status.State !== 'running') {
         assert.ok(
           up.some((t) => t.ID === old?.ID),
           'the old task stopped before the new one ran',
