@@ -15,8 +15,6 @@ export interface ControlApis {
   tasks: TaskApi;
   /** Node is ready (for ServiceStatus.RunningTasks). */
   nodeIsUp(nodeId: string): boolean;
-  /** Resolves after this manager's cache has caught up with its own last write. */
-  settle(): Promise<void>;
 }
 
 export interface ClusterBackend {
@@ -83,7 +81,6 @@ export function clusterRoutes(backend: ClusterBackend): Route[] {
           rotateManagerToken: boolParam(query, 'rotateManagerToken'),
           rotateManagerUnlockKey: boolParam(query, 'rotateManagerUnlockKey'),
         });
-        await api.settle();
         sendEmpty(res);
       },
     },
@@ -105,7 +102,6 @@ export function clusterRoutes(backend: ClusterBackend): Route[] {
         const api = backend.control();
         const version = parseVersionParam('node', query.get('version'));
         await api.nodes.update(params.id ?? '', version, await json());
-        await api.settle();
         sendEmpty(res);
       },
     },
@@ -115,7 +111,6 @@ export function clusterRoutes(backend: ClusterBackend): Route[] {
       handler: async ({ res, params, query }) => {
         const api = backend.control();
         await api.nodes.remove(params.id ?? '', boolParam(query, 'force'));
-        await api.settle();
         sendEmpty(res);
       },
     },
@@ -139,7 +134,6 @@ export function clusterRoutes(backend: ClusterBackend): Route[] {
       handler: async ({ res, json }) => {
         const api = backend.control();
         const s = await api.services.create(await json());
-        await api.settle();
         sendJSON(res, 201, { ID: s.ID });
       },
     },
@@ -162,7 +156,6 @@ export function clusterRoutes(backend: ClusterBackend): Route[] {
         const rollback = query.get('rollback') === 'previous';
         const body = await json();
         await api.services.update(params.id ?? '', version, body, rollback);
-        await api.settle();
         sendJSON(res, 200, { Warnings: null });
       },
     },
@@ -172,7 +165,6 @@ export function clusterRoutes(backend: ClusterBackend): Route[] {
       handler: async ({ res, params }) => {
         const api = backend.control();
         await api.services.remove(params.id ?? '');
-        await api.settle();
         sendEmpty(res);
       },
     },

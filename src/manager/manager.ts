@@ -75,7 +75,6 @@ export class Manager {
       services: new ServiceApi(this.controlStore, allocatePorts),
       tasks: new TaskApi(this.controlStore, selfId),
       nodeIsUp: (id) => cache.get('node', id)?.Status.State === 'ready',
-      settle: async () => undefined,
     };
     this.election = new LeaderElection(client, identity.nodeId);
   }
