@@ -21,7 +21,6 @@ import { logRoutes } from '../engineapi/logs.js';
 import type { Route } from '../engineapi/router.js';
 import { EngineServer } from '../engineapi/server.js';
 import { SWARMD_VERSION, type SystemBackend, systemRoutes } from '../engineapi/system.js';
-import { ImageStore } from '../executor/images/store.js';
 import { RuncExecutor } from '../executor/runc/executor.js';
 import { ContainerRuntime } from '../executor/runc/runtime.js';
 import type { Executor } from '../executor/types.js';
@@ -34,6 +33,7 @@ import { NetworkProviderImpl } from '../network/provider.js';
 import { addressTasks, PortPublisher } from '../network/publisher.js';
 import { chooseAdvertiseAddr } from './address.js';
 import type { DaemonFlags } from './flags.js';
+import { NodeImageStore } from './images.js';
 import { freePort } from './ports.js';
 import { readSwarmState, removeSwarmState, type SwarmState, writeSwarmState } from './state.js';
 
@@ -130,7 +130,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
   /** The opt-in second listener on Docker's own socket path. */
   private dockerServer: EngineServer | undefined;
   private agent: Agent | undefined;
-  readonly images: ImageStore;
+  readonly images: NodeImageStore;
   readonly runtime: ContainerRuntime;
   private readonly executor: Executor;
   private readonly network: NodeNetwork;
@@ -153,13 +153,15 @@ export class Daemon implements ClusterBackend, SystemBackend {
     // Resources of this node carry a tag of its state dir, so two swarmd on one machine (tests,
     // several hosts in namespaces) never take each other's containers or cgroups for leftovers.
     const tag = createHash('sha256').update(this.stateDir).digest('hex').slice(0, 6);
-    this.images = new ImageStore(join(this.stateDir, 'images'));
+    this.images = new NodeImageStore(join(this.stateDir, 'images'), () =>
+      this.runtime.list().map((c) => ({ imageId: c.ImageID, containerId: c.Id })),
+    );
     this.network = new NodeNetwork({ stateDir: join(this.stateDir, 'network') });
     this.networkProvider = new NetworkProviderImpl(this.network);
     this.publisher = new PortPublisher(this.network);
     this.runtime = new ContainerRuntime({
       stateDir: join(this.stateDir, 'runtime'),
-      images: this.images,
+      images: { resolve: (ref) => this.images.resolveForTask(ref) },
       network: this.networkProvider,
       namePrefix: `skt-${tag}-`,
       cgroupParent: `skt-${tag}`,
