@@ -204,7 +204,16 @@ export async function startSwarmd(
       if (child.exitCode !== null || child.signalCode !== null) resolve();
       else child.once('exit', () => resolve());
     });
-  await launch();
+  try {
+    await launch();
+  } catch (e) {
+    // A swarmd that never answered: leave nothing behind (process, etcd, state dir).
+    child.kill('SIGKILL');
+    const etcd = readEtcdPid(stateDir);
+    if (etcd !== undefined) await killAndWait(etcd, 'etcd');
+    rmSync(stateDir, { recursive: true, force: true });
+    throw e;
+  }
   const p: SwarmdProcess = {
     netns,
     inNetns: (cmd, args) =>
