@@ -290,9 +290,12 @@ export async function watchServiceProgress(
       if (convergedAt === undefined) convergedAt = clock.now();
       const wait = monitorMs - (clock.now() - convergedAt);
       if (wait >= 0) {
+        // Docker computes ⌊wait/1s⌋+1 with a nanosecond clock, where some time has always passed
+        // since convergence (5 s monitor → "5 seconds" first); on a millisecond clock the first
+        // wait is exactly 5000, so round up instead (never below 1).
         writer.write({
           id: 'verify',
-          action: `Waiting ${Math.floor(wait / 1000) + 1} seconds to verify that tasks are stable...`,
+          action: `Waiting ${Math.max(1, Math.ceil(wait / 1000))} seconds to verify that tasks are stable...`,
         });
       }
     } else {
