@@ -268,7 +268,9 @@ export async function watchServiceProgress(
         throw new ProgressError(`service rollback paused: ${status.Message ?? ''}`);
       case 'rollback_completed':
         rollback = true;
-        if (status.Message) finalMessage = { id: 'rollback', action: status.Message };
+        // Docker keeps the message only when the rollback completed before the tasks were seen
+        // converged (a rollback with nothing to replace); after a real rollback it prints none.
+        if (!converged && status.Message) finalMessage = { id: 'rollback', action: status.Message };
         break;
       default:
         break;
