@@ -242,6 +242,14 @@ before(async () => {
     });
     assert.equal(r.status, 201, r.body);
   }
+  // The leader's own follow-up writes (allocation, tasks) land before the first baseline is taken.
+  let last = await snapshot();
+  for (let i = 0; i < 40; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = await snapshot();
+    if (JSON.stringify(now) === JSON.stringify(last)) break;
+    last = now;
+  }
 });
 
 after(async () => {
