@@ -33,11 +33,14 @@ async function runningOf(serviceId: string): Promise<ApiContainer[]> {
 describe('replicated service lifecycle', () => {
   test('create with 3 replicas runs 3 containers named web.<slot>.<taskID> with swarm labels; service ls shows 3/3', async () => {
     const id = await c.createService(serviceSpec('web', { replicas: 3 }));
-    const containers = await waitFor('3 running containers', async () => {
+    // The container runs a moment before the agent's report makes its task RUNNING.
+    const { containers, tasks } = await waitFor('3 running containers and tasks', async () => {
       const r = await runningOf(id);
-      return r.length === 3 ? r : undefined;
+      const ts = await c.tasks(id);
+      return r.length === 3 && ts.filter((t) => t.Status.State === 'running').length === 3
+        ? { containers: r, tasks: ts }
+        : undefined;
     });
-    const tasks = await c.tasks(id);
     assert.equal(tasks.length, 3);
     assert.deepEqual(tasks.map((t) => t.Slot).sort(), [1, 2, 3]);
     for (const t of tasks) {
