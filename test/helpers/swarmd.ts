@@ -149,7 +149,8 @@ async function killAndWait(pid: number, name: string): Promise<void> {
 export async function startSwarmd(
   opts: {
     extraArgs?: string[];
-    hostname?: string /** temp dir prefix, e.g. 'skt-acc-' */;
+    hostname?: string;
+    /** Temp dir prefix, e.g. 'skt-acc-' (default 'skt-swarmd-'). */
     prefix?: string;
   } = {},
 ): Promise<SwarmdProcess> {
@@ -207,10 +208,15 @@ export async function startSwarmd(
   try {
     await launch();
   } catch (e) {
-    // A swarmd that never answered: leave nothing behind (process, etcd, state dir).
+    // A swarmd that never answered: leave nothing behind (process, etcd, netns, state dir).
     child.kill('SIGKILL');
     const etcd = readEtcdPid(stateDir);
     if (etcd !== undefined) await killAndWait(etcd, 'etcd');
+    try {
+      execFileSync('ip', ['netns', 'del', netns]);
+    } catch {
+      // already gone
+    }
     rmSync(stateDir, { recursive: true, force: true });
     throw e;
   }
