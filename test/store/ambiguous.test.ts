@@ -1,6 +1,7 @@
 // Writes whose outcome is unknown: etcd is frozen (SIGSTOP) past the call deadline, then thawed. The
 // store must read back and report the write as done exactly once, never a conflict with itself.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { Etcd3 } from 'etcd3';
 import { newId } from '../../src/api/ids.js';
@@ -40,6 +41,11 @@ describe('writes with an unknown outcome', () => {
     const pid = member.pid;
     assert.ok(pid);
     process.kill(pid, 'SIGSTOP');
+    // kill() returns before the process is stopped: wait until it is, or a loaded machine lets
+    // the write through first and the test proves nothing.
+    while (!/^State:\s+T/m.test(readFileSync(`/proc/${pid}/status`, 'utf8'))) {
+      await new Promise((r) => setTimeout(r, 1));
+    }
     const thaw = setTimeout(() => process.kill(pid, 'SIGCONT'), ms);
     try {
       return await write();
@@ -70,7 +76,10 @@ describe('writes with an unknown outcome', () => {
     const u = await frozenFor(1000, () =>
       store.update('service', { ...s, Spec: { Name: 'thaw', Labels: { k: 'v' } } }),
     );
-    assert.ok(logs.some((l) => l.includes('write outcome unknown')));
+    assert.ok(
+      logs.some((l) => l.includes('write outcome unknown')),
+      logs.join('\n'),
+    );
     assert.deepEqual((await store.get('service', s.ID))?.Spec.Labels, { k: 'v' });
     assert.equal((await store.get('service', s.ID))?.Version.Index, u.Version.Index);
   });
