@@ -179,7 +179,7 @@ describe('attached service create', () => {
         cli.name === '20.10' ? 'verify: Service converged' : `verify: Service ${id} converged`,
       );
       // The CLI's own 5 s stability wait plus a few seconds to start two containers.
-      assert.ok(took < 20_000, `attached create took ${took} ms`);
+      assert.ok(took < 12_000, `attached create took ${took} ms`);
       await c.removeService(id);
     });
   }
