@@ -80,7 +80,21 @@ function validateMode(spec: ServiceSpec): void {
   const set = [m.Replicated, m.Global, m.ReplicatedJob, m.GlobalJob].filter((x) => x !== undefined);
   if (set.length > 1)
     throw rpcInvalid('service mode must be exactly one of Replicated, Global, ReplicatedJob or GlobalJob');
+  const n = Math.max(
+    m.Replicated?.Replicas ?? 0,
+    m.ReplicatedJob?.TotalCompletions ?? 0,
+    m.ReplicatedJob?.MaxConcurrent ?? 0,
+  );
+  if (n > MAX_REPLICAS) {
+    throw rpcInvalid(`replicas ${n} is more than this swarm allows for one service (${MAX_REPLICAS})`);
+  }
 }
+
+/**
+ * Docker accepts any replica count, and a typo such as 1e6 then makes the leader create a million
+ * tasks. A service larger than this is refused instead.
+ */
+export const MAX_REPLICAS = 100_000;
 
 function validatePorts(spec: ServiceSpec): void {
   const ports = spec.EndpointSpec?.Ports ?? [];

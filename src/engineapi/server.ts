@@ -26,12 +26,21 @@ function compile(route: Route): CompiledRoute {
   return { route, segments, rest: segments.findIndex((s) => s.startsWith(':') && s.endsWith('*')) };
 }
 
+/** A path segment decoded; a malformed %-escape is the client's error (400), not ours. */
+function decodeSegment(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw invalidArgument(`malformed URL path segment: ${part}`);
+  }
+}
+
 function matchSegments(segments: string[], parts: string[], params: Record<string, string>): boolean {
   if (segments.length !== parts.length) return false;
   for (let i = 0; i < segments.length; i++) {
     const seg = segments[i] as string;
     const part = parts[i] as string;
-    if (seg.startsWith(':')) params[seg.slice(1)] = decodeURIComponent(part);
+    if (seg.startsWith(':')) params[seg.slice(1)] = decodeSegment(part);
     else if (seg !== part) return false;
   }
   return true;
@@ -50,7 +59,7 @@ function matchRoute(c: CompiledRoute, parts: string[]): Record<string, string> |
   const name = (c.segments[c.rest] as string).slice(1, -1);
   params[name] = parts
     .slice(before.length, before.length + restLen)
-    .map(decodeURIComponent)
+    .map(decodeSegment)
     .join('/');
   return params;
 }

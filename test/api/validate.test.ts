@@ -82,6 +82,7 @@ test('bad service specs are rejected with a message naming the field', () => {
     /at least 4MiB/,
   );
   rejects({ ...ok, UpdateConfig: { FailureAction: 'explode' } }, /UpdateConfig\.FailureAction/);
+  rejects({ ...ok, Mode: { Replicated: { Replicas: 2 ** 40 } } }, /more than this swarm allows/);
 });
 
 test('insertDefaults fills in SwarmKit defaults without touching what was set', () => {

@@ -103,6 +103,9 @@ test('errors become {"message"} with their status; unknown paths are 404', async
   assert.equal(r.status, 404);
   assert.deepEqual(JSON.parse(r.body), { message: 'thing x not found' });
   assert.equal((await call('GET', '/nope')).status, 404);
+  const malformed = await call('GET', '/things/%ZZ');
+  assert.equal(malformed.status, 400);
+  assert.match(JSON.parse(malformed.body).message, /malformed URL path segment/);
 });
 
 test('bad JSON and oversized bodies get a 4xx naming the problem', async () => {
