@@ -62,3 +62,30 @@ test('a finished replicated job of 2 reports Desired = MaxConcurrent and counts 
     },
   );
 });
+
+test('a scale in the middle of a rolling update (UpdateStatus cleared) puts the update back to "updating" while slots are dirty', () => {
+  const v1 = { ContainerSpec: { Image: 'busybox:1' } };
+  const v2 = { ContainerSpec: { Image: 'busybox:2' } };
+  const old = service('web', { TaskTemplate: v1, Mode: { Replicated: { Replicas: 2 } } });
+  let tasks = [1, 2].map((slot) => task(`old${slot}`, old, { slot, node: 'n1', specVersion: 1 }));
+  const updated = service(
+    'web',
+    { TaskTemplate: v2, Mode: { Replicated: { Replicas: 2 } }, UpdateConfig: { Parallelism: 1 } },
+    { SpecVersion: { Index: 2 }, PreviousSpec: old.Spec },
+  );
+  const nodes = [node('n1')];
+  const ctx = context(T0);
+  const r1 = reconcileReplicated({ service: updated, tasks, nodes }, ctx);
+  assert.equal(r1.plan.updateService?.UpdateStatus?.State, 'updating');
+  tasks = apply(tasks, r1.plan);
+
+  // `docker service scale web=3`: a spec update that clears UpdateStatus but not the task spec.
+  ctx.advance(100);
+  const scaled = { ...updated, Spec: { ...updated.Spec, Mode: { Replicated: { Replicas: 3 } } } };
+  const r2 = reconcileReplicated({ service: scaled, tasks, nodes, updater: r1.updater }, ctx);
+  assert.deepEqual(r2.plan.updateService?.UpdateStatus, {
+    State: 'updating',
+    StartedAt: new Date(ctx.now).toISOString(),
+    Message: 'update in progress',
+  });
+});

@@ -110,13 +110,15 @@ export function planUpdate(
       if (status === 'updating' || status === 'rollback_started') completeUpdate(service, ctx, plan);
       return undefined;
     }
-    if (!service.UpdateStatus) {
-      plan.updateService({
-        ID: service.ID,
-        UpdateStatus: { State: 'updating', StartedAt: isoTime(ctx.now), Message: 'update in progress' },
-      });
-    }
     state = { run, dirtySlots: dirty.length, updated: {}, done: [], failed: [], busyUntil: [] };
+  }
+  // Any service update clears UpdateStatus (a scale in the middle of a rolling update too); while
+  // slots are still dirty the update is in progress again, as SwarmKit's updater restarts one.
+  if (!service.UpdateStatus && dirty.length > 0) {
+    plan.updateService({
+      ID: service.ID,
+      UpdateStatus: { State: 'updating', StartedAt: isoTime(ctx.now), Message: 'update in progress' },
+    });
   }
 
   // Follow the tasks this run created: running, finished, or failed within the monitor window.
