@@ -422,7 +422,7 @@ export function buildServiceSpec(
   }
 
   // ContainerSpec keys in Go's struct order, so the JSON matches docker's byte for byte.
-  const cs: JsonObject = { Image: image };
+  const cs: JsonObject = { Image: withDefaultTag(image) };
   const containerLabels = parseLabels(flags.list('container-label'));
   if (Object.keys(containerLabels).length > 0) cs.Labels = containerLabels;
   if (flags.changed('entrypoint')) cs.Command = shellSplit(flags.string('entrypoint'));
@@ -570,7 +570,7 @@ export function applyServiceUpdate(
   const tt = objectAt(spec, 'TaskTemplate');
   const cs = objectAt(tt, 'ContainerSpec');
 
-  if (flags.changed('image')) cs.Image = flags.string('image');
+  if (flags.changed('image')) cs.Image = withDefaultTag(flags.string('image'));
   if (flags.changed('args')) cs.Args = shellSplit(flags.string('args'));
   if (flags.changed('entrypoint')) cs.Command = shellSplit(flags.string('entrypoint'));
   if (anyChanged(flags, ['env-add', 'env-rm'])) {
@@ -705,4 +705,11 @@ export function scaleServiceSpec(original: ServiceSpec, replicas: number): Servi
   else if (mode.ReplicatedJob) objectAt(mode, 'ReplicatedJob').TotalCompletions = replicas;
   else throw new SpecError('scale can only be used with replicated or replicated-job mode');
   return spec;
+}
+
+/** Docker's CLI names an untagged image with ":latest" before sending it (reference.TagNameOnly). */
+export function withDefaultTag(image: string): string {
+  if (image === '' || image.includes('@')) return image;
+  const last = image.slice(image.lastIndexOf('/') + 1);
+  return last.includes(':') ? image : `${image}:latest`;
 }

@@ -76,3 +76,12 @@ test('CPU decimals become NanoCPUs', () => {
   assert.equal(parseNanoCpus('2'), 2_000_000_000);
   assert.throws(() => parseNanoCpus('x'));
 });
+
+test('an untagged image gets ":latest" as the docker CLI sends it', async () => {
+  const { withDefaultTag } = await import('../../src/cli/servicespec.js');
+  assert.equal(withDefaultTag('busybox'), 'busybox:latest');
+  assert.equal(withDefaultTag('bb:1'), 'bb:1');
+  assert.equal(withDefaultTag('localhost:5000/busybox'), 'localhost:5000/busybox:latest');
+  assert.equal(withDefaultTag('localhost:5000/busybox:2'), 'localhost:5000/busybox:2');
+  assert.equal(withDefaultTag('busybox@sha256:abc'), 'busybox@sha256:abc');
+});
