@@ -10,6 +10,7 @@ import { createLogger } from '../lib/log.js';
 import type { StoreCache } from '../store/cache.js';
 import { type BatchOp, type ClusterStore, type Fence, isNotLeader } from '../store/store.js';
 import { allocateTasks, isEndpointAllocated } from './allocator/tasks.js';
+import { enforceConstraints } from './orchestrator/constraintenforcer.js';
 import { reconcileGlobal } from './orchestrator/global.js';
 import { reconcileGlobalJob, reconcileReplicatedJob } from './orchestrator/jobs.js';
 import { type NewTask, type Plan, PlanBuilder, type TaskUpdate } from './orchestrator/plan.js';
@@ -185,6 +186,17 @@ export class LeaderLoop {
       ...[...byId.values()].filter((t) => !deleted.has(t.ID)),
       ...[...created.values()].map((t) => ({ ...t, Version: { Index: 0 } })),
     ];
+
+    // 2b. Constraint enforcer: tasks on nodes that no longer meet their constraints are rejected;
+    // their services are decided again right after this write, which restarts them.
+    const nodeMap = new Map(nodes.map((n) => [n.ID, n]));
+    const placed = [...byId.values()].filter((t) => ids.has(t.ServiceID) && !deleted.has(t.ID));
+    for (const u of enforceConstraints(nodeMap, placed, now)) {
+      addUpdate(u);
+      const sid = byId.get(u.ID)?.ServiceID;
+      if (sid) this.dirty.add(sid);
+      this.again = true;
+    }
 
     // 3. Allocate (NEW → PENDING) and 4. schedule (PENDING → ASSIGNED) on that snapshot.
     for (const u of allocateTasks(working(), services, now)) addUpdate(u);

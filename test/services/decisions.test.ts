@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { serviceStatus } from '../../src/manager/controlapi/services.js';
+import { enforceConstraints } from '../../src/manager/orchestrator/constraintenforcer.js';
 import { reconcileReplicated } from '../../src/manager/orchestrator/replicated.js';
 import { apply, context, node, observe, service, T0, task } from '../manager/fixtures.js';
 
@@ -88,4 +89,28 @@ test('a scale in the middle of a rolling update (UpdateStatus cleared) puts the 
     StartedAt: new Date(ctx.now).toISOString(),
     Message: 'update in progress',
   });
+});
+
+test('constraint enforcer: a running task whose node lost the required label is rejected "assigned node no longer meets constraints"', () => {
+  const svc = service('x', {
+    TaskTemplate: { ContainerSpec: { Image: 'busybox:1' }, Placement: { Constraints: ['node.labels.x==y'] } },
+  });
+  const running = task('a', svc, { slot: 1, node: 'n1', state: 'running' });
+  const shuttingDown = task('b', svc, { slot: 2, node: 'n1', state: 'running', desired: 'shutdown' });
+  const labelled = new Map([['n1', node('n1', { labels: { x: 'y' } })]]);
+  assert.deepEqual(enforceConstraints(labelled, [running, shuttingDown], T0), []);
+  const unlabelled = new Map([['n1', node('n1')]]);
+  const updates = enforceConstraints(unlabelled, [running, shuttingDown], T0 + 1000);
+  assert.deepEqual(
+    updates.map((u) => [u.ID, u.Status?.State, u.Status?.Message, u.Status?.Err, u.Status?.Timestamp]),
+    [
+      [
+        'a',
+        'rejected',
+        'task rejected by constraint enforcer',
+        'assigned node no longer meets constraints',
+        new Date(T0 + 1000).toISOString(),
+      ],
+    ],
+  );
 });

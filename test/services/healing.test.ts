@@ -201,6 +201,34 @@ describe('tasks that cannot run', () => {
       still.map((x) => x.Status.State),
       ['pending'],
     );
+  });
+
+  test('the node gaining the label runs the pending task; losing it makes the constraint enforcer reject the task and its replacement waits', async () => {
+    const id = (await c.service('x')).ID;
+    const add = await c.docker(['node', 'update', '--label-add', 'x=y', 'self']);
+    assert.equal(add.code, 0, add.stderr);
+    const placed = await waitFor('the pending task to run', async () => {
+      const t = (await c.tasks(id))[0];
+      return t?.Status.State === 'running' ? t : undefined;
+    });
+    const rm = await c.docker(['node', 'update', '--label-rm', 'x', 'self']);
+    assert.equal(rm.code, 0, rm.stderr);
+    const rejected = await waitFor('the constraint enforcer to reject the task', async () => {
+      const t = (await c.tasks(id)).find((x) => x.ID === placed.ID);
+      return t?.Status.State === 'rejected' ? t : undefined;
+    });
+    assert.equal(rejected.Status.Message, 'task rejected by constraint enforcer');
+    assert.equal(rejected.Status.Err, 'assigned node no longer meets constraints');
+    await waitFor('the container gone and a replacement pending', async () => {
+      const ts = await c.tasks(id);
+      const fresh = ts.find((x) => x.ID !== placed.ID);
+      const ctrs = (await c.containers(false)).filter((x) => x.Labels['com.docker.swarm.service.id'] === id);
+      return fresh?.Status.State === 'pending' &&
+        fresh.Status.Err === 'no suitable node (scheduling constraints not satisfied on 1 node)' &&
+        ctrs.length === 0
+        ? true
+        : undefined;
+    });
     await c.removeService(id);
   });
 });
