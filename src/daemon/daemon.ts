@@ -384,13 +384,30 @@ export class Daemon implements ClusterBackend, SystemBackend {
       );
     }
     this.stopPortSync?.();
+    this.syncPortsNow = async () => undefined;
     await this.agent?.stop();
     this.agent = undefined;
     await this.manager?.stop();
     this.manager = undefined;
     this.state = undefined;
+    await this.removeTaskContainers();
     await this.wipe();
     log.info('left the swarm');
+  }
+
+  /**
+   * As Docker's engine does on leave: no published port and no task container of the swarm left
+   * stays behind (outside a swarm no agent would ever stop or remove them). Ports first, so no
+   * connection is sent to a container being killed.
+   */
+  private async removeTaskContainers(): Promise<void> {
+    await this.publisher.update([], []).catch((e) => log.warn('port rules not cleared on leave', { err: e }));
+    for (const c of this.runtime.list()) {
+      if (c.TaskID === undefined) continue;
+      await this.runtime
+        .remove(c.Id, { force: true })
+        .catch((e) => log.warn('task container not removed on leave', { container: c.Id, err: e }));
+    }
   }
 
   private async wipe(): Promise<void> {
