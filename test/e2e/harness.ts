@@ -26,11 +26,13 @@ export interface Run {
 /**
  * The web service of the walkthroughs: busybox httpd serving "hello from <hostname>" (the container
  * ID's first 12 characters), after printing one log line so `service logs` has something to show.
+ * The shell stays PID 1 and exits on SIGTERM (httpd as PID 1 would ignore it and every task stop
+ * would wait the whole grace period).
  */
 export const WEB_COMMAND = [
   'sh',
   '-c',
-  'echo "serving as $(hostname)"; mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 80 -h /www',
+  'echo "serving as $(hostname)"; mkdir -p /www && echo "hello from $(hostname)" > /www/index.html; trap "exit 0" TERM; httpd -f -p 80 -h /www & wait',
 ];
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -156,7 +158,23 @@ export async function startE2E(): Promise<E2E> {
     },
     async destroy() {
       try {
-        // Containers must not outlive the test, even those a failed `swarm leave` left behind.
+        if (swarmd.child.exitCode === null && swarmd.child.signalCode === null) {
+          // Services first (so no agent restarts what we remove), then any container left over,
+          // even those a faulty `swarm leave` left behind outside the swarm.
+          const services = await swarmd.api('GET', '/services').catch(() => undefined);
+          if (services?.status === 200) {
+            for (const s of services.json<{ ID: string }[]>())
+              await swarmd.api('DELETE', `/services/${s.ID}`);
+            await waitFor(
+              'service containers to go',
+              async () => ((await e2e.containers()).length === 0 ? true : undefined),
+              20_000,
+            ).catch(() => undefined);
+          }
+          for (const c of await e2e.containers().catch(() => [])) {
+            await swarmd.api('DELETE', `/containers/${c.Id}?force=1`).catch(() => undefined);
+          }
+        }
         await swarmd.destroy();
       } finally {
         rmSync(dir, { recursive: true, force: true });
