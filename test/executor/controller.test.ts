@@ -52,23 +52,39 @@ describe('runc controller', () => {
     assert.equal(await ctl.status(), undefined);
   });
 
-  test('a global task is named after the node; wait ends with "unhealthy" when the health check fails; shutdown stops it', async () => {
+  test('a global task is named after the node; start waits for healthy; wait ends "unhealthy" when the check fails later; shutdown stops it', async () => {
     const t = task(
       2,
       {
         Args: ['sleep', '1000'],
         StopGracePeriod: 200_000_000,
-        Healthcheck: { Test: ['CMD', 'false'], Interval: 100_000_000, Retries: 1 },
+        Healthcheck: { Test: ['CMD-SHELL', 'test ! -e /tmp/bad'], Interval: 100_000_000, Retries: 1 },
       },
       0,
     );
     const ctl = new RuncExecutor(h.runtime).controller(t);
     await ctl.prepare();
-    assert.ok(h.runtime.get(`app.${t.NodeID}.${t.ID}`));
+    const rec = h.runtime.get(`app.${t.NodeID}.${t.ID}`);
     await ctl.start();
+    assert.equal(h.runtime.healthOf(rec.Id)?.Status, 'healthy');
+    await h.runtime.execSync(rec.Id, ['touch', '/tmp/bad']);
     assert.deepEqual(await ctl.wait(), { kind: 'unhealthy' });
     await ctl.shutdown();
     assert.deepEqual(await ctl.wait(), { kind: 'exited', ExitCode: 137, OOMKilled: false });
+    await ctl.remove();
+  });
+
+  test('start fails when the container turns unhealthy before it was ever healthy', async () => {
+    const ctl = new RuncExecutor(h.runtime).controller(
+      task(4, {
+        Args: ['sleep', '1000'],
+        StopGracePeriod: 0,
+        Healthcheck: { Test: ['CMD', 'false'], Interval: 100_000_000, Retries: 1 },
+      }),
+    );
+    await ctl.prepare();
+    await assert.rejects(ctl.start(), /unhealthy/);
+    await ctl.shutdown();
     await ctl.remove();
   });
 

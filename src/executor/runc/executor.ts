@@ -69,9 +69,43 @@ export class RuncController implements Controller {
     });
   }
 
+  /**
+   * Starts the process. With a health check, resolves only once the container is healthy (as
+   * SwarmKit's container controller does, so a task is RUNNING only when it can serve and rolling
+   * updates wait for it); an unhealthy container or an early exit is a start failure.
+   */
   async start(): Promise<void> {
     const c = this.require();
     if (c.State.Status === 'created') await this.runtime.start(c.Id);
+    if (this.runtime.healthOf(c.Id) === undefined) return;
+    await new Promise<void>((resolve, reject) => {
+      const check = () => {
+        const rec = this.runtime.get(c.Id);
+        const h = this.runtime.healthOf(c.Id);
+        if (rec.State.Status === 'exited' || rec.State.Status === 'dead') {
+          done();
+          reject(
+            new SwarmError(
+              'FAILED_PRECONDITION',
+              `container exited with ${rec.State.ExitCode} before it was healthy`,
+            ),
+          );
+        } else if (h?.Status === 'healthy') {
+          done();
+          resolve();
+        } else if (h?.Status === 'unhealthy') {
+          done();
+          reject(new SwarmError('FAILED_PRECONDITION', 'container is unhealthy'));
+        }
+      };
+      const offHealth = this.runtime.onHealth((r) => r.Id === c.Id && check());
+      const offExit = this.runtime.onExit((r) => r.Id === c.Id && check());
+      const done = () => {
+        offHealth();
+        offExit();
+      };
+      check();
+    });
   }
 
   /** Resolves on exit, or with `unhealthy` when the health check fails (the agent then shuts down). */

@@ -552,7 +552,9 @@ export class ContainerRuntime {
   async stop(ref: string, graceMs?: number): Promise<void> {
     const rec = this.get(ref);
     if (rec.State.Status !== 'running') return;
-    const grace = graceMs ?? (rec.Spec.StopGracePeriod ? rec.Spec.StopGracePeriod / 1e6 : DEFAULT_GRACE_MS);
+    // StopGracePeriod 0 means kill at once (Docker's --stop-grace-period 0s); unset means the default.
+    const grace =
+      graceMs ?? (rec.Spec.StopGracePeriod !== undefined ? rec.Spec.StopGracePeriod / 1e6 : DEFAULT_GRACE_MS);
     const exited = this.waitExit(rec.Id);
     await this.runc(['kill', rec.RuncId, rec.StopSignal.replace(/^SIG/, '')], true);
     if (await within(exited, grace)) return;
