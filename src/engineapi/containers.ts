@@ -54,8 +54,13 @@ export function statusText(rec: ContainerRecord, health: HealthState | undefined
 
 const unixSeconds = (iso: string) => Math.floor(Date.parse(iso) / 1000);
 
-function quoteArg(a: string): string {
-  return /[\s"']/.test(a) ? JSON.stringify(a) : a;
+/**
+ * The summary's Command as Docker's engine builds it: the path, then each argument, those holding
+ * a blank wrapped in single quotes (nothing escaped), so `docker ps` shows `"sh -c 'echo hi'"`.
+ */
+export function summaryCommand(path: string, args: readonly string[]): string {
+  if (args.length === 0) return path;
+  return `${path} ${args.map((a) => (a.includes(' ') ? `'${a}'` : a)).join(' ')}`;
 }
 
 function mountsJSON(rec: ContainerRecord) {
@@ -98,7 +103,7 @@ export function containerSummary(rec: ContainerRecord, health: HealthState | und
     Names: [`/${rec.Name}`],
     Image: rec.Image,
     ImageID: rec.ImageID,
-    Command: [rec.Path, ...rec.Args].map(quoteArg).join(' '),
+    Command: summaryCommand(rec.Path, rec.Args),
     Created: unixSeconds(rec.Created),
     Ports: [],
     Labels: rec.Labels,
