@@ -269,6 +269,43 @@ describe('swarmctl walkthrough (single host)', () => {
     }
   });
 
+  test('the seeds’ shortcuts: service ls -q | service ps ID, service logs ID-prefix, node ls -q | node ps ID', async () => {
+    const q = ok(await e.swarmctl(['service', 'ls', '-q']), 'service ls -q');
+    assert.equal(q.stdout, `${serviceId.slice(0, 12)}\n`);
+    const fmt = ['--format', '{{.ID}} {{.Name}} {{.DesiredState}}'];
+    const byName = ok(await e.swarmctl(['service', 'ps', 'web', ...fmt]), 'ps by name');
+    const byId = ok(await e.swarmctl(['service', 'ps', q.stdout.trim(), ...fmt]), 'ps by short ID');
+    assert.equal(byId.stdout, byName.stdout);
+    const logsByName = ok(await e.swarmctl(['service', 'logs', 'web']), 'logs by name');
+    const logsByPrefix = ok(
+      await e.swarmctl(['service', 'logs', serviceId.slice(0, 1)]),
+      'logs by ID prefix',
+    );
+    assert.deepEqual(lines(logsByPrefix.stdout).sort(), lines(logsByName.stdout).sort());
+    const nodes = ok(await e.swarmctl(['node', 'ls', '-q']), 'node ls -q');
+    assert.equal(nodes.stdout, `${nodeId}\n`);
+    const nps = ok(
+      await e.swarmctl(['node', 'ps', nodeId, '--filter', 'desired-state=running', ...fmt]),
+      'node ps',
+    );
+    assert.deepEqual(
+      lines(nps.stdout)
+        .map((l) => l.split(' ').slice(1).join(' '))
+        .sort(),
+      ['web.1 Running', 'web.2 Running', 'web.3 Running'],
+    );
+  });
+
+  test('service update web --replicas 2 (flags after the name, as in the seeds) converges to 2', async () => {
+    const r = ok(
+      await e.swarmctl(['service', 'update', 'web', '--replicas', '2']),
+      'service update --replicas',
+    );
+    assert.equal(lines(r.stdout)[0], 'web');
+    assertConverged(r.stdout, 2);
+    await waitFor('2 running tasks', async () => ((await runningTasks()).length === 2 ? true : undefined));
+  });
+
   test('service rm web echoes the name', async () => {
     const r = ok(await e.swarmctl(['service', 'rm', 'web']), 'service rm');
     assert.equal(r.stdout, 'web\n');
