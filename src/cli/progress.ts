@@ -83,6 +83,8 @@ export class ReplicatedProgress implements ProgressUpdater {
     const mode = (service.Spec.Mode ?? {}) as { Replicated?: { Replicas?: number } };
     const replicas = mode.Replicated?.Replicas ?? 1;
     if (!this.initialized) {
+      // The overall line comes first, so a terminal shows it above the slots (as docker does).
+      messages.push(overall(0, replicas, rollback));
       if (replicas <= MAX_PROGRESS_BARS) {
         for (let i = 1; i <= replicas; i++) messages.push({ id: `${i}/${replicas}`, action: ' ' });
       }
@@ -113,6 +115,7 @@ export class ReplicatedProgress implements ProgressUpdater {
 
 /** Progress of a global service: one line per active node that should run a task. */
 export class GlobalProgress implements ProgressUpdater {
+  private initialized = false;
   private done = false;
 
   update(_service: Service, tasks: Task[], activeNodes: Set<string>, rollback: boolean) {
@@ -124,6 +127,13 @@ export class GlobalProgress implements ProgressUpdater {
       if (!prev || rank(t.DesiredState) < rank(prev.DesiredState)) byNode.set(t.NodeID, t);
     }
     const total = byNode.size;
+    if (!this.initialized) {
+      // No task yet: either the orchestrator has not made them or no node qualifies; wait.
+      if (total === 0)
+        return { converged: false, messages: [{ id: 'overall progress', action: 'waiting for new tasks' }] };
+      messages.push(overall(0, total, rollback));
+      this.initialized = true;
+    }
     let running = 0;
     for (const [node, task] of [...byNode.entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
       if (!this.done && total <= MAX_PROGRESS_BARS) {

@@ -36,18 +36,18 @@ test('pending and running tasks draw the bars docker draws (frame t=0.0s and fin
   const first = p.update(service, [task(1, 'pending'), task(2, 'pending')], new Set([NODE]), false);
   assert.equal(
     screen(first.messages, lines),
-    '1/2: pending   [================>                                  ] \n' +
-      '2/2: pending   [================>                                  ] \n' +
-      'overall progress: 0 out of 2 tasks ',
+    'overall progress: 0 out of 2 tasks \n' +
+      '1/2: pending   [================>                                  ] \n' +
+      '2/2: pending   [================>                                  ] ',
   );
   assert.equal(first.converged, false);
   const last = p.update(service, [task(1, 'running'), task(2, 'running')], new Set([NODE]), false);
   assert.equal(last.converged, true);
   assert.equal(
     screen(last.messages, lines),
-    '1/2: running   [==================================================>] \n' +
-      '2/2: running   [==================================================>] \n' +
-      'overall progress: 2 out of 2 tasks ',
+    'overall progress: 2 out of 2 tasks \n' +
+      '1/2: running   [==================================================>] \n' +
+      '2/2: running   [==================================================>] ',
   );
 });
 
@@ -71,6 +71,7 @@ test('a scheduling error replaces the bar with the reason', () => {
   });
   const r = p.update(one, [t], new Set([NODE]), false);
   assert.deepEqual(r.messages.map(formatMessageTty), [
+    'overall progress: 0 out of 1 tasks ',
     '1/1:   ',
     '1/1: no suitable node (scheduling constraints not satisfied on 1 node) ',
     'overall progress: 0 out of 1 tasks ',
@@ -80,7 +81,7 @@ test('a scheduling error replaces the bar with the reason', () => {
 test('during a rollback the overall line says so and bars count down as in docker 20.10', () => {
   const p = new ReplicatedProgress();
   const r = p.update(service, [task(1, 'pending'), task(2, 'running')], new Set([NODE]), true);
-  assert.deepEqual(r.messages.slice(2).map(formatMessageTty), [
+  assert.deepEqual(r.messages.slice(3).map(formatMessageTty), [
     '1/2: pending   [=================================>                 ] ',
     '2/2: running   [>                                                  ] ',
     'overall progress: rolling back update: 1 out of 2 tasks ',
@@ -121,7 +122,7 @@ test('the loop counts the monitor period down and then says "Service converged" 
   const text = out.join('');
   assert.ok(
     text.startsWith(
-      '1/2:  \n2/2:  \noverall progress: 1 out of 2 tasks\noverall progress: 2 out of 2 tasks\n',
+      'overall progress: 0 out of 2 tasks\n1/2:  \n2/2:  \noverall progress: 1 out of 2 tasks\noverall progress: 2 out of 2 tasks\n',
     ),
     text,
   );
