@@ -45,9 +45,14 @@ for (const cli of CLIS) {
 
     function assertConverged(r: Run, n: number, name: string, rollback = false): void {
       const out = lines(r.stdout);
-      const overall = rollback
-        ? `overall progress: rolling back update: ${n} out of ${n} tasks`
-        : `overall progress: ${n} out of ${n} tasks`;
+      const prefix = rollback ? 'overall progress: rolling back update: ' : 'overall progress: ';
+      const first = out.findIndex((l) => l.startsWith('overall progress: '));
+      assert.deepEqual(
+        out.slice(first, first + 1 + n),
+        [`${prefix}0 out of ${n} tasks`, ...Array.from({ length: n }, (_, i) => `${i + 1}/${n}:`)],
+        r.stdout,
+      );
+      const overall = `${prefix}${n} out of ${n} tasks`;
       assert.ok(out.includes(overall), `no "${overall}" in\n${r.stdout}`);
       assert.equal(out.at(-1), convergedLine(name), `last line of\n${r.stdout}`);
     }

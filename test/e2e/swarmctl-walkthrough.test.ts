@@ -32,10 +32,15 @@ const lines = (s: string) => s.replace(/\n$/, '').split('\n');
  */
 function assertConverged(stdout: string, n: number, opts: { rollback?: boolean } = {}): void {
   const out = lines(stdout).map((l) => l.trimEnd());
-  for (let i = 1; i <= n; i++) assert.ok(out.includes(`${i}/${n}:`), `no "${i}/${n}:" line in\n${stdout}`);
-  const overall = opts.rollback
-    ? `overall progress: rolling back update: ${n} out of ${n} tasks`
-    : `overall progress: ${n} out of ${n} tasks`;
+  const prefix = opts.rollback ? 'overall progress: rolling back update: ' : 'overall progress: ';
+  // Docker's order: the overall line at 0 first, then one line per slot, then the counts.
+  const first = out.findIndex((l) => l.startsWith('overall progress: '));
+  assert.deepEqual(
+    out.slice(first, first + 1 + n),
+    [`${prefix}0 out of ${n} tasks`, ...Array.from({ length: n }, (_, i) => `${i + 1}/${n}:`)],
+    stdout,
+  );
+  const overall = `${prefix}${n} out of ${n} tasks`;
   assert.ok(out.includes(overall), `no "${overall}" in\n${stdout}`);
   const verify = out.filter((l) => l.startsWith('verify: Waiting'));
   assert.equal(verify[0], 'verify: Waiting 5 seconds to verify that tasks are stable...');
