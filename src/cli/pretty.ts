@@ -2,7 +2,7 @@
 // (tabs kept where docker prints tabs). Pure functions of the API objects.
 
 import type { Info, Service } from './types.js';
-import { bytesSize, formatGoDuration, formatNanoCpus } from './units.js';
+import { bytesSize, formatGoDuration, formatNanoCpus, humanDuration } from './units.js';
 
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {});
@@ -21,7 +21,7 @@ function configSection(title: string, cfg: Json, orderLabel: string): string[] {
 }
 
 /** `service inspect --pretty` for one service (fetched with insertDefaults=true). */
-export function prettyService(service: Service): string {
+export function prettyService(service: Service, now: number = Date.now()): string {
   const spec = service.Spec as Json;
   const tt = obj(spec.TaskTemplate);
   const cs = obj(tt.ContainerSpec);
@@ -44,10 +44,12 @@ export function prettyService(service: Service): string {
   const us = service.UpdateStatus;
   if (us) {
     lines.push('UpdateStatus:', ` State:\t\t${str(us.State)}`);
+    // Docker shows how long ago, not the timestamp ("Started:\t6 seconds ago").
+    const ago = (v: unknown) => `${humanDuration(now - Date.parse(str(v)))} ago`;
     const started = (us as Json).StartedAt;
-    if (started) lines.push(` Started:\t${str(started)}`);
+    if (started) lines.push(` Started:\t${ago(started)}`);
     const completed = (us as Json).CompletedAt;
-    if (completed && us.State === 'completed') lines.push(` Completed:\t${str(completed)}`);
+    if (completed && us.State === 'completed') lines.push(` Completed:\t${ago(completed)}`);
     lines.push(` Message:\t${str(us.Message)}`);
   }
   const placement = obj(tt.Placement);
@@ -125,7 +127,8 @@ export function prettyService(service: Service): string {
       );
     });
   }
-  return `${lines.join('\n')}\n`;
+  // Docker's template ends each service with a blank line.
+  return `${lines.join('\n')}\n\n`;
 }
 
 /** The Swarm section of `info` (and the few server fields swarmd reports). */

@@ -58,6 +58,7 @@ test('service inspect --pretty matches docker 20.10 byte for byte (tabs included
       '  TargetPort = 80',
       '  PublishMode = ingress ',
       '',
+      '',
     ].join('\n'),
   );
 });
