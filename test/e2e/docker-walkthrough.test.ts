@@ -155,6 +155,39 @@ for (const cli of CLIS) {
       }
     });
 
+    if (cli.name === '20.10') {
+      test('swarmctl prints what docker 20.10 prints for ls, ps, inspect, node ls/ps and logs of the same state', async () => {
+        const node = (await e.swarmd.api('GET', '/info')).json<{ Swarm: { NodeID: string } }>().Swarm.NodeID;
+        const commands = [
+          ['service', 'ls'],
+          ['service', 'ps', 'web'],
+          ['service', 'ps', '--no-trunc', 'web'],
+          ['service', 'inspect', '--pretty', 'web'],
+          ['node', 'ls'],
+          ['node', 'ps', node],
+        ];
+        // The two runs are a few hundred ms apart, so "Running N seconds ago" may tick between
+        // them (and widen its column): ages are blanked and blank runs folded before comparing.
+        const ageless = (text: string) =>
+          text
+            .replace(/(\d+ seconds?|less than a second|about a minute|\d+ minutes) ago/gi, '_ ago')
+            .replace(/ {2,}/g, '  ');
+        for (const args of commands) {
+          const d = await e.docker(cli, args);
+          const s = await e.swarmctl(args);
+          assert.equal(s.code, d.code, `${args.join(' ')}: exit codes`);
+          assert.equal(
+            ageless(s.stdout),
+            ageless(d.stdout),
+            `swarmctl ${args.join(' ')} differs from docker`,
+          );
+        }
+        const d = await e.docker(cli, ['service', 'logs', 'web']);
+        const s = await e.swarmctl(['service', 'logs', 'web']);
+        assert.deepEqual(lines(s.stdout).sort(), lines(d.stdout).sort(), 'service logs');
+      });
+    }
+
     test('docker ps names the task containers web.<slot>.<task id> and shows their command; exec and inspect reach them', async () => {
       const tasks = await running();
       const ps = ok(await e.docker(cli, ['ps', '--format', '{{.ID}} {{.Names}}']), 'docker ps');
