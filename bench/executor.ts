@@ -93,7 +93,7 @@ export async function main(): Promise<void> {
     const runcRoot = join(dir, 'state', 'runc');
     cleanup.defer('scrub leftovers', async () => {
       const left = await scrubRuntime({ dir, runcRoot, prefix, cgroupParent });
-      if (left.length > 0) console.error(`scrubbed leftovers: ${left.join(', ')}`);
+      if (left.length > 0) console.error(`scrubbed ${left.length} leftovers (e.g. ${left[0]})`);
     });
 
     const net = new NodeNetwork({ stateDir: join(dir, 'network'), hostNetns });
