@@ -117,7 +117,10 @@ class TaskRunner {
               this.set('failed', 'starting', { Err: errText(e) });
               break;
             }
-            this.set('running', 'started', { ContainerStatus: await this.containerStatus() });
+            this.set('running', 'started', {
+              ContainerStatus: await this.containerStatus(),
+              ...hostPortStatus(this.task),
+            });
             break;
           case 'wait': {
             this.waitAbort = new AbortController();
@@ -176,6 +179,12 @@ class TaskRunner {
     this.waitAbort?.abort();
     this.wake?.();
   }
+}
+
+/** Host-mode published ports are the task's own: reported in its status, as `service ps` shows them. */
+export function hostPortStatus(t: Task): Pick<TaskStatus, 'PortStatus'> {
+  const ports = (t.Endpoint?.Ports ?? []).filter((p) => p.PublishMode === 'host' && p.PublishedPort);
+  return ports.length > 0 ? { PortStatus: { Ports: ports } } : {};
 }
 
 function errText(e: unknown): string {
