@@ -291,6 +291,19 @@ const DIFFERENTIAL_CASES: string[][] = [
   ['swarm', 'update', '--task-history-limit', '3', '--cert-expiry', '24h', '--dispatcher-heartbeat', '10s'],
 ];
 
+/**
+ * The docker CLI expands a port range through a Go map, so the order of those ports differs from
+ * run to run: compare published ports as a set.
+ */
+function sortPorts(body: unknown): unknown {
+  const ports = (body as { EndpointSpec?: { Ports?: { PublishedPort?: number; TargetPort?: number }[] } })
+    ?.EndpointSpec?.Ports;
+  ports?.sort(
+    (a, b) => (a.PublishedPort ?? 0) - (b.PublishedPort ?? 0) || (a.TargetPort ?? 0) - (b.TargetPort ?? 0),
+  );
+  return body;
+}
+
 function writes(reqs: RecordedRequest[]) {
   return reqs
     .filter((r) => r.method === 'POST' || r.method === 'DELETE')
@@ -298,7 +311,7 @@ function writes(reqs: RecordedRequest[]) {
       method: r.method,
       path: r.path,
       query: [...r.query.entries()].sort().map(([k, v]) => `${k}=${v}`),
-      body: r.body === '' ? undefined : JSON.parse(r.body),
+      body: r.body === '' ? undefined : sortPorts(JSON.parse(r.body)),
     }));
 }
 
