@@ -34,9 +34,15 @@ export const sec = (v: number): string => `${(v / 1000).toFixed(v < 1000 ? 2 : 1
 export const mib = (kib: number): string => `${(kib / 1024).toFixed(1)} MiB`;
 
 /** One aligned line: label, our figure, and Docker's (with the anchor row it comes from). */
-export function row(label: string, ours: string, docker?: { value: string; from: string }): void {
-  const tail = docker ? `   Docker ${docker.value.padStart(9)}  (${docker.from})` : '';
-  console.log(`  ${label.padEnd(44)} ${ours.padStart(12)}${tail}`);
+export function row(
+  label: string,
+  ours: string,
+  docker?: { value: string; from: string; who?: string },
+): void {
+  const tail = docker
+    ? `   ${(docker.who ?? 'Docker').padEnd(6)} ${docker.value.padStart(9)}  (${docker.from})`
+    : '';
+  console.log(`  ${label.padEnd(52)} ${ours.padStart(10)}${tail}`);
 }
 
 /** Docker's figure of anchor `name` formatted with `format`, for `row`. */
