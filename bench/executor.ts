@@ -197,7 +197,7 @@ export async function main(): Promise<void> {
     row('start latency p99', ms(p99(total)));
     row('  of which create p50 (overlay, files, config)', ms(p50(samples.map((s) => s.createMs))));
     row('    of which network attach p50', ms(p50(netPrepare)));
-    row('  of which start p50 (conmon → runc create, runc start)', ms(p50(samples.map((s) => s.startMs))));
+    row('  of which start p50 (conmon, runc create + start)', ms(p50(samples.map((s) => s.startMs))));
     row('sequential starts/s', seqRate.toFixed(1));
     row('2-way parallel starts/s', parRate.toFixed(1));
     row('memory per running container (conmon RSS)', mib(perContainerKiB), {
