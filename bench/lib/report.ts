@@ -2,7 +2,9 @@
 // its own figure beside one of them.
 import { readFileSync } from 'node:fs';
 
-export const ANCHORS_FILE = process.env.SKT_ANCHORS ?? '/work/shared/research/anchors.md';
+// The repository's sibling `shared/` (as in a checkout beside it); compiled code runs from dist/bench/lib.
+export const ANCHORS_FILE =
+  process.env.SKT_ANCHORS ?? new URL('../../../../shared/research/anchors.md', import.meta.url).pathname;
 
 /** Figures of the anchors table, by name: `| \`name\` | value | unit |`. Empty when the file is missing. */
 export function parseAnchors(markdown: string): Map<string, { value: number; unit: string }> {
