@@ -201,9 +201,17 @@ export class Daemon implements ClusterBackend, SystemBackend {
     let timer: NodeJS.Timeout | undefined;
     const sync = async () => {
       timer = undefined;
-      const tasks = manager.cache.byIndex('task', 'node', nodeId);
+      // Only tasks of services that publish ports matter; most services publish none, and looking
+      // up every task's address on every task event grew with the square of the task count.
+      const publishing = manager.cache
+        .list('service')
+        .filter((svc) => (svc.Endpoint?.Ports?.length ?? 0) > 0);
+      const ids = new Set(publishing.map((svc) => svc.ID));
+      const tasks = manager.cache
+        .byIndex('task', 'node', nodeId)
+        .filter((t) => ids.has(t.ServiceID) && t.Status.State === 'running' && t.DesiredState === 'running');
       const local = await addressTasks(tasks, (id) => this.networkProvider.addressOf(id));
-      await this.publisher.update(manager.cache.list('service'), local);
+      await this.publisher.update(publishing, local);
     };
     this.syncPortsNow = sync;
     const kick = () => {

@@ -27,8 +27,10 @@ export function createEtcdClient(opts: EtcdClientOptions): Etcd3 {
     grpcOptions: {
       'grpc.initial_reconnect_backoff_ms': 50,
       'grpc.max_reconnect_backoff_ms': 1000,
-      'grpc.keepalive_time_ms': 10_000,
-      'grpc.keepalive_timeout_ms': 5_000,
+      // Loopback to our own member: keepalive pings only detect a hung member. A short ping timeout
+      // dropped the connection on a loaded 2-core machine (every 10 s) and broke the watches.
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 20_000,
     },
     dialTimeout: 3000,
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),

@@ -152,7 +152,16 @@ export class LeaderElection {
         } else {
           const kv = res.responses[0]?.response_range?.kvs?.[0];
           if (!kv) continue; // deleted in between: campaign again
-          this.set({ isLeader: false, leaderId: kv.value.toString('utf8') });
+          if (String(kv.lease) === leaseId && kv.value.toString('utf8') === this.nodeId) {
+            // Our own key under our own live lease (a watch error sent us round again): we still
+            // lead, fenced by the key's create revision.
+            this.set(
+              { isLeader: true, leaderId: this.nodeId },
+              { key: this.key, createRevision: Number(kv.create_revision) },
+            );
+          } else {
+            this.set({ isLeader: false, leaderId: kv.value.toString('utf8') });
+          }
         }
         // Hold (or follow) until the key is deleted, the lease is lost, keepalives go stale, or stop.
         await this.watchUntilChange(revision, () => this.state.isLeader && stale());
