@@ -12,7 +12,11 @@ ctl() { echo "\$ swarmctl $*"; node bin/swarmctl "$@"; echo; }
 
 if [ "${1:-}" = stop ]; then
   node bin/swarmctl service rm web >/dev/null 2>&1 || true
-  sleep 2
+  # Wait until the node has removed the service's containers before stopping swarmd.
+  for _ in $(seq 1 150); do
+    [ "$(curl -s --unix-socket "$SOCK" 'http://swarmd/containers/json?all=1')" = "[]" ] && break
+    sleep 0.2
+  done
   [ -f "$PIDFILE" ] && kill "$(cat "$PIDFILE")" 2>/dev/null || true
   rm -f "$PIDFILE"
   echo "demo stopped (state kept in $STATE)"

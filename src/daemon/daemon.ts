@@ -228,12 +228,40 @@ export class Daemon implements ClusterBackend, SystemBackend {
     };
   }
 
+  /**
+   * Removes task containers whose task no longer exists or is no longer this node's (e.g. swarmd
+   * was stopped between a service's removal and its containers'): Docker's agent does the same.
+   */
+  private startOrphanSweep(manager: Manager, nodeId: string): void {
+    const sweep = async () => {
+      for (const c of this.runtime.list()) {
+        const taskId = c.Labels['com.docker.swarm.task.id'];
+        if (!taskId) continue;
+        const task = manager.cache.get('task', taskId);
+        if (task && task.NodeID === nodeId) continue;
+        if (Date.now() - Date.parse(c.Created) < 30_000) continue; // its assignment may still be on its way
+        log.info('removing orphaned task container', { container: c.Id, task: taskId });
+        await this.runtime
+          .remove(c.Id, { force: true })
+          .catch((e) => log.warn('orphan removal failed', { err: e }));
+      }
+    };
+    const timer = setInterval(() => void sweep(), 10_000);
+    const prev = this.stopPortSync;
+    this.stopPortSync = () => {
+      prev?.();
+      clearInterval(timer);
+    };
+    void sweep();
+  }
+
   /** Starts this node's agent against the local dispatcher (a manager node). */
   private async startAgent(): Promise<void> {
     if (!this.state || !this.manager || this.agent) return;
     await this.manager.waitForLeadership();
     const manager = this.manager;
     this.startPortSync(manager, this.state.nodeId);
+    this.startOrphanSweep(manager, this.state.nodeId);
     this.agent = new Agent({
       nodeId: this.state.nodeId,
       executor: this.executor,
