@@ -210,6 +210,7 @@ export class Agent {
   private readonly now: () => Date;
   private readonly tasksFile: string;
   private lastTasks: Task[] = [];
+  private saveTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: AgentOptions) {
     this.now = opts.now ?? (() => new Date());
@@ -271,7 +272,13 @@ export class Agent {
       }
     }
     this.lastTasks = tasks;
-    void this.saveTasks();
+    // Assignments change with every status report: persist at most every 200 ms, not per push.
+    if (!this.saveTimer) {
+      this.saveTimer = setTimeout(() => {
+        this.saveTimer = undefined;
+        void this.saveTasks();
+      }, 200);
+    }
   }
 
   private queueStatus(taskId: string, status: TaskStatus): void {
@@ -316,6 +323,11 @@ export class Agent {
     this.stopWatch?.();
     await this.flush();
     clearTimeout(this.flushTimer);
+    if (this.saveTimer) {
+      clearTimeout(this.saveTimer);
+      this.saveTimer = undefined;
+      await this.saveTasks();
+    }
     for (const r of this.runners.values()) r.detach();
   }
 }

@@ -1,6 +1,6 @@
 // Swarm-scoped routes: /swarm*, /nodes, /services, /tasks. Thin: parse the request, call the
 // control API of this manager (503 when this node is not one), write Docker's response.
-import type { Cluster, Service } from '../api/types.js';
+import type { Service } from '../api/types.js';
 import { parseVersionParam } from '../api/validate.js';
 import type { ClusterApi } from '../manager/controlapi/cluster.js';
 import type { NodeApi } from '../manager/controlapi/nodes.js';
@@ -28,11 +28,6 @@ export interface ClusterBackend {
 function sendEmpty(res: import('node:http').ServerResponse, status = 200): void {
   res.writeHead(status, { 'Content-Length': 0 });
   res.end();
-}
-
-/** GET /swarm without the cluster's private fields. */
-function publicCluster(c: Cluster): Cluster {
-  return c;
 }
 
 /** Drops fields that are ours only before a service goes on the wire. */
@@ -68,7 +63,7 @@ export function clusterRoutes(backend: ClusterBackend): Route[] {
     {
       method: 'GET',
       path: '/swarm',
-      handler: ({ res }) => sendJSON(res, 200, publicCluster(backend.control().cluster.get())),
+      handler: ({ res }) => sendJSON(res, 200, backend.control().cluster.get()),
     },
     {
       method: 'POST',

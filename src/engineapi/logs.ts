@@ -4,6 +4,7 @@
 import { invalidArgument } from '../api/errors.js';
 import type { Service, Task } from '../api/types.js';
 import type { LogEntry, LogOptions } from '../executor/types.js';
+import { frame, rfc3339Nano } from './containers.js';
 import { boolParam, type Route, type RouteContext } from './router.js';
 
 export interface LogSource {
@@ -12,19 +13,6 @@ export interface LogSource {
   tasksOf(serviceId: string): Task[];
   /** The task's container logs, when its container is on this node. */
   taskLogs(task: Task, opts: LogOptions): AsyncIterable<LogEntry> | undefined;
-}
-
-function header(stream: 'stdout' | 'stderr', size: number): Buffer {
-  const h = Buffer.alloc(8);
-  h[0] = stream === 'stdout' ? 1 : 2;
-  h.writeUInt32BE(size, 4);
-  return h;
-}
-
-function rfc3339Nano(ns: bigint): string {
-  const secs = ns / 1_000_000_000n;
-  const frac = (ns % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
-  return `${new Date(Number(secs) * 1000).toISOString().slice(0, 19)}${frac ? `.${frac}` : ''}Z`;
 }
 
 interface Parsed {
@@ -71,7 +59,7 @@ async function stream(ctx: RouteContext, source: LogSource, tasks: Task[]): Prom
     }
     parts.push(e.line.endsWith('\n') ? e.line : `${e.line}\n`);
     const payload = Buffer.from(parts.join(''));
-    ctx.res.write(Buffer.concat([header(e.stream, payload.length), payload]));
+    ctx.res.write(frame(e.stream, payload));
   };
   const readers = tasks
     .map((t) => ({ t, it: source.taskLogs(t, { ...p.opts, signal: abort.signal }) }))

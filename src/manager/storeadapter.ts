@@ -1,8 +1,9 @@
 // The control API's view of the cluster store: reads from this manager's cache, writes to etcd,
 // then waits until the cache has seen the write (so a client reads its own writes). Errors carry
 // Docker's gRPC wording.
-import { invalidArgument, notFound, SwarmError } from '../api/errors.js';
+import { SwarmError } from '../api/errors.js';
 import type { StoreCache } from '../store/cache.js';
+import { resolve } from '../store/resolve.js';
 import type { ClusterStore, WriteOptions } from '../store/store.js';
 import type { ControlStore, Kind, KindMap } from './controlapi/store.js';
 import type { Tables } from './tables.js';
@@ -19,19 +20,6 @@ function asRpcError(e: unknown): unknown {
   const name = grpcName[e.code];
   if (!name || e.message.startsWith('rpc error:')) return e;
   return new SwarmError(e.code, `rpc error: code = ${name} desc = ${e.message}`, { cause: e });
-}
-
-function nameOf<K extends Kind>(kind: K, obj: KindMap[K]): string | undefined {
-  switch (kind) {
-    case 'service':
-      return (obj as KindMap['service']).Spec.Name;
-    case 'node': {
-      const n = obj as KindMap['node'];
-      return n.Spec.Name || n.Description?.Hostname;
-    }
-    default:
-      return undefined;
-  }
 }
 
 // The casts below only bridge TypeScript's generic indexed access (ObjectOf<Tables, K> is KindMap[K]).
@@ -56,18 +44,10 @@ export class CachedControlStore implements ControlStore {
   }
 
   resolve<K extends Kind>(kind: K, ref: string): KindMap[K] {
-    if (ref === '') throw invalidArgument(`${kind} name or ID must not be empty`);
-    const byId = this.get(kind, ref);
-    if (byId) return byId;
-    const all = this.list(kind);
-    const named = all.filter((o) => nameOf(kind, o) === ref);
-    if (named.length === 1) return named[0] as KindMap[K];
-    const prefixed = named.length > 1 ? named : all.filter((o) => o.ID.startsWith(ref));
-    if (prefixed.length === 1) return prefixed[0] as KindMap[K];
-    if (prefixed.length > 1) {
-      throw invalidArgument(`${kind} ${ref} is ambiguous (${prefixed.length} matches found)`);
-    }
-    throw notFound(`${kind} ${ref} not found`);
+    // Nodes have no unique name: Docker matches their hostname (or Spec.Name) by scanning.
+    const nameOf =
+      kind === 'node' ? (n: KindMap['node']) => n.Spec.Name || n.Description?.Hostname : undefined;
+    return resolve(this.cache, kind, ref, nameOf as never) as unknown as KindMap[K];
   }
 
   private async settle(revision: number): Promise<void> {
