@@ -90,7 +90,7 @@ export async function main(): Promise<void> {
     const hostNetns = await benchNetns(cleanup, 'exec');
     const prefix = `skt-bench-${rand}-`;
     const cgroupParent = `skt-bench-${rand}`;
-    const runcRoot = join(dir, 'state', 'runc');
+    const runcRoot = join(dir, 'state', 'exec', 'runc');
     cleanup.defer('scrub leftovers', async () => {
       const left = await scrubRuntime({ dir, runcRoot, prefix, cgroupParent });
       if (left.length > 0) console.error(`scrubbed ${left.length} leftovers (e.g. ${left[0]})`);

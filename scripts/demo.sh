@@ -17,8 +17,14 @@ if [ "${1:-}" = stop ]; then
     [ "$(curl -s --unix-socket "$SOCK" 'http://swarmd/containers/json?all=1')" = "[]" ] && break
     sleep 0.2
   done
-  [ -f "$PIDFILE" ] && kill "$(cat "$PIDFILE")" 2>/dev/null || true
+  if [ -f "$PIDFILE" ]; then
+    PID=$(cat "$PIDFILE")
+    kill "$PID" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$PID" 2>/dev/null || break; sleep 0.1; done
+  fi
   rm -f "$PIDFILE"
+  # swarmd's tmpfs for runtime state; still busy (and kept) if a container survived.
+  umount "$STATE/exec" 2>/dev/null || true
   echo "demo stopped (state kept in $STATE)"
   exit 0
 fi

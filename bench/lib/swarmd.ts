@@ -59,7 +59,7 @@ export async function startBenchSwarmd(cleanup: Cleanup, netns: string): Promise
   cleanup.defer('scrub swarmd containers', async () => {
     const left = await scrubRuntime({
       dir: stateDir,
-      runcRoot: join(stateDir, 'runtime', 'runc'),
+      runcRoot: join(stateDir, 'exec', 'runtime', 'runc'),
       prefix: `skt-${tag}-`,
       cgroupParent: `skt-${tag}`,
     });
@@ -73,6 +73,10 @@ export async function startBenchSwarmd(cleanup: Cleanup, netns: string): Promise
     [
       `--net=/run/netns/${netns}`,
       process.execPath,
+      // SKT_BENCH_CPU_PROF=<dir>: swarmd writes a V8 CPU profile there when it stops.
+      ...(process.env.SKT_BENCH_CPU_PROF
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.SKT_BENCH_CPU_PROF}`]
+        : []),
       join(root, 'bin/swarmd'),
       '--state-dir',
       stateDir,

@@ -32,6 +32,7 @@ import { NodeNetwork } from '../network/node-network.js';
 import { NetworkProviderImpl } from '../network/provider.js';
 import { addressTasks, PortPublisher } from '../network/publisher.js';
 import { chooseAdvertiseAddr } from './address.js';
+import { ensureTmpfs } from './execroot.js';
 import type { DaemonFlags } from './flags.js';
 import { NodeImageStore } from './images.js';
 import { freePort } from './ports.js';
@@ -143,6 +144,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
   private membership: Promise<unknown> = Promise.resolve();
   readonly hostname: string;
   readonly stateDir: string;
+  readonly execRoot: string;
 
   constructor(
     private readonly flags: DaemonFlags,
@@ -150,17 +152,20 @@ export class Daemon implements ClusterBackend, SystemBackend {
   ) {
     this.hostname = flags.hostname ?? os.hostname();
     this.stateDir = flags.stateDir;
+    this.execRoot = flags.execRoot ?? join(this.stateDir, 'exec');
     // Resources of this node carry a tag of its state dir, so two swarmd on one machine (tests,
     // several hosts in namespaces) never take each other's containers or cgroups for leftovers.
     const tag = createHash('sha256').update(this.stateDir).digest('hex').slice(0, 6);
     this.images = new NodeImageStore(join(this.stateDir, 'images'), () =>
       this.runtime.list().map((c) => ({ imageId: c.ImageID, containerId: c.Id })),
     );
-    this.network = new NodeNetwork({ stateDir: join(this.stateDir, 'network') });
+    // Addresses and per-container files mean something only while the netns exist: volatile too.
+    this.network = new NodeNetwork({ stateDir: join(this.execRoot, 'network') });
     this.networkProvider = new NetworkProviderImpl(this.network);
     this.publisher = new PortPublisher(this.network);
     this.runtime = new ContainerRuntime({
       stateDir: join(this.stateDir, 'runtime'),
+      execRoot: join(this.execRoot, 'runtime'),
       images: { resolve: (ref) => this.images.resolveForTask(ref) },
       network: this.networkProvider,
       namePrefix: `skt-${tag}-`,
@@ -273,6 +278,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
 
   async start(): Promise<void> {
     await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    await ensureTmpfs(this.execRoot);
     this.state = await readSwarmState(this.stateDir);
     await this.images.init();
     await this.network.ensureGatewayBridge();

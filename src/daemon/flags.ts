@@ -3,6 +3,8 @@ import { invalidArgument } from '../api/errors.js';
 
 export interface DaemonFlags {
   stateDir: string;
+  /** Volatile runtime state (Docker's --exec-root); swarmd keeps it on tmpfs. Default <stateDir>/exec. */
+  execRoot: string | undefined;
   listenControlApi: string;
   hostname: string | undefined;
   listenRemoteApi: string;
@@ -18,6 +20,7 @@ export interface DaemonFlags {
 
 export const DEFAULT_FLAGS: DaemonFlags = {
   stateDir: '/var/lib/swarmd',
+  execRoot: undefined,
   listenControlApi: '/run/swarmd/swarmd.sock',
   hostname: undefined,
   listenRemoteApi: '0.0.0.0:2377',
@@ -35,6 +38,8 @@ Run a swarm node: the Docker Engine API on a unix socket, and, on managers, an e
 
 Options:
       --state-dir string            State directory (default "/var/lib/swarmd")
+      --exec-root string            Runtime state that must not outlive a reboot, kept on tmpfs
+                                    (default "<state-dir>/exec")
       --listen-control-api string   Engine API socket (default "/run/swarmd/swarmd.sock")
       --hostname string             Node hostname (default: the machine's)
       --listen-remote-api string    Address for other nodes (alias --listen-addr) (default "0.0.0.0:2377")
@@ -49,6 +54,7 @@ Options:
 
 const stringFlags: Record<string, keyof DaemonFlags> = {
   '--state-dir': 'stateDir',
+  '--exec-root': 'execRoot',
   '--listen-control-api': 'listenControlApi',
   '--hostname': 'hostname',
   '--listen-remote-api': 'listenRemoteApi',

@@ -119,9 +119,10 @@ export function containerSummary(rec: ContainerRecord, health: HealthState | und
 export function containerInspect(
   rec: ContainerRecord,
   health: HealthState | undefined,
-  bundle: string,
+  paths: { bundle: string; dir: string },
   execIDs: string[],
 ) {
+  const { bundle, dir } = paths;
   const s = rec.State;
   const spec = rec.Spec;
   const limits = rec.Resources?.Limits;
@@ -148,7 +149,7 @@ export function containerInspect(
     ResolvConfPath: `${bundle}/resolv.conf`,
     HostnamePath: `${bundle}/hostname`,
     HostsPath: `${bundle}/hosts`,
-    LogPath: `${bundle}/ctr.log`,
+    LogPath: `${dir}/ctr.log`,
     Name: `/${rec.Name}`,
     RestartCount: 0,
     Driver: 'overlay2',
@@ -176,7 +177,7 @@ export function containerInspect(
     },
     GraphDriver: {
       Name: 'overlay2',
-      Data: { UpperDir: `${bundle}/upper`, WorkDir: `${bundle}/work`, MergedDir: `${bundle}/rootfs` },
+      Data: { UpperDir: `${dir}/upper`, WorkDir: `${dir}/work`, MergedDir: `${bundle}/rootfs` },
     },
     Mounts: mountsJSON(rec),
     Config: {
@@ -326,7 +327,16 @@ export function containerRoutes(runtime: ContainerRuntime): Route[] {
       handler: (ctx) => {
         const rec = runtime.get(ctx.params.id ?? '');
         const execIDs = runtime.execIdsOf(rec.Id);
-        sendJSON(ctx.res, 200, containerInspect(rec, health(rec), runtime.bundleDir(rec.Id), execIDs));
+        sendJSON(
+          ctx.res,
+          200,
+          containerInspect(
+            rec,
+            health(rec),
+            { bundle: runtime.bundleDir(rec.Id), dir: runtime.containerDir(rec.Id) },
+            execIDs,
+          ),
+        );
       },
     },
     {

@@ -23,6 +23,23 @@ export async function ipBatch(lines: readonly string[], netns?: string): Promise
   await run('ip', [...nsArgs, '-batch', '-'], { input: `${lines.join('\n')}\n`, timeoutMs: TIMEOUT_MS });
 }
 
+/**
+ * Runs every line of an `ip` batch even when some fail (`-force`); failures whose message matches
+ * `missing` (the object is already gone) are fine, any other is thrown.
+ */
+export async function ipBatchIgnoringMissing(lines: readonly string[], missing: RegExp): Promise<void> {
+  if (lines.length === 0) return;
+  const r = await run('ip', ['-force', '-batch', '-'], {
+    input: `${lines.join('\n')}\n`,
+    okCodes: [0, 1],
+    timeoutMs: TIMEOUT_MS,
+  });
+  const errors = r.stderr
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !/^Command failed /.test(l) && !missing.test(l));
+  if (errors.length > 0) throw new ExecError(`ip -force -batch: ${errors.join('; ')}`.slice(0, 200), r);
+}
+
 /** `ip -j …` parsed as JSON; returns null when the object does not exist. */
 export async function ipJson(args: readonly string[], netns?: string): Promise<unknown> {
   const nsArgs = netns === undefined ? [] : ['-n', netns];

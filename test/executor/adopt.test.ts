@@ -69,13 +69,19 @@ test('after swarmd is killed with SIGKILL, a new runtime adopts running containe
   await until(() => !existsSync(`/proc/${pid}`), 5000, 'the child to die');
 
   // While "swarmd" is down: 3 containers exit (with codes of their own), and leftovers appear.
-  const root = join(h.stateDir, 'runc');
+  const root = join(h.stateDir, 'exec', 'runc');
   for (const c of started.slice(0, 3))
     execFileSync('runc', ['--root', root, 'exec', c.runcId, 'touch', '/tmp/go']);
-  await until(() => readdirSync(join(h?.stateDir ?? '', 'exits')).length === 3, 10_000, 'three exit files');
-  const strayBundle = join(h.stateDir, 'containers', 'f'.repeat(64));
+  await until(
+    () => readdirSync(join(h?.stateDir ?? '', 'exec', 'exits')).length === 3,
+    10_000,
+    'three exit files',
+  );
+  // A create that never finished: a bundle with its rootfs mounted, and a record-less disk dir.
+  const strayBundle = join(h.stateDir, 'exec', 'bundles', 'f'.repeat(64));
   mkdirSync(join(strayBundle, 'rootfs'), { recursive: true });
   execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', join(strayBundle, 'rootfs')]);
+  mkdirSync(join(h.stateDir, 'containers', 'e'.repeat(64), 'upper'), { recursive: true });
   const strayCgroup = `${h.prefix}stray`;
   for (const ctrl of ['pids', 'memory'])
     mkdirSync(join('/sys/fs/cgroup', ctrl, 'skt', strayCgroup), { recursive: true });
@@ -102,9 +108,11 @@ test('after swarmd is killed with SIGKILL, a new runtime adopts running containe
     else assert.equal(st.Status, 'running');
   }
   assert.ok(report.removedLeftovers.includes(`bundle ${'f'.repeat(64)}`));
+  assert.ok(report.removedLeftovers.includes(`bundle ${'e'.repeat(64)}`));
+  assert.ok(!existsSync(strayBundle) && !existsSync(join(h.stateDir, 'containers', 'e'.repeat(64))));
   assert.ok(report.removedLeftovers.includes(`cgroup ${strayCgroup}`));
   assert.equal(existsSync(strayBundle), false);
-  assert.deepEqual(readdirSync(join(h.stateDir, 'exits')), []);
+  assert.deepEqual(readdirSync(join(h.stateDir, 'exec', 'exits')), []);
 
   // The adopted runtime observes exits again, and the adopted containers stop and go cleanly.
   const victim = started[3] as Started;

@@ -129,18 +129,20 @@ export function census(h: { dir: string; prefix: string; stateDir: string }): {
       // process went away
     }
   }
-  let bundles: string[] = [];
-  try {
-    bundles = readdirSync(join(h.stateDir, 'containers'));
-  } catch {
-    bundles = [];
+  const bundles: string[] = [];
+  for (const d of [join(h.stateDir, 'containers'), join(h.stateDir, 'exec', 'bundles')]) {
+    try {
+      bundles.push(...readdirSync(d));
+    } catch {
+      // not created yet
+    }
   }
   return { mounts, cgroups, conmons, bundles };
 }
 
 /** Last-resort cleanup for a failed test: kill our conmons and containers, unmount, rmdir cgroups, rm dir. */
 export function scrub(h: { dir: string; prefix: string; stateDir: string }): void {
-  const root = join(h.stateDir, 'runc');
+  const root = join(h.stateDir, 'exec', 'runc');
   try {
     const list: { id: string }[] =
       JSON.parse(execFileSync('runc', ['--root', root, 'list', '-f', 'json']).toString() || 'null') ?? [];

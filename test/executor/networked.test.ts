@@ -178,8 +178,8 @@ describe('runc executor with the gateway network', { timeout: 120_000 }, () => {
     assert.deepEqual(runtime.list(), []);
     await until(() => census(harness).conmons.length === 0, 5000, 'conmon processes to exit');
     assert.deepEqual(census(h), { mounts: [], cgroups: [], conmons: [], bundles: [] });
-    assert.deepEqual(readdirSync(join(h.stateDir, 'exits')), []);
-    assert.deepEqual(readdirSync(join(h.stateDir, 'socks')), []);
+    assert.deepEqual(readdirSync(join(h.stateDir, 'exec', 'exits')), []);
+    assert.deepEqual(readdirSync(join(h.stateDir, 'exec', 'socks')), []);
     // Only the gateway's own objects remain: its NAT table (and the bridge itself, no veths on it).
     assert.deepEqual(await networkCensus(tag), { netns: [], veths: [], nftTables: ['ip skt_nat'] });
     assert.deepEqual(readdirSync(join(netDir, 'containers')), []);

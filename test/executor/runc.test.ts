@@ -45,11 +45,11 @@ describe('runc executor', () => {
     for (const id of ids) await h.runtime.start(id);
     for (const id of ids) {
       assert.equal(h.runtime.get(id).State.Status, 'running');
-      const bundle = h.runtime.bundleDir(id);
-      assert.equal(readlinkSync(join(bundle, 'l', '0')), h.layer);
+      const dir = h.runtime.containerDir(id);
+      assert.equal(readlinkSync(join(dir, 'l', '0')), h.layer);
       // The upper dir holds only runc's stubs for the /etc bind mounts: nothing of the image.
       assert.deepEqual(
-        readdirSync(join(bundle, 'upper')).filter((n) => n !== 'etc'),
+        readdirSync(join(dir, 'upper')).filter((n) => n !== 'etc'),
         [],
       );
     }
@@ -282,6 +282,6 @@ describe('runc executor', () => {
     await until(() => census(h).conmons.length === 0, 5000, 'conmon processes to exit');
     assert.deepEqual(census(h), { mounts: [], cgroups: [], conmons: [], bundles: [] });
     assert.equal(existsSync(join(h.stateDir, 'volumes', 'v1', '_data', 'file')), true);
-    assert.deepEqual(readdirSync(join(h.stateDir, 'exits')), []);
+    assert.deepEqual(readdirSync(join(h.stateDir, 'exec', 'exits')), []);
   });
 });

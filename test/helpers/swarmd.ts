@@ -207,7 +207,7 @@ export async function startSwarmd(
     } catch {
       // already gone
     }
-    rmSync(stateDir, { recursive: true, force: true });
+    removeStateDir(stateDir);
     throw e;
   }
   const p: SwarmdProcess = {
@@ -277,8 +277,25 @@ export async function startSwarmd(
       } catch {
         // already gone
       }
-      rmSync(stateDir, { recursive: true, force: true });
+      removeStateDir(stateDir);
     },
   };
   return p;
+}
+
+/** Unmounts what swarmd mounted below its state dir (the exec root's tmpfs, any rootfs), then removes it. */
+function removeStateDir(stateDir: string): void {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((m) => m === stateDir || m.startsWith(`${stateDir}/`))
+    .sort((a, b) => b.length - a.length);
+  for (const m of mounts) {
+    try {
+      execFileSync('umount', ['-l', m], { stdio: 'ignore' });
+    } catch {
+      // already unmounted
+    }
+  }
+  rmSync(stateDir, { recursive: true, force: true });
 }

@@ -49,7 +49,7 @@ describe('swarmd restart', () => {
     const containerId = victim?.Status.ContainerStatus?.ContainerID ?? '';
     assert.ok(containerId);
     await c.swarmd.stop();
-    const root = join(c.swarmd.stateDir, 'runtime', 'runc');
+    const root = join(c.swarmd.stateDir, 'exec', 'runtime', 'runc');
     const list = await run('runc', ['--root', root, 'list', '-q']);
     const runcId = list.stdout.split('\n').find((x) => x.endsWith(containerId));
     assert.ok(runcId, `no runc container for ${containerId} in ${list.stdout}`);

@@ -12,6 +12,8 @@ export interface ConmonLaunch {
   /** Short unique id: conmon links <socketDir>/<cuuid> → bundle, and unix socket paths are short. */
   cuuid: string;
   bundle: string;
+  /** conmon's k8s-file log. */
+  logPath: string;
   exitDir: string;
   socketDir: string;
   logSizeMax: number;
@@ -43,7 +45,7 @@ export function conmonArgs(l: ConmonLaunch): string[] {
     '-0',
     join(l.bundle, 'persist'),
     '-l',
-    `k8s-file:${join(l.bundle, 'ctr.log')}`,
+    `k8s-file:${l.logPath}`,
     '--log-size-max',
     String(l.logSizeMax),
     '--socket-dir-path',

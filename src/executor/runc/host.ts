@@ -6,18 +6,18 @@ import { run } from '../../lib/exec.js';
 export const CGROUP_ROOT = '/sys/fs/cgroup';
 
 /**
- * Mounts the overlay rootfs at <bundle>/rootfs. Layers are reached through the bundle's `l/<n>`
- * symlinks (n = 0 for the bottom layer) and every path in the mount data is relative to the bundle
- * (mount runs with cwd = bundle), so the data stays far below the kernel's one-page (4096 B) limit
- * however long the layer paths are: ~5 bytes a layer.
+ * Mounts the overlay rootfs at `target`. Layers are reached through `dir`'s `l/<n>` symlinks (n = 0
+ * for the bottom layer), the writable layer is `dir`'s upper/ and work/, and every path in the mount
+ * data is relative to `dir` (mount runs with cwd = dir), so the data stays far below the kernel's
+ * one-page (4096 B) limit however long the layer paths are: ~5 bytes a layer.
  */
-export async function mountOverlay(bundle: string, layerCount: number): Promise<void> {
+export async function mountOverlay(dir: string, target: string, layerCount: number): Promise<void> {
   const lower = Array.from({ length: layerCount }, (_, i) => `l/${layerCount - 1 - i}`).join(':');
   await run(
     'mount',
-    ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=upper,workdir=work`, 'rootfs'],
+    ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lower},upperdir=upper,workdir=work`, target],
     {
-      cwd: bundle,
+      cwd: dir,
     },
   );
 }

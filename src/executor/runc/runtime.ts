@@ -1,6 +1,8 @@
 // The container runtime: creates, starts, stops, execs into, health-checks and removes containers
-// with runc under conmon, keeps one record per container in its bundle dir, and re-adopts what a
-// previous swarmd left behind (containers outlive swarmd: conmon owns them).
+// with runc under conmon, keeps one record per container on disk, and re-adopts what a previous
+// swarmd left behind (containers outlive swarmd: conmon owns them). What only matters while the
+// machine is up (OCI bundles, runc state, conmon's files) lives in the exec root, which swarmd keeps
+// on tmpfs: it costs no disk inodes and cannot outlive a reboot as stale state.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -41,12 +43,17 @@ import { readLogFile } from './logs.js';
 import { type ContainerRecord, readRecord, writeRecord, ZERO_TIME } from './record.js';
 
 export interface RuntimeOptions {
-  /** Everything lives below: containers/<id>/ (bundles), exits/, socks/, volumes/, runc/ (runc root). */
+  /** Kept across reboots: containers/<id>/ (record, log, writable layer), volumes/. */
   stateDir: string;
+  /**
+   * Volatile: bundles/<id>/ (OCI bundle, rootfs mount point, conmon files), exits/, socks/, runc/.
+   * Default <stateDir>/exec; swarmd passes a tmpfs.
+   */
+  execRoot?: string;
   images: ImageResolver;
   /** Optional: without it, runc gives each container a fresh netns with only `lo`. */
   network?: NetworkProvider;
-  /** Default <stateDir>/runc: private runc state, never shared with another runc user. */
+  /** Default <execRoot>/runc: private runc state, never shared with another runc user. */
   runcRoot?: string;
   runcPath?: string;
   conmonPath?: string;
@@ -117,6 +124,7 @@ interface HealthLoop {
 
 export class ContainerRuntime {
   readonly stateDir: string;
+  readonly execRoot: string;
   readonly runcRoot: string;
   readonly namePrefix: string;
   readonly cgroupParent: string;
@@ -131,6 +139,8 @@ export class ContainerRuntime {
   private readonly execs = new Map<string, ExecInstance>();
   private readonly starting = new Set<string>();
   private readonly finalizing = new Map<string, Promise<void>>();
+  /** Start time (/proc/<pid>/stat field 22) of each running container's init, to signal it safely. */
+  private readonly pidStarts = new Map<string, string>();
   private readonly events = new EventEmitter();
   private writes = new Map<string, Promise<void>>();
   private watcher: FSWatcher | undefined;
@@ -139,7 +149,8 @@ export class ContainerRuntime {
 
   constructor(opts: RuntimeOptions) {
     this.stateDir = opts.stateDir;
-    this.runcRoot = opts.runcRoot ?? join(opts.stateDir, 'runc');
+    this.execRoot = opts.execRoot ?? join(opts.stateDir, 'exec');
+    this.runcRoot = opts.runcRoot ?? join(this.execRoot, 'runc');
     this.runcPath = opts.runcPath ?? '/usr/sbin/runc';
     this.conmonPath = opts.conmonPath ?? '/usr/bin/conmon';
     this.namePrefix = opts.namePrefix ?? 'skt-';
@@ -156,13 +167,21 @@ export class ContainerRuntime {
     return join(this.stateDir, 'containers');
   }
   private get exitDir() {
-    return join(this.stateDir, 'exits');
+    return join(this.execRoot, 'exits');
   }
   private get socketDir() {
-    return join(this.stateDir, 'socks');
+    return join(this.execRoot, 'socks');
   }
-  bundleDir(id: string): string {
+  private get bundlesDir() {
+    return join(this.execRoot, 'bundles');
+  }
+  /** On disk: meta.json (the record), ctr.log, l/ (layer links), upper/ and work/ (writable layer). */
+  containerDir(id: string): string {
     return join(this.containersDir, id);
+  }
+  /** In the exec root: config.json, rootfs/ (the overlay mount), persist/, conmon's pid files. */
+  bundleDir(id: string): string {
+    return join(this.bundlesDir, id);
   }
   volumeDir(name: string): string {
     return join(this.stateDir, 'volumes', name, '_data');
@@ -178,6 +197,7 @@ export class ContainerRuntime {
   async adopt(): Promise<AdoptReport> {
     for (const d of [
       this.containersDir,
+      this.bundlesDir,
       this.exitDir,
       this.socketDir,
       this.runcRoot,
@@ -190,14 +210,18 @@ export class ContainerRuntime {
     const runcStates = await this.runcList();
 
     for (const id of await readdir(this.containersDir)) {
-      const bundle = this.bundleDir(id);
       try {
-        const rec = await readRecord(join(bundle, 'meta.json'));
+        const rec = await readRecord(join(this.containerDir(id), 'meta.json'));
         this.records.set(rec.Id, rec);
       } catch {
-        // A bundle without a valid record is a create that never finished.
-        for (const m of await mountsUnder(bundle)) await unmount(m);
-        await rm(bundle, { recursive: true, force: true });
+        // A container dir without a valid record is a create that never finished.
+        await this.removeDirs(id);
+        report.removedLeftovers.push(`bundle ${id}`);
+      }
+    }
+    for (const id of await readdir(this.bundlesDir)) {
+      if (!this.records.has(id)) {
+        await this.removeDirs(id);
         report.removedLeftovers.push(`bundle ${id}`);
       }
     }
@@ -215,6 +239,7 @@ export class ContainerRuntime {
           };
           await this.persist(rec);
         }
+        await this.notePidStart(rec);
         this.startHealth(rec);
         report.running.push(rec.Id);
       } else if (exit && (rec.State.Status === 'running' || st)) {
@@ -348,15 +373,18 @@ export class ContainerRuntime {
     }
     const spec = opts.spec;
     const image = await this.images.resolve(spec.Image);
+    const dir = this.containerDir(id);
     const bundle = this.bundleDir(id);
     const runcId = `${this.namePrefix}${id}`;
     let prepared: PreparedNetwork | undefined;
     try {
-      await mkdir(join(bundle, 'l'), { recursive: true });
-      for (const d of ['upper', 'work', 'rootfs', 'persist']) await mkdir(join(bundle, d));
-      for (const [i, layer] of image.layers.entries()) await symlink(layer, join(bundle, 'l', String(i)));
       if (image.layers.length === 0) throw invalidArgument(`image ${spec.Image} has no layers`);
-      await mountOverlay(bundle, image.layers.length);
+      await mkdir(join(dir, 'l'), { recursive: true });
+      for (const d of ['upper', 'work']) await mkdir(join(dir, d));
+      for (const [i, layer] of image.layers.entries()) await symlink(layer, join(dir, 'l', String(i)));
+      await mkdir(join(bundle, 'rootfs'), { recursive: true });
+      await mkdir(join(bundle, 'persist'));
+      await mountOverlay(dir, join(bundle, 'rootfs'), image.layers.length);
 
       prepared = this.network ? await this.network.prepareNetwork(id) : undefined;
       const hostname = prepared?.hostname ?? spec.Hostname ?? id.slice(0, 12);
@@ -460,12 +488,11 @@ export class ContainerRuntime {
           FinishedAt: ZERO_TIME,
         },
       };
-      await writeRecord(join(bundle, 'meta.json'), rec);
+      await writeRecord(join(dir, 'meta.json'), rec);
       this.records.set(id, rec);
       return rec;
     } catch (err) {
-      for (const m of await mountsUnder(bundle)) await unmount(m).catch(() => undefined);
-      await rm(bundle, { recursive: true, force: true });
+      await this.removeDirs(id).catch(() => undefined);
       if (prepared && this.network) await this.network.releaseNetwork(id).catch(() => undefined);
       throw err;
     }
@@ -490,15 +517,22 @@ export class ContainerRuntime {
     const bundle = this.bundleDir(rec.Id);
     this.starting.add(rec.Id);
     try {
+      if (!existsSync(join(bundle, 'config.json'))) {
+        throw new SwarmError(
+          'FAILED_PRECONDITION',
+          `container ${rec.Name} cannot start again: its runtime bundle went with a reboot; remove it and create a new one`,
+        );
+      }
       if (!(await mountsUnder(join(bundle, 'rootfs'))).length) {
-        const layers = await readdir(join(bundle, 'l'));
-        await mountOverlay(bundle, layers.length);
+        const dir = this.containerDir(rec.Id);
+        const layers = await readdir(join(dir, 'l'));
+        await mountOverlay(dir, join(bundle, 'rootfs'), layers.length);
       }
       // Leftovers of a previous run must not be mistaken for this one's exit.
       await rm(join(this.exitDir, rec.RuncId), { force: true });
       await rm(join(bundle, 'persist'), { recursive: true, force: true });
       await mkdir(join(bundle, 'persist'));
-      await this.runc(['delete', '-f', rec.RuncId], true);
+      await this.forgetRuncState(rec);
       let pid: number;
       try {
         pid = await launchConmon({
@@ -508,6 +542,7 @@ export class ContainerRuntime {
           runcId: rec.RuncId,
           cuuid: cuuidOf(rec.Id),
           bundle,
+          logPath: join(this.containerDir(rec.Id), 'ctr.log'),
           exitDir: this.exitDir,
           socketDir: this.socketDir,
           logSizeMax: this.logSizeMax,
@@ -531,6 +566,7 @@ export class ContainerRuntime {
         StartedAt: new Date().toISOString(),
         FinishedAt: ZERO_TIME,
       };
+      await this.notePidStart(rec);
       await this.persist(rec);
     } finally {
       this.starting.delete(rec.Id);
@@ -545,7 +581,7 @@ export class ContainerRuntime {
     const rec = this.get(ref);
     const sig = normalizeSignal(signal, 'SIGKILL');
     if (rec.State.Status !== 'running') throw conflict(`Container ${rec.Id} is not running`);
-    await this.runc(['kill', rec.RuncId, sig.replace(/^SIG/, '')], true);
+    await this.signal(rec, sig);
   }
 
   /** StopSignal, then SIGKILL after the grace period (PID 1 may ignore TERM: runtime.md §2). */
@@ -556,9 +592,9 @@ export class ContainerRuntime {
     const grace =
       graceMs ?? (rec.Spec.StopGracePeriod !== undefined ? rec.Spec.StopGracePeriod / 1e6 : DEFAULT_GRACE_MS);
     const exited = this.waitExit(rec.Id);
-    await this.runc(['kill', rec.RuncId, rec.StopSignal.replace(/^SIG/, '')], true);
+    await this.signal(rec, rec.StopSignal);
     if (await within(exited, grace)) return;
-    await this.runc(['kill', rec.RuncId, 'KILL'], true);
+    await this.signal(rec, 'SIGKILL');
     if (!(await within(exited, 10_000)))
       throw new SwarmError('INTERNAL', `container ${rec.Id} did not exit after SIGKILL`);
   }
@@ -576,22 +612,22 @@ export class ContainerRuntime {
         );
       }
       const exited = this.waitExit(rec.Id);
-      await this.runc(['kill', rec.RuncId, 'KILL'], true);
+      await this.signal(rec, 'SIGKILL');
       await within(exited, 10_000);
     }
     await this.finalizing.get(rec.Id);
     this.stopHealth(rec.Id);
     const bundle = this.bundleDir(rec.Id);
-    await this.runc(['delete', '-f', rec.RuncId], true);
+    await this.forgetRuncState(rec);
     const conmonPid = await readPid(join(bundle, 'conmon.pid'));
     if (pidAlive(conmonPid) && (await isConmon(conmonPid))) process.kill(conmonPid, 'SIGKILL');
-    for (const m of await mountsUnder(bundle)) await unmount(m);
     if (this.network) await this.network.releaseNetwork(rec.Id);
     await rm(join(this.exitDir, rec.RuncId), { force: true });
     await rm(join(this.socketDir, cuuidOf(rec.Id)), { force: true });
-    await rm(bundle, { recursive: true, force: true });
+    await this.removeDirs(rec.Id);
     await removeCgroup(this.cgroupParent, rec.RuncId);
     this.records.delete(rec.Id);
+    this.pidStarts.delete(rec.Id);
     // The shared parent goes with our last container (rmdir of a non-empty cgroup dir just fails).
     if (this.records.size === 0) {
       for (const h of await cgroupHierarchies())
@@ -602,7 +638,7 @@ export class ContainerRuntime {
 
   logs(ref: string, opts: LogOptions): AsyncIterable<LogEntry> {
     const rec = this.get(ref);
-    return readLogFile(join(this.bundleDir(rec.Id), 'ctr.log'), opts, () => {
+    return readLogFile(join(this.containerDir(rec.Id), 'ctr.log'), opts, () => {
       const cur = this.records.get(rec.Id);
       return cur !== undefined && (cur.State.Status === 'running' || this.starting.has(rec.Id));
     });
@@ -755,8 +791,9 @@ export class ContainerRuntime {
       OOMKilled: code === 137 && oomMark,
       FinishedAt: at,
     };
+    this.pidStarts.delete(rec.Id);
     await this.persist(rec);
-    await this.runc(['delete', '-f', rec.RuncId], true);
+    await this.forgetRuncState(rec);
     await unmount(join(bundle, 'rootfs'));
     await rm(join(this.exitDir, rec.RuncId), { force: true });
     log.debug('container exited', { id: rec.Id, code });
@@ -817,7 +854,7 @@ export class ContainerRuntime {
   // ---------------------------------------------------------------- helpers
 
   private persist(rec: ContainerRecord): Promise<void> {
-    const path = join(this.bundleDir(rec.Id), 'meta.json');
+    const path = join(this.containerDir(rec.Id), 'meta.json');
     const prev = this.writes.get(rec.Id) ?? Promise.resolve();
     const next = prev.then(() => writeRecord(path, rec));
     this.writes.set(
@@ -825,6 +862,47 @@ export class ContainerRuntime {
       next.catch(() => undefined),
     );
     return next;
+  }
+
+  /**
+   * Signals the container's init directly (what `runc kill` does, without spawning runc): the
+   * recorded pid is trusted only while /proc says it is the process we started (same start time),
+   * so a recycled pid is never hit. Falls back to runc when that cannot be told.
+   */
+  private async signal(rec: ContainerRecord, signal: string): Promise<void> {
+    const sig = normalizeSignal(signal, 'SIGKILL');
+    const pid = rec.State.Pid;
+    const started = this.pidStarts.get(rec.Id);
+    if (pid > 0 && started !== undefined) {
+      // Gone or a different process now: ours has exited, and its exit is on its way.
+      if ((await processStartTime(pid)) !== started) return;
+      try {
+        process.kill(pid, sig as NodeJS.Signals);
+        return;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ESRCH') return;
+      }
+    }
+    await this.runc(['kill', rec.RuncId, sig.replace(/^SIG/, '')], true);
+  }
+
+  private async notePidStart(rec: ContainerRecord): Promise<void> {
+    const t = await processStartTime(rec.State.Pid);
+    if (t === undefined) this.pidStarts.delete(rec.Id);
+    else this.pidStarts.set(rec.Id, t);
+  }
+
+  /** Unmounts what is mounted in a container's bundle, then removes its bundle and its disk dir. */
+  private async removeDirs(id: string): Promise<void> {
+    for (const d of [this.bundleDir(id), this.containerDir(id)]) {
+      for (const m of await mountsUnder(d)) await unmount(m);
+      await rm(d, { recursive: true, force: true });
+    }
+  }
+
+  /** `runc delete -f`, only when runc still holds state for the container (a spawn saved otherwise). */
+  private async forgetRuncState(rec: ContainerRecord): Promise<void> {
+    if (existsSync(join(this.runcRoot, rec.RuncId))) await this.runc(['delete', '-f', rec.RuncId], true);
   }
 
   private async runc(args: string[], tolerant = false): Promise<void> {
@@ -907,6 +985,14 @@ async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Field 22 of /proc/<pid>/stat (start time in clock ticks since boot), or undefined. */
+async function processStartTime(pid: number): Promise<string | undefined> {
+  if (!Number.isInteger(pid) || pid <= 0) return undefined;
+  const text = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return fields[19] || undefined;
 }
 
 async function isConmon(pid: number): Promise<boolean> {
