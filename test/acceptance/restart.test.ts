@@ -4,6 +4,7 @@
 // Leader for `docker node ls`.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { type SwarmdProcess, startSwarmd } from '../helpers/swarmd.js';
 
@@ -127,5 +128,16 @@ describe('cluster state survives restarts', () => {
     const rm = await swarmd.api('DELETE', `${V}/services/svc-1`);
     assert.equal(rm.status, 200, rm.body);
     assert.equal((await services()).size, COUNT - 1);
+  });
+
+  test('runtime state lives on one tmpfs exec root, which the restarts reused', () => {
+    const execRoot = `${swarmd.stateDir}/exec`;
+    const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' '))
+      .filter((f) => f[4] === execRoot)
+      .map((f) => f[f.indexOf('-') + 1]);
+    assert.deepEqual(mounts, ['tmpfs']);
+    assert.ok(existsSync(`${execRoot}/runtime/runc`), 'runc state is in the exec root');
   });
 });
