@@ -207,16 +207,22 @@ export class LeaderLoop {
 
     // 5. Write: creates in their final state, updates on the latest versions, deletes, services.
     const ops: BatchOp<Tables>[] = [];
+    // The writes of one slot (e.g. an update's "start the new task, shut the old one down") are
+    // atomic: a status report that changed one of them since the snapshot voids them all, and the
+    // slot is decided again, instead of half of the decision landing.
     for (const t of created.values()) {
       const { CreatedAt: _c, UpdatedAt: _u, ...rest } = t;
-      ops.push({ op: 'create', kind: 'task', object: rest });
+      ops.push({ op: 'create', kind: 'task', object: rest, atomic: slotKey(t) });
     }
     for (const [id, u] of pending) {
       const current = this.cache.get('task', id);
       if (!current) continue;
-      ops.push({ op: 'update', kind: 'task', object: applyTaskUpdate(current, u) });
+      ops.push({ op: 'update', kind: 'task', object: applyTaskUpdate(current, u), atomic: slotKey(current) });
     }
-    for (const id of deleted) ops.push({ op: 'delete', kind: 'task', id });
+    for (const id of deleted) {
+      const current = this.cache.get('task', id);
+      ops.push({ op: 'delete', kind: 'task', id, ...(current ? { atomic: slotKey(current) } : {}) });
+    }
     for (const su of serviceUpdates) {
       const s = su && this.cache.get('service', su.ID);
       if (!su || !s) continue;
@@ -289,4 +295,9 @@ export class LeaderLoop {
       this.reaping = false;
     }
   }
+}
+
+/** A task's slot: service and slot number (replicated), or service and node (global). */
+function slotKey(t: Pick<Task, 'ServiceID' | 'Slot' | 'NodeID'>): string {
+  return t.Slot ? `${t.ServiceID}/${t.Slot}` : `${t.ServiceID}/node/${t.NodeID}`;
 }

@@ -160,7 +160,11 @@ export function planWrite(s: OpState, keys: KeyLayout): PlannedWrite {
  * Packs planned writes, in order, into transactions: at most MAX_TXN_OPS compares, writes and reads
  * each (`reserved` are taken by the fence), at most MAX_TXN_BYTES, and no key written twice.
  */
-export function packTransactions(plans: PlannedWrite[], reserved = 0): number[][] {
+export function packTransactions(
+  plans: PlannedWrite[],
+  reserved = 0,
+  atomic: readonly (string | undefined)[] = [],
+): number[][] {
   const groups: number[][] = [];
   let cur: number[] = [];
   let compares = reserved;
@@ -177,25 +181,69 @@ export function packTransactions(plans: PlannedWrite[], reserved = 0): number[][
     bytes = 0;
     keys = new Set();
   };
-  plans.forEach((p, i) => {
-    const written = [...p.puts.map((x) => x.key), ...p.deletes];
-    const w = written.length;
-    const fits =
-      compares + p.compares.length <= MAX_TXN_OPS &&
-      writes + w <= MAX_TXN_OPS &&
-      reads + p.reads.length <= MAX_TXN_OPS &&
-      bytes + p.bytes <= MAX_TXN_BYTES &&
-      written.every((k) => !keys.has(k));
-    if (!fits) flush();
+  const fits = (unit: number[]) => {
+    const ps = unit.map((i) => plans[i] as PlannedWrite);
+    const written = ps.flatMap((p) => [...p.puts.map((x) => x.key), ...p.deletes]);
+    return (
+      compares + sum(ps, (p) => p.compares.length) <= MAX_TXN_OPS &&
+      writes + written.length <= MAX_TXN_OPS &&
+      reads + sum(ps, (p) => p.reads.length) <= MAX_TXN_OPS &&
+      bytes + sum(ps, (p) => p.bytes) <= MAX_TXN_BYTES &&
+      new Set(written).size === written.length &&
+      written.every((k) => !keys.has(k))
+    );
+  };
+  const add = (i: number) => {
+    const p = plans[i] as PlannedWrite;
     cur.push(i);
     compares += p.compares.length;
-    writes += w;
+    writes += p.puts.length + p.deletes.length;
     reads += p.reads.length;
     bytes += p.bytes;
-    for (const k of written) keys.add(k);
-  });
+    for (const k of [...p.puts.map((x) => x.key), ...p.deletes]) keys.add(k);
+  };
+  for (const unit of atomicUnits(plans.length, atomic)) {
+    if (!fits(unit)) flush();
+    if (fits(unit)) {
+      for (const i of unit) add(i);
+      continue;
+    }
+    // A unit too big for one transaction (never the leader's slots) is split: atomic per part only.
+    for (const i of unit) {
+      if (!fits([i])) flush();
+      add(i);
+    }
+  }
   flush();
   return groups;
+}
+
+/**
+ * Ops sharing an atomic key, together where the first of them stands; ops without one alone.
+ * Order is kept otherwise.
+ */
+export function atomicUnits(count: number, atomic: readonly (string | undefined)[]): number[][] {
+  const units: number[][] = [];
+  const byKey = new Map<string, number[]>();
+  for (let i = 0; i < count; i++) {
+    const key = atomic[i];
+    if (key === undefined) {
+      units.push([i]);
+      continue;
+    }
+    const unit = byKey.get(key);
+    if (unit) unit.push(i);
+    else {
+      const fresh = [i];
+      byKey.set(key, fresh);
+      units.push(fresh);
+    }
+  }
+  return units;
+}
+
+function sum<T>(xs: readonly T[], f: (x: T) => number): number {
+  return xs.reduce((n, x) => n + f(x), 0);
 }
 
 function nameConflict(kind: string, name: string): SwarmError {

@@ -66,17 +66,28 @@ export function isNotLeader(err: unknown): err is NotLeaderError {
   return err instanceof NotLeaderError;
 }
 
+/**
+ * One write of a batch. Ops sharing an `atomic` key go in one transaction and stand or fall
+ * together: when one fails, the others are not written either (they fail with ABORTED).
+ */
 export type BatchOp<S extends TableSet> = {
   [K in keyof S & string]:
-    | { op: 'create'; kind: K; object: NewObject<ObjectOf<S, K>> }
-    | { op: 'update'; kind: K; object: ObjectOf<S, K> }
-    | { op: 'delete'; kind: K; id: string; version?: number };
+    | { op: 'create'; kind: K; object: NewObject<ObjectOf<S, K>>; atomic?: string }
+    | { op: 'update'; kind: K; object: ObjectOf<S, K>; atomic?: string }
+    | { op: 'delete'; kind: K; id: string; version?: number; atomic?: string };
 }[keyof S & string];
 
 /** What batch() accepts internally: the schema check in prepare() is what types the object. */
 type InputOp =
-  | { op: 'create' | 'update'; kind: string; object: object }
-  | { op: 'delete'; kind: string; id: string; version?: number };
+  | { op: 'create' | 'update'; kind: string; object: object; atomic?: string }
+  | { op: 'delete'; kind: string; id: string; version?: number; atomic?: string };
+
+interface PendingOp {
+  state: OpState;
+  /** Position in the caller's batch. */
+  pos: number;
+  atomic: string | undefined;
+}
 
 export type BatchResult =
   /** `object` is set for create and update (with its new Version); `revision` is the write's revision. */
@@ -103,6 +114,28 @@ export interface StoreOptions {
 const MAX_ATTEMPTS = 6;
 
 /** Errors after which etcd certainly did not apply the request. Anything else may have committed. */
+function partnerFailed(): SwarmError {
+  return new SwarmError('CONFLICT', 'not written: another write of its atomic group failed');
+}
+
+/**
+ * Fails (without writing) every pending op whose atomic group has a failed op among `all`; returns
+ * the pending ops left.
+ */
+function dropPartnersOfFailed(
+  all: readonly PendingOp[],
+  pending: PendingOp[],
+  results: (BatchResult | undefined)[],
+): PendingOp[] {
+  const failedKeys = new Set<string>();
+  for (const p of all) if (p.atomic !== undefined && results[p.pos]?.ok === false) failedKeys.add(p.atomic);
+  return pending.filter((p) => {
+    if (p.atomic === undefined || !failedKeys.has(p.atomic)) return true;
+    results[p.pos] = { ok: false, error: partnerFailed() };
+    return false;
+  });
+}
+
 function isDefinitiveRejection(err: unknown): boolean {
   return (
     err instanceof GRPCInvalidArgumentError ||
@@ -260,19 +293,32 @@ export class ClusterStore<S extends TableSet> {
     const results: (BatchResult | undefined)[] = new Array(ops.length);
     const states: OpState[] = [];
     const index: number[] = [];
+    const atomic: (string | undefined)[] = [];
     ops.forEach((op, i) => {
       try {
         const w = this.prepare(op);
         states.push(initialState(w, this.tableOf(w.kind)));
         index.push(i);
+        atomic.push(op.atomic);
       } catch (err) {
         results[i] = { ok: false, error: err instanceof SwarmError ? err : internal(String(err)) };
       }
     });
+    // An op refused before any transaction takes its atomic partners with it.
+    const refused = new Set(ops.flatMap((op, i) => (results[i] && op.atomic ? [op.atomic] : [])));
+    for (let j = states.length - 1; j >= 0; j--) {
+      const key = atomic[j];
+      if (key === undefined || !refused.has(key)) continue;
+      results[index[j] ?? 0] = { ok: false, error: partnerFailed() };
+      states.splice(j, 1);
+      index.splice(j, 1);
+      atomic.splice(j, 1);
+    }
     const reserved = opts.fence ? 1 : 0;
     const groups = packTransactions(
       states.map((s) => planWrite(s, this.keys)),
       reserved,
+      atomic,
     );
     let fenceLost = false;
     for (const g of groups) {
@@ -280,8 +326,10 @@ export class ClusterStore<S extends TableSet> {
         for (const j of g) results[index[j] ?? 0] = { ok: false, error: new NotLeaderError() };
         continue;
       }
-      const groupStates = g.map((j) => states[j] as OpState);
-      const out = await this.runGroup(groupStates, opts.fence);
+      const out = await this.runGroup(
+        g.map((j) => ({ state: states[j] as OpState, atomic: atomic[j] })),
+        opts.fence,
+      );
       out.results.forEach((r, k) => {
         results[index[g[k] ?? 0] ?? 0] = r;
       });
@@ -292,11 +340,12 @@ export class ClusterStore<S extends TableSet> {
 
   /** Runs one transaction group to completion: retries without failed ops, resolves unknown outcomes. */
   private async runGroup(
-    initial: OpState[],
+    initial: { state: OpState; atomic: string | undefined }[],
     fence: Fence | undefined,
   ): Promise<{ results: BatchResult[]; fenceLost: boolean }> {
     const results: (BatchResult | undefined)[] = new Array(initial.length);
-    let pending = initial.map((state, pos) => ({ state, pos }));
+    const all: PendingOp[] = initial.map((o, pos) => ({ ...o, pos }));
+    let pending = all;
     for (let attempt = 0; attempt < this.maxAttempts && pending.length > 0; attempt++) {
       const plans = pending.map((p) => planWrite(p.state, this.keys));
       const compare = plans.flatMap((p) => p.compares.map(toCompare));
@@ -337,7 +386,7 @@ export class ClusterStore<S extends TableSet> {
           for (const p of pending) results[p.pos] = { ok: false, error: new NotLeaderError() };
           return { results: this.fill(results), fenceLost: true };
         }
-        pending = this.judgeAll(pending, results, judge).pending;
+        pending = dropPartnersOfFailed(all, this.judgeAll(pending, results, judge).pending, results);
         continue;
       }
       if (res.succeeded) {
@@ -363,7 +412,7 @@ export class ClusterStore<S extends TableSet> {
         for (const p of judged.pending) results[p.pos] = { ok: false, error: e };
         return { results: this.fill(results), fenceLost: false };
       }
-      pending = judged.pending;
+      pending = dropPartnersOfFailed(all, judged.pending, results);
     }
     const e = unavailable('cluster store write outcome unknown: etcd did not answer');
     for (const p of pending) results[p.pos] = { ok: false, error: e };
@@ -385,23 +434,23 @@ export class ClusterStore<S extends TableSet> {
    * or changed state, so another attempt differs from the last.
    */
   private judgeAll(
-    pending: { state: OpState; pos: number }[],
+    pending: PendingOp[],
     results: (BatchResult | undefined)[],
     judge: (s: OpState) => Judgement,
     final: true,
-  ): { state: OpState; pos: number }[];
+  ): PendingOp[];
   private judgeAll(
-    pending: { state: OpState; pos: number }[],
+    pending: PendingOp[],
     results: (BatchResult | undefined)[],
     judge: (s: OpState) => Judgement,
-  ): { pending: { state: OpState; pos: number }[]; progressed: boolean };
+  ): { pending: PendingOp[]; progressed: boolean };
   private judgeAll(
-    pending: { state: OpState; pos: number }[],
+    pending: PendingOp[],
     results: (BatchResult | undefined)[],
     judge: (s: OpState) => Judgement,
     final?: true,
-  ): { state: OpState; pos: number }[] | { pending: { state: OpState; pos: number }[]; progressed: boolean } {
-    const keep: { state: OpState; pos: number }[] = [];
+  ): PendingOp[] | { pending: PendingOp[]; progressed: boolean } {
+    const keep: PendingOp[] = [];
     let progressed = false;
     for (const p of pending) {
       const j = judge(p.state);

@@ -69,6 +69,32 @@ describe('transaction packing', () => {
     );
   });
 
+  it('puts the ops of an atomic group in one transaction whenever they fit in one', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(plannedArb, fc.option(fc.constantFrom('s1', 's2', 's3'), { nil: undefined })), {
+          maxLength: 200,
+        }),
+        (raw) => {
+          const plans = raw.map(([p]) => toPlan({ ...p, keys: [`k${Math.random()}`], bytes: 100 }));
+          const atomic = raw.map(([, k]) => k);
+          const groups = packTransactions(plans, 1, atomic);
+          assert.deepEqual(
+            groups.flat().sort((a, b) => a - b),
+            plans.map((_, i) => i),
+          );
+          for (const key of ['s1', 's2', 's3']) {
+            const members = atomic.flatMap((k, i) => (k === key ? [i] : []));
+            const size = members.reduce((n, i) => n + (plans[i]?.compares.length ?? 0), 1);
+            if (members.length === 0 || size > MAX_TXN_OPS) continue;
+            const holding = groups.filter((g) => g.some((i) => members.includes(i)));
+            assert.equal(holding.length, 1, `group ${key} spans ${holding.length} transactions`);
+          }
+        },
+      ),
+    );
+  });
+
   it('packs 300 single-key creates into 128 + 128 + 44', () => {
     const plans = Array.from({ length: 300 }, (_, i) => toPlan({ compares: 1, keys: [`t${i}`], bytes: 300 }));
     assert.deepEqual(

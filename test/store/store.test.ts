@@ -129,6 +129,34 @@ describe('cluster store writes', () => {
     );
   });
 
+  it('ops sharing an atomic key stand or fall together; other ops are written', async () => {
+    const old = await store.create('task', { ID: newId(), ServiceID: 'upd', Slot: 1 });
+    const stale = { ...old };
+    await store.update('task', { ...old, NodeID: 'status-report' }); // a concurrent write wins
+    const replacement = newId();
+    const other = newId();
+    const results = await store.batch([
+      { op: 'create', kind: 'task', object: { ID: replacement, ServiceID: 'upd', Slot: 1 }, atomic: 'upd/1' },
+      { op: 'create', kind: 'task', object: { ID: other, ServiceID: 'upd', Slot: 2 }, atomic: 'upd/2' },
+      { op: 'update', kind: 'task', object: { ...stale, Payload: 'shutdown' }, atomic: 'upd/1' },
+    ]);
+    assert.deepEqual(
+      results.map((r) => (r.ok ? 'ok' : r.error.code)),
+      ['CONFLICT', 'ok', 'OUT_OF_SEQUENCE'],
+    );
+    assert.equal(await store.get('task', replacement), undefined, 'the partner was not written');
+    assert.equal((await store.get('task', other))?.Slot, 2);
+    // An op refused before any transaction (invalid) voids its partners too.
+    const refused = await store.batch([
+      { op: 'create', kind: 'task', object: { ID: newId(), ServiceID: 'upd', Slot: 3 }, atomic: 'upd/3' },
+      { op: 'create', kind: 'service', object: { ID: newId(), Spec: { Name: '' } }, atomic: 'upd/3' },
+    ]);
+    assert.deepEqual(
+      refused.map((r) => (r.ok ? 'ok' : r.error.code)),
+      ['CONFLICT', 'INVALID_ARGUMENT'],
+    );
+  });
+
   it('two creates of the same name in one batch: the first wins', async () => {
     const results = await store.batch([
       { op: 'create', kind: 'service', object: { ID: newId(), Spec: { Name: 'twin' } } },
