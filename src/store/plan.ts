@@ -181,38 +181,48 @@ export function packTransactions(
     bytes = 0;
     keys = new Set();
   };
-  const fits = (unit: number[]) => {
-    const ps = unit.map((i) => plans[i] as PlannedWrite);
-    const written = ps.flatMap((p) => [...p.puts.map((x) => x.key), ...p.deletes]);
-    return (
-      compares + sum(ps, (p) => p.compares.length) <= MAX_TXN_OPS &&
-      writes + written.length <= MAX_TXN_OPS &&
-      reads + sum(ps, (p) => p.reads.length) <= MAX_TXN_OPS &&
-      bytes + sum(ps, (p) => p.bytes) <= MAX_TXN_BYTES &&
-      new Set(written).size === written.length &&
-      written.every((k) => !keys.has(k))
-    );
+  const written = plans.map((p) => [...p.puts.map((x) => x.key), ...p.deletes]);
+  const fits = (unit: readonly number[]) => {
+    let c = compares;
+    let w = writes;
+    let r = reads;
+    let b = bytes;
+    const mine = unit.length > 1 ? new Set<string>() : undefined;
+    for (const i of unit) {
+      const p = plans[i] as PlannedWrite;
+      c += p.compares.length;
+      r += p.reads.length;
+      b += p.bytes;
+      for (const k of written[i] ?? []) {
+        w++;
+        if (keys.has(k) || mine?.has(k)) return false;
+        mine?.add(k);
+      }
+    }
+    return c <= MAX_TXN_OPS && w <= MAX_TXN_OPS && r <= MAX_TXN_OPS && b <= MAX_TXN_BYTES;
   };
   const add = (i: number) => {
     const p = plans[i] as PlannedWrite;
     cur.push(i);
     compares += p.compares.length;
-    writes += p.puts.length + p.deletes.length;
     reads += p.reads.length;
     bytes += p.bytes;
-    for (const k of [...p.puts.map((x) => x.key), ...p.deletes]) keys.add(k);
+    for (const k of written[i] ?? []) {
+      writes++;
+      keys.add(k);
+    }
   };
   for (const unit of atomicUnits(plans.length, atomic)) {
     if (!fits(unit)) flush();
-    if (fits(unit)) {
-      for (const i of unit) add(i);
+    if (cur.length === 0 && !fits(unit)) {
+      // A unit too big for one transaction (never the leader's slots) is split: atomic per part only.
+      for (const i of unit) {
+        if (!fits([i])) flush();
+        add(i);
+      }
       continue;
     }
-    // A unit too big for one transaction (never the leader's slots) is split: atomic per part only.
-    for (const i of unit) {
-      if (!fits([i])) flush();
-      add(i);
-    }
+    for (const i of unit) add(i);
   }
   flush();
   return groups;
@@ -240,10 +250,6 @@ export function atomicUnits(count: number, atomic: readonly (string | undefined)
     }
   }
   return units;
-}
-
-function sum<T>(xs: readonly T[], f: (x: T) => number): number {
-  return xs.reduce((n, x) => n + f(x), 0);
 }
 
 function nameConflict(kind: string, name: string): SwarmError {
