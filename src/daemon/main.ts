@@ -1,6 +1,7 @@
 // swarmd entry point: parse flags, run the daemon, stop cleanly on SIGTERM/SIGINT.
 import 'reflect-metadata';
 import { SwarmError } from '../api/errors.js';
+import { useSpawnHelper } from '../lib/exec.js';
 import { log, setLogLevel } from '../lib/log.js';
 import { Daemon } from './daemon.js';
 import { parseFlags, USAGE } from './flags.js';
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
     return;
   }
   setLogLevel(flags.logLevel);
+  useSpawnHelper(process.env.SWARMD_SPAWN_HELPER !== '0');
   const daemon = new Daemon(flags);
   let stopping = false;
   const shutdown = async (signal: string) => {
