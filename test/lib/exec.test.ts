@@ -60,7 +60,9 @@ describe('the spawn helper', () => {
   it('is replaced when it dies: the next command still runs', async () => {
     useSpawnHelper(true);
     await run('true', []);
-    const helpers = await run('pgrep', ['-P', String(process.pid), '-f', 'spawn-helper.js'], { okCodes: [0, 1] });
+    const helpers = await run('pgrep', ['-P', String(process.pid), '-f', 'spawn-helper.js'], {
+      okCodes: [0, 1],
+    });
     const mine = helpers.stdout
       .split('\n')
       .map(Number)
