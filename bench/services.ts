@@ -20,7 +20,7 @@ import { Cleanup, withCleanup } from './lib/cleanup.js';
 import { Engine, pollUntil, running, type TaskView } from './lib/engine.js';
 import { startBenchEtcd } from './lib/etcd.js';
 import { benchNetns } from './lib/netns.js';
-import { machineLoad } from './lib/proc.js';
+import { machineLoad, waitForQuietCpu } from './lib/proc.js';
 import { anchor, dockerMs, ms, row, sec } from './lib/report.js';
 import { startBenchSwarmd } from './lib/swarmd.js';
 
@@ -452,6 +452,8 @@ export async function main(): Promise<void> {
       console.log(`  swarm part FAILED: ${err instanceof Error ? err.message : String(err)}`);
     }
 
+    // The swarm part's last containers are gone, but the kernel is still freeing their netns.
+    await waitForQuietCpu();
     const p = await placementFigures(cleanup);
     const rate = (n: number, t: number) => Math.round((n / t) * 1000);
     const perSec = rate(p.placed, p.totalMs);

@@ -40,6 +40,34 @@ export function childrenOf(parents: ReadonlySet<number>): Map<number, number[]> 
   return out;
 }
 
+/** Busy and total jiffies of all CPUs (/proc/stat). */
+function cpuJiffies(): { busy: number; total: number } {
+  const f = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '')
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  return { busy: total - idle, total };
+}
+
+/**
+ * Waits (at most `maxMs`) until the CPUs were less than `busyBelow` busy over half a second: the
+ * kernel keeps tearing down the previous phase's network namespaces for seconds after they are
+ * deleted, and a phase measured meanwhile measures that too. Returns the ms waited.
+ */
+export async function waitForQuietCpu(busyBelow = 0.25, maxMs = 15_000): Promise<number> {
+  const t0 = performance.now();
+  while (performance.now() - t0 < maxMs) {
+    const a = cpuJiffies();
+    await new Promise((r) => setTimeout(r, 500));
+    const b = cpuJiffies();
+    if ((b.busy - a.busy) / Math.max(1, b.total - a.total) < busyBelow) break;
+  }
+  return Math.round(performance.now() - t0);
+}
+
 /** "load 5.03 7.62 5.74 on 2 cores": the figures of a shared machine need this beside them. */
 export function machineLoad(): string {
   const [a = 0, b = 0, c = 0] = loadavg();
