@@ -42,7 +42,8 @@ export function run(cmd: string, args: string[], opts: ExecOptions = {}): Promis
   return runHere(cmd, args, opts).then(finish);
 }
 
-function runHere(cmd: string, args: string[], opts: ExecOptions): Promise<ExecResult> {
+/** Spawns from this process and collects the result (also what the spawn helper runs). */
+export function runHere(cmd: string, args: string[], opts: ExecOptions): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
       env: opts.env ?? process.env,
@@ -140,12 +141,12 @@ class SpawnHelper {
       if (!w) return;
       this.waiting.delete(a.id);
       if (this.waiting.size === 0) this.hold(false);
-      if ('error' in a) w.reject(new SwarmError('INTERNAL', `${w.cmd}: ${a.error}`));
+      if ('error' in a) w.reject(new SwarmError('INTERNAL', a.error));
       else
         w.resolve({
           code: a.code,
-          stdout: Buffer.from(a.stdout, 'base64').toString('utf8'),
-          stderr: Buffer.from(a.stderr, 'base64').toString('utf8'),
+          stdout: a.stdout,
+          stderr: a.stderr,
         });
     });
     child.on('exit', () => {

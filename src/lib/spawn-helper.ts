@@ -3,8 +3,8 @@
 // process instead of swarmd keeps swarmd's event loop free: Node's spawn blocks its caller until
 // the child has exec'd, which under load was half of swarmd's main-thread time (ARCHITECTURE.md).
 // Started by exec.ts; never used on its own.
-import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { runHere } from './exec.js';
 
 interface Request {
   id: number;
@@ -22,40 +22,15 @@ function answer(msg: object): void {
 }
 
 function runOne(r: Request): void {
-  let child: ReturnType<typeof spawn>;
-  try {
-    child = spawn(r.cmd, r.args, {
-      ...(r.env ? { env: r.env } : {}),
-      ...(r.cwd ? { cwd: r.cwd } : {}),
-      stdio: ['pipe', 'pipe', 'pipe'],
-      ...(r.timeoutMs ? { timeout: r.timeoutMs } : {}),
-    });
-  } catch (e) {
-    answer({ id: r.id, error: e instanceof Error ? e.message : String(e) });
-    return;
-  }
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  let failed: string | undefined;
-  child.stdout?.on('data', (b: Buffer) => out.push(b));
-  child.stderr?.on('data', (b: Buffer) => err.push(b));
-  child.on('error', (e) => {
-    failed = e.message;
-  });
-  child.stdin?.on('error', () => undefined); // a child that exits without reading its input
-  child.on('close', (code, signal) => {
-    if (failed !== undefined && code === null) {
-      answer({ id: r.id, error: failed });
-      return;
-    }
-    answer({
-      id: r.id,
-      code: code ?? (signal ? 128 : 1),
-      stdout: Buffer.concat(out).toString('base64'),
-      stderr: Buffer.concat(err).toString('base64'),
-    });
-  });
-  child.stdin?.end(r.input === undefined ? undefined : Buffer.from(r.input, 'base64'));
+  runHere(r.cmd, r.args, {
+    ...(r.env ? { env: r.env } : {}),
+    ...(r.cwd ? { cwd: r.cwd } : {}),
+    ...(r.input !== undefined ? { input: Buffer.from(r.input, 'base64') } : {}),
+    ...(r.timeoutMs ? { timeoutMs: r.timeoutMs } : {}),
+  }).then(
+    (res) => answer({ id: r.id, ...res }),
+    (e: unknown) => answer({ id: r.id, error: e instanceof Error ? e.message : String(e) }),
+  );
 }
 
 createInterface({ input: process.stdin }).on('line', (line) => {

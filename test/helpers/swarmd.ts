@@ -7,6 +7,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/daemon/ports.js';
+import { mountsUnder } from '../../src/executor/runc/host.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
 
@@ -207,7 +208,7 @@ export async function startSwarmd(
     } catch {
       // already gone
     }
-    removeStateDir(stateDir);
+    await removeStateDir(stateDir);
     throw e;
   }
   const p: SwarmdProcess = {
@@ -277,20 +278,15 @@ export async function startSwarmd(
       } catch {
         // already gone
       }
-      removeStateDir(stateDir);
+      await removeStateDir(stateDir);
     },
   };
   return p;
 }
 
 /** Unmounts what swarmd mounted below its state dir (the exec root's tmpfs, any rootfs), then removes it. */
-function removeStateDir(stateDir: string): void {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((m) => m === stateDir || m.startsWith(`${stateDir}/`))
-    .sort((a, b) => b.length - a.length);
-  for (const m of mounts) {
+async function removeStateDir(stateDir: string): Promise<void> {
+  for (const m of await mountsUnder(stateDir)) {
     try {
       execFileSync('umount', ['-l', m], { stdio: 'ignore' });
     } catch {
