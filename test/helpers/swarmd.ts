@@ -1,8 +1,8 @@
 // Test helper: runs a real swarmd process (bin/swarmd) with its own state dir and socket, and an
-// Engine API client over that socket. Everything is removed in stop().
+// Engine API client over that socket. Everything is removed in destroy().
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -85,7 +85,7 @@ export interface SwarmdProcess {
   destroy(): Promise<void>;
 }
 
-async function waitFor(
+export async function waitFor(
   cond: () => Promise<boolean> | boolean,
   timeoutMs: number,
   what: string,
@@ -99,7 +99,7 @@ async function waitFor(
 }
 
 /** A live process whose command line mentions `name` (guards against a recycled pid). */
-function isLiveProcess(pid: number, name: string): boolean {
+export function isLiveProcess(pid: number, name: string): boolean {
   try {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(name);
   } catch {
@@ -107,7 +107,7 @@ function isLiveProcess(pid: number, name: string): boolean {
   }
 }
 
-function readEtcdPid(stateDir: string): number | undefined {
+export function readEtcdPid(stateDir: string): number | undefined {
   try {
     const pid = Number(readFileSync(join(stateDir, 'etcd', 'etcd.pid'), 'utf8').trim());
     return pid > 0 && isLiveProcess(pid, 'etcd') ? pid : undefined;
@@ -116,7 +116,7 @@ function readEtcdPid(stateDir: string): number | undefined {
   }
 }
 
-async function killAndWait(pid: number, name: string): Promise<void> {
+export async function killAndWait(pid: number, name: string): Promise<void> {
   try {
     process.kill(pid, 'SIGKILL');
   } catch {
@@ -143,19 +143,45 @@ export async function startSwarmd(
     hostname?: string;
     /** Temp dir prefix, e.g. 'skt-acc-' (default 'skt-swarmd-'). */
     prefix?: string;
+    /** Run in this existing network namespace, which the caller creates and deletes (default: a new one of our own). */
+    netns?: string;
+    /** --listen-addr (default 127.0.0.1 and a free port). */
+    listenAddr?: string;
+    /** --advertise-addr (default: none, swarmd chooses). */
+    advertiseAddr?: string;
+    /**
+     * Write swarmd's output to <stateDir>/swarmd.log and start it in a session of its own, so that
+     * it outlives this process (and a Ctrl-C of the terminal does not reach it).
+     */
+    detach?: boolean;
   } = {},
 ): Promise<SwarmdProcess> {
   const stateDir = mkdtempSync(join(tmpdir(), opts.prefix ?? 'skt-swarmd-'));
   // Each swarmd gets its own network namespace: its gateway bridge, veths and nftables tables live
   // there and go away with it. nsenter (not `ip netns exec`) keeps /sys and the cgroup mounts.
-  const netns = `skt-t-${randomBytes(3).toString('hex')}`;
-  execFileSync('ip', ['netns', 'add', netns]);
-  execFileSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+  const ownNetns = opts.netns === undefined;
+  const netns = opts.netns ?? `skt-t-${randomBytes(3).toString('hex')}`;
+  if (ownNetns) {
+    execFileSync('ip', ['netns', 'add', netns]);
+    execFileSync('ip', ['-n', netns, 'link', 'set', 'lo', 'up']);
+  }
+  const deleteOwnNetns = () => {
+    if (!ownNetns) return;
+    try {
+      execFileSync('ip', ['netns', 'del', netns]);
+    } catch {
+      // already gone
+    }
+  };
   const socket = join(stateDir, 'swarmd.sock');
-  const listenPort = await freePort();
+  const listenAddr = opts.listenAddr ?? `127.0.0.1:${await freePort()}`;
+  const listenPort = Number(listenAddr.slice(listenAddr.lastIndexOf(':') + 1));
+  const logFile = join(stateDir, 'swarmd.log');
   let out = '';
+  const logs = opts.detach ? () => readLog(logFile) : () => out;
   let child!: ChildProcess;
   const launch = async () => {
+    const logFd = opts.detach ? openSync(logFile, 'a') : undefined;
     child = spawn(
       'nsenter',
       [
@@ -167,19 +193,23 @@ export async function startSwarmd(
         '--listen-control-api',
         socket,
         '--listen-addr',
-        `127.0.0.1:${listenPort}`,
+        listenAddr,
+        ...(opts.advertiseAddr ? ['--advertise-addr', opts.advertiseAddr] : []),
         '--hostname',
         opts.hostname ?? 'node-1',
         ...(opts.extraArgs ?? []),
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      logFd === undefined
+        ? { stdio: ['ignore', 'pipe', 'pipe'] }
+        : { stdio: ['ignore', logFd, logFd], detached: true },
     );
+    if (logFd !== undefined) closeSync(logFd);
     child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr?.on('data', (b: Buffer) => (out += b.toString()));
     const c = child;
     await waitFor(
       async () => {
-        if (c.exitCode !== null) throw new Error(`swarmd exited with ${c.exitCode}:\n${out.slice(-3000)}`);
+        if (c.exitCode !== null) throw new Error(`swarmd exited with ${c.exitCode}:\n${logs().slice(-3000)}`);
         if (!existsSync(socket)) return false;
         try {
           return (await apiCall(socket, 'GET', '/_ping')).status === 200;
@@ -203,11 +233,7 @@ export async function startSwarmd(
     child.kill('SIGKILL');
     const etcd = readEtcdPid(stateDir);
     if (etcd !== undefined) await killAndWait(etcd, 'etcd');
-    try {
-      execFileSync('ip', ['netns', 'del', netns]);
-    } catch {
-      // already gone
-    }
+    deleteOwnNetns();
     await removeStateDir(stateDir);
     throw e;
   }
@@ -231,7 +257,7 @@ export async function startSwarmd(
     get child() {
       return child;
     },
-    logs: () => out,
+    logs,
     api: (method, path, body, headers) => apiCall(socket, method, path, body, headers),
     async stop() {
       child.kill('SIGTERM');
@@ -253,39 +279,51 @@ export async function startSwarmd(
     restart: launch,
     async destroy() {
       if (child.exitCode === null && child.signalCode === null) {
-        // Remove what the test left running, so no container, mount or cgroup outlives the test.
-        try {
-          const services = (await p.api('GET', '/services')).json<{ ID: string }[]>();
-          if (Array.isArray(services)) for (const s of services) await p.api('DELETE', `/services/${s.ID}`);
-          await waitFor(
-            async () => {
-              const r = await p.api('GET', '/containers/json?all=1');
-              return r.status !== 200 || r.json<unknown[]>().length === 0;
-            },
-            30_000,
-            'containers to be removed',
-          );
-        } catch {
-          // not in a swarm, or already gone
-        }
+        await removeWorkload(socket);
         await p.stop();
       }
       // An etcd left by a kill -9 of swarmd: its pid file is in the state dir.
       const etcd = readEtcdPid(stateDir);
       if (etcd !== undefined) await killAndWait(etcd, 'etcd');
-      try {
-        execFileSync('ip', ['netns', 'del', netns]);
-      } catch {
-        // already gone
-      }
+      deleteOwnNetns();
       await removeStateDir(stateDir);
     },
   };
   return p;
 }
 
+function readLog(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Removes what a test left running on a swarmd (every service, when it is a manager) and waits until
+ * its containers are gone, so no container, mount or cgroup outlives the test.
+ */
+export async function removeWorkload(socket: string): Promise<void> {
+  try {
+    const services = (await apiCall(socket, 'GET', '/services')).json<{ ID: string }[]>();
+    if (Array.isArray(services))
+      for (const s of services) await apiCall(socket, 'DELETE', `/services/${s.ID}`);
+    await waitFor(
+      async () => {
+        const r = await apiCall(socket, 'GET', '/containers/json?all=1');
+        return r.status !== 200 || r.json<unknown[]>().length === 0;
+      },
+      30_000,
+      'containers to be removed',
+    );
+  } catch {
+    // not in a swarm, or already gone
+  }
+}
+
 /** Unmounts what swarmd mounted below its state dir (the exec root's tmpfs, any rootfs), then removes it. */
-async function removeStateDir(stateDir: string): Promise<void> {
+export async function removeStateDir(stateDir: string): Promise<void> {
   for (const m of await mountsUnder(stateDir)) {
     try {
       execFileSync('umount', ['-l', m], { stdio: 'ignore' });
