@@ -1,5 +1,5 @@
 # swarmkit-ts: `make demo` and `make test` each set up a fresh Debian bookworm machine first.
-.PHONY: setup build test lint demo bench clean
+.PHONY: setup build test lint demo bench cluster cluster-down clean
 
 setup:
 	bash scripts/setup.sh
@@ -20,6 +20,15 @@ demo: setup
 
 bench: setup
 	npm run bench
+
+# A cluster in a box: 1 manager + WORKERS workers, each a real swarmd in its own netns, joined
+# unless JOIN=0 (test/helpers/README.md).
+WORKERS ?= 2
+cluster: setup
+	node dist/test/helpers/cluster-cli.js up --workers $(WORKERS) $(if $(filter 0,$(JOIN)),--no-join)
+
+cluster-down: setup
+	node dist/test/helpers/cluster-cli.js down
 
 clean:
 	rm -rf dist
