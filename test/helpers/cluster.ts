@@ -219,9 +219,11 @@ function hookExit(): void {
     stopping = true;
     const records = [...live.values()].map((r) => r());
     live.clear();
-    void Promise.allSettled(records.map(teardownCluster)).finally(() =>
-      process.exit(sig === 'SIGINT' ? 130 : 143),
-    );
+    void Promise.allSettled(records.map(teardownCluster)).then((results) => {
+      for (const r of results)
+        if (r.status === 'rejected') console.error(`cluster teardown: ${String(r.reason)}`);
+      process.exit(sig === 'SIGINT' ? 130 : 143);
+    });
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
