@@ -197,6 +197,8 @@ export interface AgentOptions {
   session: DispatcherSession;
   stateDir: string;
   now?: () => Date;
+  /** Called with the node's task set after every assignment change (published ports, sweeps). */
+  onAssignments?: (tasks: readonly Task[]) => void;
 }
 
 export class Agent {
@@ -213,21 +215,59 @@ export class Agent {
   private saveTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: AgentOptions) {
+    this.registered = new Promise((resolve) => {
+      this.markRegistered = resolve;
+    });
     this.now = opts.now ?? (() => new Date());
     this.tasksFile = join(opts.stateDir, 'worker', 'tasks.json');
   }
 
+  private readonly registered: Promise<void>;
+  private markRegistered: () => void = () => undefined;
+
+  /**
+   * Resumes the persisted task set and opens the session. A dispatcher that cannot be reached is
+   * retried in the background (`registered()` tells when a session exists).
+   */
   async start(): Promise<void> {
     await mkdir(join(this.opts.stateDir, 'worker'), { recursive: true });
     // Resume: runners for the tasks we had, so their containers are observed again at once.
-    for (const t of await this.loadTasks()) this.ensureRunner(t);
-    await this.connect();
+    this.lastTasks = await this.loadTasks();
+    for (const t of this.lastTasks) this.ensureRunner(t);
+    try {
+      await this.connect();
+    } catch (e) {
+      log.warn('no session yet; retrying', { err: e });
+      this.scheduleHeartbeat(1000);
+    }
+  }
+
+  /** Resolves once the agent has had a session (after `timeoutMs`: rejects). */
+  async waitRegistered(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new SwarmError('UNAVAILABLE', 'no session with a manager yet')),
+        timeoutMs,
+      );
+    });
+    try {
+      await Promise.race([this.registered, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The node's current task set, as last assigned. */
+  tasks(): readonly Task[] {
+    return this.lastTasks;
   }
 
   private async connect(): Promise<void> {
     const description = await this.opts.executor.describe();
     const info = await this.opts.session.register(this.opts.nodeId, description);
     this.sessionId = info.sessionId;
+    this.markRegistered();
     this.stopWatch = this.opts.session.watchAssignments(info.sessionId, (tasks) => this.onTasks(tasks));
     this.scheduleHeartbeat(info.heartbeatPeriodMs);
   }
@@ -272,6 +312,7 @@ export class Agent {
       }
     }
     this.lastTasks = tasks;
+    this.opts.onAssignments?.(tasks);
     // Assignments change with every status report: persist at most every 200 ms, not per push.
     if (!this.saveTimer) {
       this.saveTimer = setTimeout(() => {

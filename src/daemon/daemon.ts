@@ -10,10 +10,19 @@ import type { DispatcherSession } from '../agent/session.js';
 import { defaultSwarmSpec } from '../api/defaults.js';
 import { notManager, SwarmError } from '../api/errors.js';
 import { newId } from '../api/ids.js';
-import { describeZodError, type Endpoint, type NodeDescription, type SwarmSpec } from '../api/types.js';
+import {
+  describeZodError,
+  type Endpoint,
+  type NodeDescription,
+  type Service,
+  type SwarmSpec,
+  type Task,
+} from '../api/types.js';
 import { stripNulls, validateSwarmSpec } from '../api/validate.js';
 import { createNodeCredentials, createRootCA } from '../ca/certificates.js';
-import { certificatePaths, writeNodeCertificates } from '../ca/store.js';
+import { CERTIFICATES_EXPIRED_MESSAGE, certificateExpired } from '../ca/renewal.js';
+import { certificatePaths, readNodeCertificates, writeNodeCertificates } from '../ca/store.js';
+import { parseJoinToken } from '../ca/tokens.js';
 import { type ClusterBackend, type ControlApis, clusterRoutes } from '../engineapi/cluster.js';
 import { containerRoutes } from '../engineapi/containers.js';
 import { imageRoutes } from '../engineapi/images.js';
@@ -31,11 +40,15 @@ import { Manager } from '../manager/manager.js';
 import { NodeNetwork } from '../network/node-network.js';
 import { NetworkProviderImpl } from '../network/provider.js';
 import { addressTasks, PortPublisher } from '../network/publisher.js';
-import { chooseAdvertiseAddr } from './address.js';
+import { type JoinedNode, joinSwarm } from '../rpc/ca-client.js';
+import { RemoteSession } from '../rpc/dispatcher-client.js';
+import { NodeTLSIdentity } from '../rpc/tls.js';
+import { chooseAdvertiseAddr, DEFAULT_PORT, splitHostPort } from './address.js';
 import { ensureTmpfs } from './execroot.js';
 import type { DaemonFlags } from './flags.js';
 import { NodeImageStore } from './images.js';
 import { freePort } from './ports.js';
+import { startCertRenewal } from './renewal.js';
 import { readSwarmState, removeSwarmState, type SwarmState, writeSwarmState } from './state.js';
 
 const log = createLogger({ component: 'daemon' });
@@ -54,6 +67,21 @@ const InitRequestSchema = z.object({
   AutoLockManagers: z.boolean().optional(),
   Availability: z.string().optional(),
 });
+
+const JoinRequestSchema = z.object({
+  ListenAddr: z.string().optional(),
+  AdvertiseAddr: z.string().optional(),
+  DataPathAddr: z.string().optional(),
+  RemoteAddrs: z.array(z.string()).optional(),
+  JoinToken: z.string().optional(),
+  Availability: z.enum(['', 'active', 'pause', 'drain']).optional(),
+});
+
+/** How long `swarm join` waits for the first session before answering (Docker: 20 s). */
+const JOIN_TIMEOUT_MS = 20_000;
+/** A CA that cannot be reached is tried this many times, this far apart (SwarmKit: 5 × 2 s). */
+const JOIN_ATTEMPTS = 3;
+const JOIN_RETRY_MS = 1000;
 
 const alreadyInSwarm = () =>
   new SwarmError(
@@ -110,6 +138,32 @@ const portAllocator: PortAllocator = (spec, self, all) => {
   return endpoint;
 };
 
+/** The address the remote API binds: Docker's ListenAddr, port 2377 when none is given. */
+export function remoteListenAddr(listen: string): string {
+  const hp = splitHostPort(listen || `0.0.0.0:${DEFAULT_PORT}`, DEFAULT_PORT);
+  return `${hp.host.includes(':') ? `[${hp.host}]` : hp.host || '0.0.0.0'}:${hp.port}`;
+}
+
+/**
+ * A worker has no store: the services whose ports it publishes are what its tasks carry (each
+ * task's Endpoint is its service's at the time the task was made).
+ */
+export function workerServices(tasks: readonly Task[]): Service[] {
+  const out = new Map<string, Service>();
+  for (const t of tasks) {
+    if (!t.Endpoint?.Ports?.length || out.has(t.ServiceID)) continue;
+    out.set(t.ServiceID, {
+      ID: t.ServiceID,
+      Version: { Index: 0 },
+      CreatedAt: '',
+      UpdatedAt: '',
+      Spec: { Name: t.ServiceAnnotations?.Name ?? t.ServiceID, TaskTemplate: t.Spec },
+      Endpoint: t.Endpoint,
+    });
+  }
+  return [...out.values()];
+}
+
 /** The local agent's session: the dispatcher of this manager while it leads. */
 class LocalSession implements DispatcherSession {
   constructor(private readonly manager: () => Manager | undefined) {}
@@ -138,6 +192,11 @@ export class Daemon implements ClusterBackend, SystemBackend {
   private readonly networkProvider: NetworkProviderImpl;
   private readonly publisher: PortPublisher;
   private stopPortSync: (() => void) | undefined;
+  /** A worker's session with the managers. */
+  private remoteSession: RemoteSession | undefined;
+  private certRenewal: { stop(): void } | undefined;
+  /** Why this node cannot take part in its swarm now (docker info's Swarm.Error). */
+  private stateError = '';
   /** Applies the port rules for the current state now (before a container is stopped). */
   private syncPortsNow: () => Promise<void> = async () => undefined;
   /** Serialises init/join/leave. */
@@ -234,16 +293,14 @@ export class Daemon implements ClusterBackend, SystemBackend {
   }
 
   /**
-   * Removes task containers whose task no longer exists or is no longer this node's (e.g. swarmd
-   * was stopped between a service's removal and its containers'): Docker's agent does the same.
+   * Removes task containers whose task is no longer this node's (e.g. swarmd was stopped between a
+   * service's removal and its containers'): Docker's agent does the same.
    */
-  private startOrphanSweep(manager: Manager, nodeId: string): void {
+  private startSweep(isMine: (taskId: string) => boolean): void {
     const sweep = async () => {
       for (const c of this.runtime.list()) {
         const taskId = c.Labels['com.docker.swarm.task.id'];
-        if (!taskId) continue;
-        const task = manager.cache.get('task', taskId);
-        if (task && task.NodeID === nodeId) continue;
+        if (!taskId || isMine(taskId)) continue;
         if (Date.now() - Date.parse(c.Created) < 30_000) continue; // its assignment may still be on its way
         log.info('removing orphaned task container', { container: c.Id, task: taskId });
         await this.runtime
@@ -260,13 +317,71 @@ export class Daemon implements ClusterBackend, SystemBackend {
     void sweep();
   }
 
-  /** Starts this node's agent against the local dispatcher (a manager node). */
+  /**
+   * A worker's agent: a remote session with the managers over mutual TLS, its published ports and
+   * orphan sweep driven by its own task set (a worker has no store).
+   */
+  private async startWorkerAgent(): Promise<void> {
+    const state = this.state;
+    if (state?.role !== 'worker' || this.agent) return;
+    const certs = await readNodeCertificates(this.stateDir);
+    if (certificateExpired(certs.info, new Date())) {
+      this.stateError = CERTIFICATES_EXPIRED_MESSAGE;
+      log.error('node certificate expired', { notAfter: certs.info.notAfter });
+      return;
+    }
+    const identity = new NodeTLSIdentity(certs);
+    const session = new RemoteSession({
+      managers: () => state.remoteManagers ?? [],
+      identity,
+      advertiseAddr: state.advertiseAddr.startsWith('0.0.0.0:')
+        ? ''
+        : state.advertiseAddr.replace(/:\d+$/, ''),
+    });
+    this.remoteSession = session;
+    let timer: NodeJS.Timeout | undefined;
+    const sync = async () => {
+      timer = undefined;
+      const tasks = (this.agent?.tasks() ?? []).filter(
+        (t) =>
+          t.Status.State === 'running' &&
+          t.DesiredState === 'running' &&
+          (t.Endpoint?.Ports?.length ?? 0) > 0,
+      );
+      const local = await addressTasks(tasks, (id) => this.networkProvider.addressOf(id));
+      await this.publisher.update(workerServices(tasks), local);
+    };
+    this.syncPortsNow = sync;
+    const kick = () => {
+      if (!timer)
+        timer = setTimeout(() => void sync().catch((e) => log.warn('port rules not applied', { err: e })), 5);
+    };
+    const agent = new Agent({
+      nodeId: state.nodeId,
+      executor: this.executor,
+      session,
+      stateDir: this.stateDir,
+      onAssignments: kick,
+    });
+    this.agent = agent;
+    this.startSweep((taskId) => agent.tasks().some((t) => t.ID === taskId));
+    await agent.start();
+    this.certRenewal = startCertRenewal({
+      stateDir: this.stateDir,
+      identity,
+      manager: () => session.manager ?? state.remoteManagers?.[0],
+    });
+  }
+
+  /** Starts this node's agent: against the local dispatcher on a manager, a remote one on a worker. */
   private async startAgent(): Promise<void> {
+    if (this.state?.role === 'worker') return this.startWorkerAgent();
     if (!this.state || !this.manager || this.agent) return;
     await this.manager.waitForLeadership();
     const manager = this.manager;
     this.startPortSync(manager, this.state.nodeId);
-    this.startOrphanSweep(manager, this.state.nodeId);
+    const nodeId = this.state.nodeId;
+    this.startSweep((taskId) => manager.cache.get('task', taskId)?.NodeID === nodeId);
     this.agent = new Agent({
       nodeId: this.state.nodeId,
       executor: this.executor,
@@ -287,6 +402,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     await this.network.cleanupLeftovers({ keep: new Set(adopted.running) });
     if (this.state?.role === 'manager') {
       this.manager = await Manager.resume(this.stateDir, this.state, portAllocator);
+      await this.manager.startRemoteApi(this.stateDir, remoteListenAddr(this.state.listenAddr));
     }
     const routes = [
       ...systemRoutes(this),
@@ -324,7 +440,9 @@ export class Daemon implements ClusterBackend, SystemBackend {
     await this.server?.close();
     await this.dockerServer?.close();
     this.stopPortSync?.();
+    this.certRenewal?.stop();
     await this.agent?.stop();
+    this.remoteSession?.close();
     await this.manager?.stop();
     await this.runtime.close();
     log.info('stopped');
@@ -385,6 +503,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
         listenAddr: listen,
         createdAt: new Date().toISOString(),
       };
+      await this.manager.startRemoteApi(this.stateDir, remoteListenAddr(listen));
       await writeSwarmState(this.stateDir, state);
       this.state = state;
     } catch (e) {
@@ -403,8 +522,95 @@ export class Daemon implements ClusterBackend, SystemBackend {
     return identity.nodeId;
   }
 
-  async join(_body: unknown): Promise<void> {
-    throw new SwarmError('NOT_IMPLEMENTED', 'joining an existing swarm is not supported by this swarmd yet');
+  join(body: unknown): Promise<void> {
+    const run = this.membership.then(() => this.doJoin(body));
+    this.membership = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * swarm join: the root CA by the token's digest, a key made here and a certificate from the CA
+   * (which names the node and its role), written to disk only once all of it succeeded; then the
+   * agent's session. Answers once the node has a session (Docker's wording when it takes too long).
+   */
+  private async doJoin(body: unknown): Promise<void> {
+    if (this.state) throw alreadyInSwarm();
+    const parsed = JoinRequestSchema.safeParse(stripNulls(body ?? {}));
+    if (!parsed.success)
+      throw new SwarmError('INVALID_ARGUMENT', `invalid join request: ${describeZodError(parsed.error)}`);
+    const req = parsed.data;
+    const remotes = (req.RemoteAddrs ?? []).filter((a) => a !== '');
+    if (remotes.length === 0)
+      throw new SwarmError('INVALID_ARGUMENT', 'at least 1 RemoteAddr is required to join');
+    const token = req.JoinToken ?? '';
+    parseJoinToken(token);
+    const managers = remotes.map((a) => {
+      const hp = splitHostPort(a, DEFAULT_PORT);
+      return `${hp.host}:${hp.port}`;
+    });
+    const listen = req.ListenAddr || this.flags.listenRemoteApi;
+    let advertise = '';
+    try {
+      const adv = chooseAdvertiseAddr(
+        req.AdvertiseAddr || this.flags.advertiseAddr,
+        listen,
+        os.networkInterfaces(),
+      );
+      advertise = `${adv.ip}:${adv.port}`;
+    } catch (e) {
+      // Several interfaces and no flag: the manager records the address it sees us come from.
+      if (req.AdvertiseAddr || this.flags.advertiseAddr) throw e;
+    }
+    const joined = await this.requestCertificate(managers, token, req.Availability || 'active');
+    const state: SwarmState = {
+      nodeId: joined.info.nodeId,
+      clusterId: joined.info.clusterId,
+      role: 'worker',
+      advertiseAddr: advertise || `0.0.0.0:${splitHostPort(listen, DEFAULT_PORT).port}`,
+      listenAddr: listen,
+      createdAt: new Date().toISOString(),
+      remoteManagers: managers,
+    };
+    try {
+      await writeNodeCertificates(this.stateDir, joined);
+      await writeSwarmState(this.stateDir, state);
+    } catch (e) {
+      await this.wipe();
+      throw e;
+    }
+    this.state = state;
+    log.info('joined the swarm', { node: state.nodeId, cluster: state.clusterId, managers });
+    await this.startWorkerAgent();
+    try {
+      await this.agent?.waitRegistered(JOIN_TIMEOUT_MS);
+    } catch {
+      throw new SwarmError(
+        'UNAVAILABLE',
+        'Timeout was reached before node joined. The attempt to join the swarm will continue in the background. Use the "docker info" command to see the current swarm status of your node.',
+      );
+    }
+  }
+
+  /** Asks the managers' CA for a certificate; only an unreachable manager is tried again. */
+  private async requestCertificate(
+    managers: string[],
+    token: string,
+    availability: 'active' | 'pause' | 'drain',
+  ): Promise<JoinedNode> {
+    let lastError: unknown;
+    for (let attempt = 0; attempt < JOIN_ATTEMPTS; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, JOIN_RETRY_MS));
+      for (const addr of managers) {
+        try {
+          return await joinSwarm(addr, token, { availability, timeoutMs: 5000 });
+        } catch (e) {
+          lastError = e;
+          if (!(e instanceof SwarmError && e.code === 'UNAVAILABLE')) throw e;
+        }
+      }
+    }
+    const why = lastError instanceof Error ? lastError.message : String(lastError);
+    throw new SwarmError('UNAVAILABLE', `could not reach a manager at ${managers.join(', ')}: ${why}`);
   }
 
   leave(force: boolean): Promise<void> {
@@ -427,8 +633,13 @@ export class Daemon implements ClusterBackend, SystemBackend {
     }
     this.stopPortSync?.();
     this.syncPortsNow = async () => undefined;
+    this.certRenewal?.stop();
+    this.certRenewal = undefined;
     await this.agent?.stop();
     this.agent = undefined;
+    this.remoteSession?.close();
+    this.remoteSession = undefined;
+    this.stateError = '';
     await this.manager?.stop();
     this.manager = undefined;
     this.state = undefined;
@@ -506,8 +717,19 @@ export class Daemon implements ClusterBackend, SystemBackend {
       };
     }
     const ip = this.state.advertiseAddr.replace(/:\d+$/, '');
-    const base = { NodeID: this.state.nodeId, NodeAddr: ip, LocalNodeState: 'active', Error: '' };
-    if (!this.manager) return { ...base, ControlAvailable: false, RemoteManagers: null };
+    const base = {
+      NodeID: this.state.nodeId,
+      NodeAddr: ip,
+      LocalNodeState: 'active',
+      Error: this.stateError,
+    };
+    if (!this.manager) {
+      return {
+        ...base,
+        ControlAvailable: false,
+        RemoteManagers: (this.state.remoteManagers ?? []).map((Addr) => ({ NodeID: '', Addr })),
+      };
+    }
     const nodes = this.manager.cache.list('node');
     const managers = nodes.filter((n) => n.ManagerStatus);
     const cluster = this.manager.cache.list('cluster')[0];

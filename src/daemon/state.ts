@@ -14,6 +14,8 @@ export const SwarmStateSchema = z.object({
   advertiseAddr: z.string().min(1),
   listenAddr: z.string().min(1),
   createdAt: z.string(),
+  /** Workers: the managers' remote API addresses ("ip:port") it joined through / learned. */
+  remoteManagers: z.array(z.string().min(1)).optional(),
 });
 export type SwarmState = z.infer<typeof SwarmStateSchema>;
 

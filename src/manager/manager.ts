@@ -21,6 +21,7 @@ import { type PortAllocator, ServiceApi } from './controlapi/services.js';
 import { TaskApi } from './controlapi/tasks.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import { LeaderLoop } from './leader.js';
+import { type RemoteApi, startRemoteApi } from './remoteapi.js';
 import { CachedControlStore } from './storeadapter.js';
 import { type Tables, tables } from './tables.js';
 
@@ -133,7 +134,10 @@ export class Manager {
     let rootCert = '';
     const m = new Manager(identity, member, client, store, cache, allocatePorts, () => rootCert);
     const root = await client.get(ROOT_CA_KEY).string();
-    if (root) rootCert = (JSON.parse(root) as RootCA).certPem;
+    if (root) {
+      m.rootCA = JSON.parse(root) as RootCA;
+      rootCert = m.rootCA.certPem;
+    }
     m.rootCertPem = () => rootCert;
     m.followLeadership();
     log.info('manager started', { node: identity.nodeId, stateDir });
@@ -142,6 +146,22 @@ export class Manager {
 
   /** The root CA certificate (PEM). */
   rootCertPem: () => string = () => '';
+  /** The root CA with its key (managers only: it lives in etcd). */
+  private rootCA: RootCA | undefined;
+  private remote: RemoteApi | undefined;
+
+  /** Serves the CA and the dispatcher to other nodes on `listenAddr` ("ip:port"). */
+  async startRemoteApi(stateDir: string, listenAddr: string): Promise<void> {
+    this.remote = await startRemoteApi({
+      stateDir,
+      listenAddr,
+      clusterId: this.identity.clusterId,
+      rootCA: () => this.rootCA,
+      store: this.store,
+      cache: this.cache,
+      dispatcher: () => this.leader?.dispatcher,
+    });
+  }
 
   /** swarm init: a new single-member etcd cluster holding a new cluster object and this node. */
   static async bootstrap(o: BootstrapOptions): Promise<Manager> {
@@ -161,6 +181,7 @@ export class Manager {
     });
     const m = await Manager.open(o.stateDir, o.identity, member, o.allocatePorts);
     await m.client.put(ROOT_CA_KEY).value(JSON.stringify(o.rootCA));
+    m.rootCA = o.rootCA;
     m.rootCertPem = () => o.rootCA.certPem;
     const cluster: Omit<Cluster, 'Version' | 'CreatedAt' | 'UpdatedAt'> = {
       ID: o.identity.clusterId,
@@ -205,6 +226,7 @@ export class Manager {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    await this.remote?.server.stop(500);
     await this.leaderChange;
     if (this.leader) {
       await this.leader.loop.stop();

@@ -157,8 +157,8 @@ test('restart condition none leaves a finished slot alone; on-failure does not r
   );
 });
 
-test('tasks on a drained node are replaced at once (no restart delay) and start when the old one stopped', () => {
-  const svc = web(1);
+test('stop-first drain (label): tasks on a drained node are replaced at once (no restart delay) and start when the old one stopped', () => {
+  const svc = web(1, { Labels: { 'swarmkit-ts.drain-order': 'stop-first' } });
   const ctx = context();
   const nodes = [node('n1', { availability: 'drain' }), node('n2')];
   const old = task('a', svc, { slot: 1, node: 'n1' });
@@ -182,13 +182,12 @@ test('a task on a node that is down is replaced without waiting for it to stop',
     { service: svc, tasks: [task('a', svc, { slot: 1, node: 'n1' })], nodes },
     ctx,
   );
-  const repl = r1.plan.createTasks[0]!;
-  ctx.advance(5 * SEC);
-  const r2 = reconcileReplicated(
-    { service: svc, tasks: apply([task('a', svc, { slot: 1, node: 'n1' })], r1.plan), nodes },
-    ctx,
+  // Leaving a dead node is not the task's failure: no restart delay (SwarmKit waits 5 s).
+  assert.deepEqual(r1.plan.updateTasks, [{ ID: 'a', DesiredState: 'shutdown' }]);
+  assert.deepEqual(
+    r1.plan.createTasks.map((t) => [t.Slot, t.DesiredState]),
+    [[1, 'running']],
   );
-  assert.deepEqual(r2.plan.updateTasks, [{ ID: repl.ID, DesiredState: 'running' }]);
 });
 
 test('property: reconcile converges to exactly Replicas desired-running tasks in distinct slots', () => {
@@ -245,4 +244,41 @@ test('a deleted service has all its tasks set to desired REMOVE, never moving ba
     { ID: 'a', DesiredState: 'remove' },
     { ID: 'b', DesiredState: 'remove' },
   ]);
+});
+
+test('drain keeps capacity: the drained task runs until its replacement elsewhere runs, then shuts down', () => {
+  const svc = web(2);
+  const nodes = [node('n1', { availability: 'drain' }), node('n2')];
+  let tasks = [
+    observe([task('a', svc, { slot: 1, node: 'n1' })], 'a', 'running', T0)[0] as Task,
+    observe([task('b', svc, { slot: 2, node: 'n1' })], 'b', 'running', T0)[0] as Task,
+  ];
+  const ctx = context();
+  const r1 = reconcileReplicated({ service: svc, tasks, nodes }, ctx);
+  assert.deepEqual(r1.plan.updateTasks, [], 'nothing is stopped before its replacement runs');
+  assert.deepEqual(
+    r1.plan.createTasks.map((t) => [t.Slot, t.DesiredState]),
+    [
+      [1, 'running'],
+      [2, 'running'],
+    ],
+  );
+  tasks = apply(tasks, r1.plan);
+  const r2 = reconcileReplicated({ service: svc, tasks, nodes }, ctx);
+  assert.deepEqual(r2.plan.createTasks, [], 'one replacement per slot');
+  assert.deepEqual(r2.plan.updateTasks, []);
+  const [n1, n2] = r1.plan.createTasks;
+  tasks = observe(tasks, n1?.ID ?? '', 'running', T0 + 1);
+  const r3 = reconcileReplicated({ service: svc, tasks, nodes }, ctx);
+  assert.deepEqual(r3.plan.updateTasks, [{ ID: 'a', DesiredState: 'shutdown' }]);
+  assert.deepEqual(r3.plan.createTasks, []);
+  assert.ok(n2);
+});
+
+test("drain with the stop-first label is Docker's: the task is shut down first", () => {
+  const svc = web(1, { Labels: { 'swarmkit-ts.drain-order': 'stop-first' } });
+  const nodes = [node('n1', { availability: 'drain' }), node('n2')];
+  const tasks = observe([task('a', svc, { slot: 1, node: 'n1' })], 'a', 'running', T0);
+  const r = reconcileReplicated({ service: svc, tasks, nodes }, context());
+  assert.deepEqual(r.plan.updateTasks, [{ ID: 'a', DesiredState: 'shutdown' }]);
 });

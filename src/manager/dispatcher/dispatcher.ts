@@ -7,6 +7,7 @@ import { SwarmError } from '../../api/errors.js';
 import type { Node, NodeDescription, Task } from '../../api/types.js';
 import { taskStateIndex } from '../../api/types.js';
 import { createLogger } from '../../lib/log.js';
+import type { DispatcherBackend } from '../../rpc/dispatcher-service.js';
 import type { StoreCache } from '../../store/cache.js';
 import { type BatchOp, type ClusterStore, type Fence, isNotLeader } from '../../store/store.js';
 import type { Tables } from '../tables.js';
@@ -24,6 +25,10 @@ interface Session {
   id: string;
   nodeId: string;
   lastBeat: number;
+  /** When a remote agent's session stream went away (its process died or its manager link broke). */
+  disconnectedAt?: number;
+  /** Called when the session is replaced or the dispatcher stops (ends a remote session's streams). */
+  onEnd: Set<() => void>;
 }
 
 /** The tasks a node is given: assigned to it and at least ASSIGNED (SwarmKit's assignments set). */
@@ -32,12 +37,13 @@ export function assignedTasks(tasks: readonly Task[]): Task[] {
   return tasks.filter((t) => taskStateIndex(t.Status.State) >= assigned);
 }
 
-export class Dispatcher implements DispatcherSession {
+export class Dispatcher implements DispatcherSession, DispatcherBackend {
   private readonly sessions = new Map<string, Session>();
   private readonly queue = new Map<string, { nodeId: string; update: TaskStatusUpdate }>();
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private checkTimer: NodeJS.Timeout | undefined;
+  private checking: Promise<void> | undefined;
   private readonly startedAt: number;
 
   constructor(
@@ -51,9 +57,15 @@ export class Dispatcher implements DispatcherSession {
   }
 
   start(): void {
+    // Checked often: a dead agent's closed stream should mark its node down one period later, not
+    // up to half a period after that.
     const tick = () => {
-      void this.markDownNodes();
-      this.checkTimer = setTimeout(tick, Math.max(100, this.heartbeatPeriodMs() / 2));
+      if (!this.checking) {
+        this.checking = this.markDownNodes().finally(() => {
+          this.checking = undefined;
+        });
+      }
+      this.checkTimer = setTimeout(tick, Math.min(250, Math.max(50, this.heartbeatPeriodMs() / 4)));
     };
     tick();
   }
@@ -62,7 +74,36 @@ export class Dispatcher implements DispatcherSession {
     clearTimeout(this.checkTimer);
     clearTimeout(this.flushTimer);
     await this.flush();
+    const sessions = [...this.sessions.values()];
     this.sessions.clear();
+    for (const s of sessions) this.endSession(s);
+  }
+
+  private endSession(s: Session): void {
+    for (const f of s.onEnd) f();
+    s.onEnd.clear();
+  }
+
+  sessionNode(sessionId: string): string | undefined {
+    return this.sessions.get(sessionId)?.nodeId;
+  }
+
+  disconnected(sessionId: string): void {
+    const s = this.sessions.get(sessionId);
+    if (s && s.disconnectedAt === undefined) {
+      s.disconnectedAt = this.now();
+      log.info('session stream closed', { node: s.nodeId, session: sessionId });
+    }
+  }
+
+  onSessionEnd(sessionId: string, onEnd: () => void): () => void {
+    const s = this.sessions.get(sessionId);
+    if (!s) {
+      queueMicrotask(onEnd);
+      return () => undefined;
+    }
+    s.onEnd.add(onEnd);
+    return () => s.onEnd.delete(onEnd);
   }
 
   private session(sessionId: string): Session {
@@ -71,16 +112,29 @@ export class Dispatcher implements DispatcherSession {
     return s;
   }
 
-  async register(nodeId: string, description: NodeDescription): Promise<SessionInfo> {
+  async register(
+    nodeId: string,
+    description: NodeDescription,
+    opts: { addr?: string } = {},
+  ): Promise<SessionInfo> {
     const node = this.cache.get('node', nodeId);
     if (!node) throw new SwarmError('NOT_FOUND', `node ${nodeId} not found`);
-    for (const [id, s] of this.sessions) if (s.nodeId === nodeId) this.sessions.delete(id);
-    const session: Session = { id: randomBytes(12).toString('hex'), nodeId, lastBeat: this.now() };
+    for (const [id, s] of this.sessions) {
+      if (s.nodeId !== nodeId) continue;
+      this.sessions.delete(id);
+      this.endSession(s);
+    }
+    const session: Session = {
+      id: randomBytes(12).toString('hex'),
+      nodeId,
+      lastBeat: this.now(),
+      onEnd: new Set(),
+    };
     this.sessions.set(session.id, session);
     await this.writeNode(nodeId, (n) => ({
       ...n,
       Description: { ...n.Description, ...description, TLSInfo: n.Description?.TLSInfo },
-      Status: { ...n.Status, State: 'ready', Message: undefined },
+      Status: { ...n.Status, State: 'ready', Message: undefined, ...(opts.addr ? { Addr: opts.addr } : {}) },
     }));
     return { sessionId: session.id, heartbeatPeriodMs: this.heartbeatPeriodMs() };
   }
@@ -88,6 +142,7 @@ export class Dispatcher implements DispatcherSession {
   async heartbeat(sessionId: string): Promise<{ periodMs: number }> {
     const s = this.session(sessionId);
     s.lastBeat = this.now();
+    s.disconnectedAt = undefined;
     if (this.cache.get('node', s.nodeId)?.Status.State !== 'ready') {
       await this.writeNode(s.nodeId, (n) => ({
         ...n,
@@ -195,10 +250,24 @@ export class Dispatcher implements DispatcherSession {
     const now = this.now();
     const limit = this.heartbeatPeriodMs() * GRACE_MULTIPLIER;
     const lastBeat = new Map<string, number>();
-    for (const s of this.sessions.values())
+    const gone = new Set<string>();
+    for (const s of this.sessions.values()) {
       lastBeat.set(s.nodeId, Math.max(lastBeat.get(s.nodeId) ?? 0, s.lastBeat));
+      // A closed stream with no new registration: the agent is gone (kill -9, reboot), not slow.
+      if (s.disconnectedAt !== undefined && now - s.disconnectedAt > this.heartbeatPeriodMs())
+        gone.add(s.nodeId);
+    }
     for (const n of this.cache.list('node')) {
       if (n.Status.State === 'down') continue;
+      if (gone.has(n.ID)) {
+        log.info('node down: session closed', { node: n.ID });
+        for (const [id, s] of this.sessions) if (s.nodeId === n.ID) this.sessions.delete(id);
+        await this.writeNode(n.ID, (x) => ({
+          ...x,
+          Status: { ...x.Status, State: 'down', Message: 'heartbeat failure' },
+        })).catch((e) => log.warn('could not mark node down', { node: n.ID, err: e }));
+        continue;
+      }
       // A node never seen by this leader gets the grace from when the leader started.
       const seen = lastBeat.get(n.ID) ?? this.startedAt;
       if (now - seen <= limit * (lastBeat.has(n.ID) ? 1 : 2)) continue;

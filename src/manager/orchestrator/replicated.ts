@@ -4,7 +4,7 @@ import type { Node, Service, Task } from '../../api/types.js';
 import { planUpdate, type UpdaterState } from '../update/updater.js';
 import { type DecisionContext, type NewTask, type Plan, PlanBuilder } from './plan.js';
 import { liveTasks, needsRestart, promoteDelayedStarts, restart, shouldRestart } from './restart.js';
-import { byStatusTime, groupBy, newTask, stateIndex } from './task.js';
+import { byStatusTime, createdTime, groupBy, hasEnded, isNodeInvalid, newTask, stateIndex } from './task.js';
 
 export interface ReconcileInput {
   service: Service;
@@ -57,7 +57,13 @@ export function reconcileReplicated(input: ReconcileInput, ctx: DecisionContext)
   // 1. Restarts: ended tasks and tasks on missing, down or drained nodes.
   for (const slotTasks of slots.values()) {
     for (const task of [...slotTasks]) {
-      if (!needsRestart(service, task, task.NodeID ? nodes.get(task.NodeID) : undefined)) continue;
+      const node = task.NodeID ? nodes.get(task.NodeID) : undefined;
+      if (!needsRestart(service, task, node)) continue;
+      if (drainStartFirst(service, task, node)) {
+        const replacement = moveOffDrainedNode(service, task, slotTasks, nodes, ctx, plan);
+        if (replacement) slotTasks.push(asTask(replacement));
+        continue;
+      }
       const replacement = restart({ service, task, slotTasks, nodes }, ctx, plan);
       if (replacement) slotTasks.push(asTask(replacement));
     }
@@ -98,7 +104,7 @@ export function reconcileReplicated(input: ReconcileInput, ctx: DecisionContext)
   const updater = planUpdate(
     {
       service,
-      slots: kept.map(([, tasks]) => tasks),
+      slots: kept.map(([, tasks]) => withoutDrainedMoves(tasks, nodes, plan)),
       allTasks,
       nodes,
       makeTask: (slot, desiredState) => newTask(service, { slot: slot[0]?.Slot ?? 0, desiredState }, ctx),
@@ -122,6 +128,65 @@ export function reconcileReplicated(input: ReconcileInput, ctx: DecisionContext)
   const result: ReconcileResult = { plan: plan.build() };
   if (updater) result.updater = updater;
   return result;
+}
+
+/** The service label that brings back Docker's drain: stop the task first, then start its replacement. */
+export const DRAIN_ORDER_LABEL = 'swarmkit-ts.drain-order';
+
+/** A drained node's running task moves start-first (unless the service asks for Docker's stop-first). */
+function drainStartFirst(service: Service, task: Task, node: Node | undefined): boolean {
+  return (
+    node !== undefined &&
+    node.Status.State !== 'down' &&
+    node.Spec.Availability === 'drain' &&
+    !hasEnded(task) &&
+    service.Spec.Labels?.[DRAIN_ORDER_LABEL] !== 'stop-first'
+  );
+}
+
+/**
+ * Drain that keeps capacity: the task on the drained node keeps running while a replacement starts
+ * elsewhere in its slot; it is told to shut down once the replacement runs, or when the replacement
+ * could not run within a minute (no capacity: then drain goes on as Docker's does).
+ */
+function moveOffDrainedNode(
+  service: Service,
+  task: Task,
+  slotTasks: readonly Task[],
+  nodes: ReadonlyMap<string, Node>,
+  ctx: DecisionContext,
+  plan: PlanBuilder,
+): NewTask | undefined {
+  const elsewhere = slotTasks.filter((t) => {
+    if (t.ID === task.ID || stateIndex(plan.desiredOf(t)) > stateIndex('running') || hasEnded(t))
+      return false;
+    return !isNodeInvalid(t.NodeID ? nodes.get(t.NodeID) : undefined) || !t.NodeID;
+  });
+  if (elsewhere.length === 0) {
+    const replacement = newTask(service, { slot: task.Slot ?? 0, desiredState: 'running' }, ctx);
+    plan.create(replacement);
+    plan.wakeAt(ctx.now + DRAIN_REPLACEMENT_TIMEOUT_MS);
+    return replacement;
+  }
+  const running = elsewhere.some((t) => t.Status.State === 'running');
+  const oldest = Math.min(...elsewhere.map(createdTime));
+  if (running || ctx.now >= oldest + DRAIN_REPLACEMENT_TIMEOUT_MS) plan.setDesired(task.ID, 'shutdown');
+  else plan.wakeAt(oldest + DRAIN_REPLACEMENT_TIMEOUT_MS);
+  return undefined;
+}
+
+const DRAIN_REPLACEMENT_TIMEOUT_MS = 60_000;
+
+/**
+ * A slot moving off a drained node has two live tasks for a while; the updater sees only the
+ * replacement (two live tasks would look like an update in progress).
+ */
+function withoutDrainedMoves(tasks: Task[], nodes: ReadonlyMap<string, Node>, plan: PlanBuilder): Task[] {
+  if (tasks.length < 2) return tasks;
+  const drained = (t: Task) => t.NodeID !== undefined && nodes.get(t.NodeID)?.Spec.Availability === 'drain';
+  const moving = tasks.filter((t) => drained(t) && plan.desiredOf(t) === 'running');
+  const rest = tasks.filter((t) => !moving.includes(t));
+  return rest.length > 0 ? rest : tasks;
 }
 
 /** Desired REMOVE: the agent stops the task and the reaper deletes it, leaving no history. */

@@ -95,7 +95,7 @@ export function restart(input: RestartInput, ctx: DecisionContext, plan: PlanBui
 
 /**
  * Raises tasks held at desired READY to their live desired state when SwarmKit's DelayStart would:
- * after the restart delay (only for restarts, and not when the old task's node is drained), and once
+ * after the restart delay (only for restarts, and not when the old task's node is drained or down), and once
  * the slot's old tasks have stopped — or their node is down, or a minute passed waiting for them.
  * Adds a wake-up for the next moment something may change.
  */
@@ -148,8 +148,10 @@ function delayedStartAt(
     .filter((o) => stateIndex(plan.desiredOf(o)) > COMPLETE && createdTime(o) <= createdTime(task))
     .sort((a, b) => createdTime(b) - createdTime(a));
   const prevNode = old[0]?.NodeID ? nodes.get(old[0].NodeID) : undefined;
-  const drained = prevNode?.Spec.Availability === 'drain';
-  const delay = isRestart && !drained ? restartPolicy(task.Spec).delayMs : 0;
+  // Moving off a drained or dead node is not a failure of the task: no restart delay (SwarmKit
+  // delays the move off a dead node too, which adds 5 s to every node loss).
+  const moved = prevNode?.Spec.Availability === 'drain' || prevNode?.Status.State === 'down';
+  const delay = isRestart && !moved ? restartPolicy(task.Spec).delayMs : 0;
   return createdTime(task) + delay;
 }
 

@@ -1,0 +1,240 @@
+// The agent's session with a remote dispatcher: the DispatcherSession contract over gRPC with mutual
+// TLS (the node's certificate is its identity). Same contract as the in-process session of a
+// manager's own agent; a broken stream makes the next heartbeat fail, and the agent registers again.
+import type { Client, ClientReadableStream, ServiceError } from '@grpc/grpc-js';
+import { Metadata } from '@grpc/grpc-js';
+import { z } from 'zod';
+import type { DispatcherSession, SessionInfo, TaskStatusUpdate } from '../agent/session.js';
+import { SwarmError } from '../api/errors.js';
+import { type NodeDescription, type Task, TaskSchema } from '../api/types.js';
+import { stripNulls } from '../api/validate.js';
+import { createLogger } from '../lib/log.js';
+import { type AssignmentsChange, applyAssignments, type ReceivedSet } from './assignments.js';
+import { openClient, unaryCall } from './client.js';
+import { dispatcherServiceDefinition } from './dispatcher-service.js';
+import { fromServiceError } from './errors.js';
+import { methodOf } from './proto.js';
+import { managerChannel, type NodeTLSIdentity } from './tls.js';
+
+const log = createLogger({ component: 'session' });
+
+/** Each heartbeat has this long to answer (SwarmKit's agent: 5 s). */
+const HEARTBEAT_TIMEOUT_MS = 5000;
+const REGISTER_TIMEOUT_MS = 5000;
+
+const sessionMessage = z.object({
+  sessionId: z.string().min(1),
+  heartbeatPeriodMs: z.coerce.number().positive(),
+});
+const heartbeatResponse = z.object({ periodMs: z.coerce.number().positive() });
+const assignmentsMessage = z.object({
+  type: z.enum(['COMPLETE', 'INCREMENTAL']),
+  appliesTo: z.coerce.number(),
+  resultsIn: z.coerce.number(),
+  update: z.array(z.instanceof(Buffer)),
+  remove: z.array(z.string()),
+});
+
+export interface RemoteSessionOptions {
+  /** Managers to try, "ip:port", in order. */
+  managers: () => string[];
+  identity: NodeTLSIdentity;
+  /** This node's advertise address ("ip"), sent with the registration. */
+  advertiseAddr?: string;
+}
+
+export class RemoteSession implements DispatcherSession {
+  private client: Client | undefined;
+  private address: string | undefined;
+  private sessionStream: ClientReadableStream<object> | undefined;
+  private sessionId: string | undefined;
+  /** Set when a stream of the current session broke: the next heartbeat fails so the agent re-registers. */
+  private broken: SwarmError | undefined;
+  private next = 0;
+
+  constructor(private readonly opts: RemoteSessionOptions) {}
+
+  /** The manager this session talks to now. */
+  get manager(): string | undefined {
+    return this.address;
+  }
+
+  private dial(): Client {
+    const managers = this.opts.managers();
+    if (managers.length === 0) throw new SwarmError('UNAVAILABLE', 'no manager address known');
+    const address = managers[this.next++ % managers.length] as string;
+    this.close();
+    this.address = address;
+    this.client = openClient(address, {
+      ...managerChannel(this.opts.identity),
+      options: {
+        ...managerChannel(this.opts.identity).options,
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 1000,
+        'grpc.keepalive_time_ms': 10_000,
+        'grpc.keepalive_timeout_ms': 5000,
+      },
+    });
+    return this.client;
+  }
+
+  private current(): Client {
+    if (!this.client) throw new SwarmError('UNAVAILABLE', 'session invalid: not connected');
+    return this.client;
+  }
+
+  register(_nodeId: string, description: NodeDescription): Promise<SessionInfo> {
+    // The node ID is the certificate's; the argument is the contract's and is not sent.
+    const client = this.dial();
+    this.broken = undefined;
+    const method = methodOf(dispatcherServiceDefinition(), 'Session');
+    const stream = client.makeServerStreamRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      { description: Buffer.from(JSON.stringify(description)), addr: this.opts.advertiseAddr ?? '' },
+      new Metadata(),
+      {},
+    ) as ClientReadableStream<object>;
+    this.sessionStream = stream;
+    return new Promise<SessionInfo>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        if (settled) return;
+        settled = true;
+        stream.cancel();
+        reject(
+          new SwarmError(
+            'UNAVAILABLE',
+            `no answer from manager ${this.address} within ${REGISTER_TIMEOUT_MS} ms`,
+          ),
+        );
+      }, REGISTER_TIMEOUT_MS);
+      stream.on('data', (m: object) => {
+        const parsed = sessionMessage.safeParse(m);
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (!parsed.success) {
+          reject(new SwarmError('INTERNAL', 'malformed session message from the manager'));
+          return;
+        }
+        this.sessionId = parsed.data.sessionId;
+        resolve({ sessionId: parsed.data.sessionId, heartbeatPeriodMs: parsed.data.heartbeatPeriodMs });
+      });
+      stream.on('error', (err: ServiceError) => {
+        const e = fromServiceError(err);
+        if (!settled) {
+          settled = true;
+          clearTimeout(timer);
+          reject(e);
+        } else if (this.sessionStream === stream) {
+          this.broken = e;
+        }
+      });
+      stream.on('end', () => {
+        if (this.sessionStream === stream && settled) {
+          this.broken ??= new SwarmError('UNAVAILABLE', 'session ended by the manager');
+        }
+      });
+    });
+  }
+
+  async heartbeat(sessionId: string): Promise<{ periodMs: number }> {
+    if (this.broken) throw this.broken;
+    const r = await unaryCall(
+      this.current(),
+      methodOf(dispatcherServiceDefinition(), 'Heartbeat'),
+      { sessionId },
+      heartbeatResponse,
+      { timeoutMs: HEARTBEAT_TIMEOUT_MS },
+    );
+    return { periodMs: r.periodMs };
+  }
+
+  watchAssignments(sessionId: string, onTasks: (tasks: Task[]) => void): () => void {
+    const client = this.current();
+    const method = methodOf(dispatcherServiceDefinition(), 'Assignments');
+    const stream = client.makeServerStreamRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      { sessionId },
+      new Metadata(),
+      {},
+    ) as ClientReadableStream<object>;
+    let held: ReceivedSet | undefined;
+    let stopped = false;
+    stream.on('data', (m: object) => {
+      const parsed = assignmentsMessage.safeParse(m);
+      if (!parsed.success) {
+        this.broken = new SwarmError('INTERNAL', 'malformed assignments message from the manager');
+        stream.cancel();
+        return;
+      }
+      let change: AssignmentsChange;
+      try {
+        change = { ...parsed.data, update: parsed.data.update.map(parseTask) };
+      } catch (e) {
+        log.warn('assignment rejected', { err: e });
+        this.broken = e as SwarmError;
+        stream.cancel();
+        return;
+      }
+      const next = applyAssignments(held, change);
+      if (next === 'gap') {
+        this.broken = new SwarmError('UNAVAILABLE', 'assignments out of sequence');
+        stream.cancel();
+        return;
+      }
+      held = next;
+      onTasks([...next.tasks.values()]);
+    });
+    stream.on('error', (err: ServiceError) => {
+      if (!stopped && this.sessionId === sessionId) this.broken = fromServiceError(err);
+    });
+    stream.on('end', () => {
+      if (!stopped && this.sessionId === sessionId) {
+        this.broken ??= new SwarmError('UNAVAILABLE', 'assignments stream ended');
+      }
+    });
+    return () => {
+      stopped = true;
+      stream.cancel();
+    };
+  }
+
+  async updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void> {
+    await unaryCall(
+      this.current(),
+      methodOf(dispatcherServiceDefinition(), 'UpdateTaskStatus'),
+      {
+        sessionId,
+        updates: updates.map((u) => ({ taskId: u.taskId, status: Buffer.from(JSON.stringify(u.status)) })),
+      },
+      z.object({}).passthrough(),
+    );
+  }
+
+  /** Ends the streams and the channel (agent stop, leave). */
+  close(): void {
+    const s = this.sessionStream;
+    this.sessionStream = undefined;
+    s?.cancel();
+    this.client?.close();
+    this.client = undefined;
+  }
+}
+
+function parseTask(buf: Buffer): Task {
+  let value: unknown;
+  try {
+    value = JSON.parse(buf.toString('utf8'));
+  } catch {
+    throw new SwarmError('INTERNAL', 'malformed task in assignments: not JSON');
+  }
+  const parsed = TaskSchema.safeParse(stripNulls(value));
+  if (!parsed.success)
+    throw new SwarmError('INTERNAL', `malformed task in assignments: ${parsed.error.issues[0]?.message}`);
+  return parsed.data;
+}
