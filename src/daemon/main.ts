@@ -1,8 +1,10 @@
 // swarmd entry point: parse flags, run the daemon, stop cleanly on SIGTERM/SIGINT.
 import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
 import { SwarmError } from '../api/errors.js';
 import { useSpawnHelper } from '../lib/exec.js';
 import { log, setLogLevel } from '../lib/log.js';
+import { cgroupProblem } from './cgroups.js';
 import { Daemon } from './daemon.js';
 import { parseFlags, USAGE } from './flags.js';
 
@@ -17,6 +19,11 @@ async function main(): Promise<void> {
   if (flags === 'help') {
     process.stdout.write(USAGE);
     return;
+  }
+  const cgroups = cgroupProblem(readFileSync('/proc/self/mountinfo', 'utf8'));
+  if (cgroups) {
+    process.stderr.write(`swarmd: ${cgroups}\n`);
+    process.exit(1);
   }
   setLogLevel(flags.logLevel);
   useSpawnHelper(process.env.SWARMD_SPAWN_HELPER !== '0');

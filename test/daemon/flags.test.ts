@@ -21,3 +21,17 @@ test('a flag without its value, or an unknown flag, is refused with a clear mess
   assert.throws(() => parseFlags(['--exec-rot', '/x']), /unknown flag: --exec-rot/);
   assert.equal(parseFlags(['--help']), 'help');
 });
+
+test('cgroup pre-flight: v1 controllers or v2 pass; a table without them names the fix', async () => {
+  const { cgroupProblem } = await import('../../src/daemon/cgroups.js');
+  const v1 = [
+    '30 25 0:26 / /sys/fs/cgroup rw,nosuid - tmpfs tmpfs rw',
+    '31 30 0:27 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory',
+    '32 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct',
+  ].join('\n');
+  const v2 = '30 25 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw';
+  const hidden = '22 1 0:20 / /sys rw,nosuid - sysfs sysfs rw';
+  assert.equal(cgroupProblem(v1), undefined);
+  assert.equal(cgroupProblem(v2), undefined);
+  assert.match(cgroupProblem(hidden) ?? '', /no usable cgroup mount .*nsenter --net/);
+});

@@ -282,3 +282,19 @@ test("drain with the stop-first label is Docker's: the task is shut down first",
   const r = reconcileReplicated({ service: svc, tasks, nodes }, context());
   assert.deepEqual(r.plan.updateTasks, [{ ID: 'a', DesiredState: 'shutdown' }]);
 });
+
+test('drain without capacity elsewhere: once the replacement cannot be placed, the task shuts down as in Docker', () => {
+  const svc = web(1);
+  const nodes = [node('n1', { availability: 'drain' })];
+  let tasks = observe([task('a', svc, { slot: 1, node: 'n1' })], 'a', 'running', T0);
+  const ctx = context();
+  const r1 = reconcileReplicated({ service: svc, tasks, nodes }, ctx);
+  assert.deepEqual(r1.plan.updateTasks, []);
+  tasks = apply(tasks, r1.plan);
+  const repl = r1.plan.createTasks[0]?.ID ?? '';
+  tasks = tasks.map((t) =>
+    t.ID === repl ? { ...t, Status: { ...t.Status, State: 'pending', Err: 'no suitable node' } } : t,
+  );
+  const r2 = reconcileReplicated({ service: svc, tasks, nodes }, ctx);
+  assert.deepEqual(r2.plan.updateTasks, [{ ID: 'a', DesiredState: 'shutdown' }]);
+});

@@ -146,8 +146,9 @@ function drainStartFirst(service: Service, task: Task, node: Node | undefined): 
 
 /**
  * Drain that keeps capacity: the task on the drained node keeps running while a replacement starts
- * elsewhere in its slot; it is told to shut down once the replacement runs, or when the replacement
- * could not run within a minute (no capacity: then drain goes on as Docker's does).
+ * elsewhere in its slot; it is told to shut down once the replacement runs, or when the scheduler
+ * finds no node for the replacement or it could not run within a minute (no capacity: then drain
+ * goes on as Docker's does).
  */
 function moveOffDrainedNode(
   service: Service,
@@ -169,8 +170,11 @@ function moveOffDrainedNode(
     return replacement;
   }
   const running = elsewhere.some((t) => t.Status.State === 'running');
+  // The scheduler found no node for the replacement: there is no capacity to keep, drain as Docker.
+  const unplaceable = elsewhere.some((t) => t.Status.State === 'pending' && !!t.Status.Err);
   const oldest = Math.min(...elsewhere.map(createdTime));
-  if (running || ctx.now >= oldest + DRAIN_REPLACEMENT_TIMEOUT_MS) plan.setDesired(task.ID, 'shutdown');
+  if (running || unplaceable || ctx.now >= oldest + DRAIN_REPLACEMENT_TIMEOUT_MS)
+    plan.setDesired(task.ID, 'shutdown');
   else plan.wakeAt(oldest + DRAIN_REPLACEMENT_TIMEOUT_MS);
   return undefined;
 }
