@@ -433,6 +433,16 @@ export class Daemon implements ClusterBackend, SystemBackend {
     if (this.flags.init && !this.state) {
       await this.init({ ListenAddr: this.flags.listenRemoteApi, AdvertiseAddr: this.flags.advertiseAddr });
     }
+    if (this.flags.joinAddr && !this.state) {
+      // SwarmKit's one-step form: swarmd --join-addr MANAGER:2377 --join-token SWMTKN-1-…
+      await this.join({
+        ListenAddr: this.flags.listenRemoteApi,
+        AdvertiseAddr: this.flags.advertiseAddr,
+        RemoteAddrs: [this.flags.joinAddr],
+        JoinToken: this.flags.joinToken,
+      });
+      return;
+    }
     await this.startAgent();
   }
 
