@@ -101,8 +101,8 @@ export function dispatcherService(options: DispatcherServiceOptions): RpcService
   };
   /** A stream's failure as its final status (the agent registers again on UNAVAILABLE). */
   const fail = (call: ServerWritableStream<object, object>, err: unknown) => {
-    const e = toServiceError(err);
-    call.destroy(Object.assign(new Error(e.details), e));
+    // grpc-js sends a server stream's final status from an 'error' event carrying code and details.
+    call.emit('error', toServiceError(err));
   };
 
   return {
