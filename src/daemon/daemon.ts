@@ -32,7 +32,7 @@ import { EngineServer } from '../engineapi/server.js';
 import { SWARMD_VERSION, type SystemBackend, systemRoutes } from '../engineapi/system.js';
 import { RuncExecutor } from '../executor/runc/executor.js';
 import { ContainerRuntime } from '../executor/runc/runtime.js';
-import type { Executor } from '../executor/types.js';
+import type { Executor, LogEntry } from '../executor/types.js';
 import { createLogger } from '../lib/log.js';
 import { allocatePorts } from '../manager/allocator/ports.js';
 import type { PortAllocator } from '../manager/controlapi/services.js';
@@ -42,6 +42,7 @@ import { NetworkProviderImpl } from '../network/provider.js';
 import { addressTasks, PortPublisher } from '../network/publisher.js';
 import { type JoinedNode, joinSwarm } from '../rpc/ca-client.js';
 import { RemoteSession } from '../rpc/dispatcher-client.js';
+import { listenForLogSubscriptions } from '../rpc/logbroker.js';
 import { NodeTLSIdentity } from '../rpc/tls.js';
 import { chooseAdvertiseAddr, DEFAULT_PORT, splitHostPort } from './address.js';
 import { ensureTmpfs } from './execroot.js';
@@ -162,6 +163,11 @@ export function workerServices(tasks: readonly Task[]): Service[] {
     });
   }
   return [...out.values()];
+}
+
+/** A remote task's lines as the log routes read local ones. */
+async function* remoteEntries(lines: AsyncIterable<{ entry: LogEntry }>): AsyncGenerator<LogEntry> {
+  for await (const l of lines) yield l.entry;
 }
 
 /** The local agent's session: the dispatcher of this manager while it leads. */
@@ -366,6 +372,19 @@ export class Daemon implements ClusterBackend, SystemBackend {
     this.agent = agent;
     this.startSweep((taskId) => agent.tasks().some((t) => t.ID === taskId));
     await agent.start();
+    const logs = listenForLogSubscriptions({
+      manager: () => session.manager ?? state.remoteManagers?.[0],
+      identity,
+      logsOf: (taskId, opts) => {
+        const rec = this.runtime.findByTask(taskId);
+        return rec ? this.runtime.logs(rec.Id, opts) : undefined;
+      },
+    });
+    const prevStop = this.stopPortSync;
+    this.stopPortSync = () => {
+      prevStop?.();
+      logs.stop();
+    };
     this.certRenewal = startCertRenewal({
       stateDir: this.stateDir,
       identity,
@@ -414,6 +433,9 @@ export class Daemon implements ClusterBackend, SystemBackend {
         task: (ref) => this.control().tasks.get(ref),
         tasksOf: (id) => this.control().tasks.list(new Map([['service', [id]]])),
         taskLogs: (task, opts) => {
+          if (task.NodeID && task.NodeID !== this.state?.nodeId && this.manager) {
+            return remoteEntries(this.manager.logs.logs(task.NodeID, [task.ID], opts));
+          }
           const rec = task.NodeID === this.state?.nodeId ? this.runtime.findByTask(task.ID) : undefined;
           return rec ? this.runtime.logs(rec.Id, opts) : undefined;
         },

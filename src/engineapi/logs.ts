@@ -1,7 +1,7 @@
 // `GET /services/{id}/logs` and `GET /tasks/{id}/logs`: the logs of a service's (or one task's)
 // containers in Docker's multiplexed stream, with `details` (the task/service/node labels that
 // `docker service logs` uses to prefix lines), `follow`, `tail`, `since`, `timestamps`.
-import { invalidArgument } from '../api/errors.js';
+import { invalidArgument, SwarmError } from '../api/errors.js';
 import type { Service, Task } from '../api/types.js';
 import type { LogEntry, LogOptions } from '../executor/types.js';
 import { frame, rfc3339Nano } from './containers.js';
@@ -64,10 +64,25 @@ async function stream(ctx: RouteContext, source: LogSource, tasks: Task[]): Prom
   const readers = tasks
     .map((t) => ({ t, it: source.taskLogs(t, { ...p.opts, signal: abort.signal }) }))
     .filter((r): r is { t: Task; it: AsyncIterable<LogEntry> } => r.it !== undefined);
+  // A node that cannot give its tasks' lines (down, not connected) is one warning at the end, as
+  // Docker's daemon writes it: on the stream's system-error channel ("error from daemon in stream").
+  const warnings = new Set<string>();
+  const unavailable = (e: unknown) => {
+    if (e instanceof SwarmError && e.code === 'UNAVAILABLE') warnings.add(e.message);
+    else throw e;
+  };
   if (!p.opts.follow) {
-    // Interleave by time, as one stream of the whole service.
+    // Interleave by time, as one stream of the whole service (nodes read in parallel).
     const all: { t: Task; e: LogEntry }[] = [];
-    for (const r of readers) for await (const e of r.it) all.push({ t: r.t, e });
+    await Promise.all(
+      readers.map(async (r) => {
+        try {
+          for await (const e of r.it) all.push({ t: r.t, e });
+        } catch (e) {
+          unavailable(e);
+        }
+      }),
+    );
     all.sort((a, b) => (a.e.timeNs < b.e.timeNs ? -1 : a.e.timeNs > b.e.timeNs ? 1 : 0));
     for (const x of all) write(x.t, x.e);
   } else {
@@ -76,12 +91,22 @@ async function stream(ctx: RouteContext, source: LogSource, tasks: Task[]): Prom
         try {
           for await (const e of r.it) write(r.t, e);
         } catch (e) {
-          if (!abort.signal.aborted) throw e;
+          if (!abort.signal.aborted) unavailable(e);
         }
       }),
     );
   }
+  for (const w of warnings) ctx.res.write(systemErrorFrame(`Error grabbing logs: ${w}`));
   ctx.res.end();
+}
+
+/** A frame on stdcopy's system-error stream (3): the docker CLI prints "error from daemon in stream: …". */
+function systemErrorFrame(message: string): Buffer {
+  const payload = Buffer.from(message);
+  const head = Buffer.alloc(8);
+  head[0] = 3;
+  head.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([head, payload]);
 }
 
 export function logRoutes(source: LogSource): Route[] {

@@ -12,6 +12,7 @@ import { createEtcdClient, loopbackClientURL } from '../etcd/client.js';
 import { EtcdMember, memberPaths, peerURL } from '../etcd/supervisor.js';
 import { createEtcdCA, issueMemberCerts, loadClientCredentials, writeMemberTLS } from '../etcd/tls.js';
 import { createLogger } from '../lib/log.js';
+import { LogBroker } from '../rpc/logbroker.js';
 import { StoreCache } from '../store/cache.js';
 import { LeaderElection } from '../store/election.js';
 import { ClusterStore } from '../store/store.js';
@@ -149,6 +150,8 @@ export class Manager {
   /** The root CA with its key (managers only: it lives in etcd). */
   private rootCA: RootCA | undefined;
   private remote: RemoteApi | undefined;
+  /** Logs of tasks on other nodes (they listen for subscriptions on the remote API). */
+  readonly logs = new LogBroker();
 
   /** Serves the CA and the dispatcher to other nodes on `listenAddr` ("ip:port"). */
   async startRemoteApi(stateDir: string, listenAddr: string): Promise<void> {
@@ -160,6 +163,7 @@ export class Manager {
       store: this.store,
       cache: this.cache,
       dispatcher: () => this.leader?.dispatcher,
+      logs: this.logs,
     });
   }
 

@@ -10,6 +10,7 @@ import { roleForToken } from '../ca/tokens.js';
 import { createLogger } from '../lib/log.js';
 import { type CABackend, caService } from '../rpc/ca-service.js';
 import { type DispatcherBackend, dispatcherService } from '../rpc/dispatcher-service.js';
+import type { LogBroker } from '../rpc/logbroker.js';
 import { type RunningRpcServer, startRpcServer } from '../rpc/server.js';
 import { NodeTLSIdentity, serverCredentials } from '../rpc/tls.js';
 import type { StoreCache } from '../store/cache.js';
@@ -29,6 +30,7 @@ export interface RemoteApiOptions {
   store: ClusterStore<Tables>;
   cache: StoreCache<Tables>;
   dispatcher: () => DispatcherBackend | undefined;
+  logs: LogBroker;
 }
 
 export interface RemoteApi {
@@ -38,7 +40,7 @@ export interface RemoteApi {
 
 /** The CA as the manager serves it: tokens and expiry from the cluster object, nodes recorded. */
 export function managerCABackend(
-  o: Omit<RemoteApiOptions, 'stateDir' | 'listenAddr' | 'dispatcher'>,
+  o: Omit<RemoteApiOptions, 'stateDir' | 'listenAddr' | 'dispatcher' | 'logs'>,
 ): CABackend {
   const cluster = () => o.cache.list('cluster')[0];
   const tokens = () => ({
@@ -93,6 +95,7 @@ export async function startRemoteApi(o: RemoteApiOptions): Promise<RemoteApi> {
   const server = await startRpcServer(o.listenAddr, serverCredentials(identity), [
     caService(managerCABackend(o)),
     dispatcherService({ backend: o.dispatcher, clusterId: () => o.clusterId }),
+    o.logs.service(() => o.clusterId),
   ]);
   log.info('remote API listening', { addr: o.listenAddr, port: server.port });
   return { identity, server };

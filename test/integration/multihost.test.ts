@@ -174,7 +174,7 @@ describe('multi-host swarm with the docker CLI', { timeout: 300_000 }, () => {
       'busybox',
       'sh',
       '-c',
-      'mkdir -p /www && hostname > /www/index.html; trap "exit 0" TERM; httpd -f -p 80 -h /www & wait',
+      'echo "serving as $(hostname)"; mkdir -p /www && hostname > /www/index.html; trap "exit 0" TERM; httpd -f -p 80 -h /www & wait',
     ]);
     const tasks = await until('6 running tasks', async () => {
       const r = await running();
@@ -188,6 +188,13 @@ describe('multi-host swarm with the docker CLI', { timeout: 300_000 }, () => {
       });
       assert.match(body, /^[0-9a-f]{12}\n$/);
     }
+    // service logs merges every node's lines (the workers' come through the manager's log broker).
+    const logs = await until('a log line from each task', async () => {
+      const r = await docker(manager, ['service', 'logs', '--raw', 'web']);
+      const lines = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.startsWith('serving as '));
+      return r.code === 0 && lines.length === 6 ? lines : undefined;
+    });
+    assert.equal(new Set(logs).size, 6);
     const ps = await ok(w1, ['ps', '--format', '{{.Names}}']);
     assert.equal(
       ps
@@ -236,6 +243,15 @@ describe('multi-host swarm with the docker CLI', { timeout: 300_000 }, () => {
     );
     const node = (await manager.api('GET', `/nodes/${nodeIds.get('worker-2')}`)).json<ApiNode>();
     assert.equal(node.Status.State, 'down');
+    // Logs with a node down: the other nodes' lines, one warning, and the command returns.
+    const t0 = Date.now();
+    const logs = await docker(manager, ['service', 'logs', '--raw', 'web'], 30_000);
+    assert.ok(Date.now() - t0 < 15_000, 'service logs returns with a node down');
+    assert.match(
+      logs.stderr,
+      /incomplete log stream\. some logs could not be retrieved .*node \w+ is not available/,
+    );
+    assert.ok(logs.stdout.split('\n').filter((l) => l.startsWith('serving as ')).length >= 4);
     // Not a timed test (bench/cluster.ts measures it); a generous bound catches a 3-periods grace.
     assert.ok(Date.now() - started < 30_000);
   });
