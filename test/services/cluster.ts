@@ -249,8 +249,11 @@ export async function startCluster(): Promise<Cluster> {
       const services = ok(await api('GET', '/services'), 'list services').json<ApiService[]>();
       for (const s of services) await removeService(s.ID);
       try {
-        await waitFor('all containers to be removed', async () =>
-          (await containers()).length === 0 ? true : undefined,
+        // Teardown on a loaded 2-core CI machine: a service's stop grace plus runc removals.
+        await waitFor(
+          'all containers to be removed',
+          async () => ((await containers()).length === 0 ? true : undefined),
+          45_000,
         );
       } finally {
         // Whatever the agent left behind must not outlive the test.
