@@ -45,6 +45,7 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
   private checkTimer: NodeJS.Timeout | undefined;
   private checking: Promise<void> | undefined;
   private readonly startedAt: number;
+  private stopped = false;
 
   constructor(
     private readonly store: ClusterStore<Tables>,
@@ -71,6 +72,7 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     clearTimeout(this.checkTimer);
     clearTimeout(this.flushTimer);
     await this.flush();
@@ -196,7 +198,11 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
     }
     if (this.queue.size === 0) return;
     const fence = this.fence();
-    if (!fence) return;
+    if (!fence) {
+      // Not (yet) the leader, e.g. an agent reporting right after a restart: keep the reports.
+      if (!this.stopped) this.flushTimer = setTimeout(() => void this.flush(), 50);
+      return;
+    }
     const items = [...this.queue.values()];
     this.queue.clear();
     this.flushing = (async () => {
