@@ -7,9 +7,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ClusterHost, startCluster } from '../test/helpers/cluster.js';
+import { type ClusterHost, sleep, startCluster, until as untilEvery } from '../test/helpers/cluster.js';
 import { buildBusyboxDockerArchive } from '../test/helpers/images.js';
 import { ANCHORS_FILE, ms, row } from './lib/report.js';
+
+/** Polled every 20 ms: the figures are times. */
+const until = <T>(what: string, probe: () => Promise<T | undefined>) => untilEvery(what, probe, 60_000, 20);
 
 interface ApiTask {
   ID: string;
@@ -35,18 +38,6 @@ function dockerFigure(label: string): { value: string; from: string } {
     return { value: value || 'n/a', from: 'anchors.md, several nodes' };
   } catch {
     return { value: 'n/a', from: 'anchors.md not readable' };
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(20);
   }
 }
 

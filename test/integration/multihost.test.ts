@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type Cluster, type ClusterHost, startCluster } from '../helpers/cluster.js';
+import { type Cluster, type ClusterHost, sleep, startCluster, until } from '../helpers/cluster.js';
 import { buildBusyboxDockerArchive } from '../helpers/images.js';
 
 const DOCKER = '/usr/local/bin/docker';
@@ -39,18 +39,6 @@ async function ok(host: ClusterHost, args: string[]): Promise<string> {
   const r = await docker(host, args);
   assert.equal(r.code, 0, `docker ${args.join(' ')} on ${host.name}: ${r.stderr}`);
   return r.stdout;
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 interface ApiTask {

@@ -1,0 +1,151 @@
+// Nodes across hosts, through the Engine API of a cluster in a box (1 manager + 2 workers, each
+// swarmd in its own netns): a global service reaches a node that joins later; a short silent link
+// cut is a blip the session rides out (same tasks, same containers); a worker's swarmd restarted
+// re-adopts its containers; `node rm` refuses a node that is up with Docker's wording, and a worker
+// that left the swarm is down, removable, and has no task container left.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type Cluster, type ClusterHost, sleep, startCluster, until } from '../helpers/cluster.js';
+import { buildBusyboxDockerArchive } from '../helpers/images.js';
+
+interface ApiTask {
+  ID: string;
+  NodeID?: string;
+  DesiredState: string;
+  Status: { State: string; ContainerStatus?: { ContainerID?: string } };
+}
+interface ApiNode {
+  ID: string;
+  Description?: { Hostname: string };
+  Status: { State: string };
+}
+
+/** Task ID → container ID of the running tasks of `service`, as the manager reports them. */
+function containersOf(tasks: ApiTask[]): Map<string, string> {
+  return new Map(tasks.map((t) => [t.ID, t.Status.ContainerStatus?.ContainerID ?? '']));
+}
+
+describe('nodes across hosts', { timeout: 300_000 }, () => {
+  let cluster: Cluster;
+  let manager: ClusterHost;
+  let w1: ClusterHost;
+  let w2: ClusterHost;
+  let tar: Buffer;
+  let imageDir: string;
+
+  const nodeOf = async (h: ClusterHost) =>
+    (await manager.api('GET', '/nodes')).json<ApiNode[]>().find((n) => n.Description?.Hostname === h.name);
+  const tasksOf = async (service: string) =>
+    (
+      await manager.api('GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [service] }))}`)
+    ).json<ApiTask[]>();
+  const runningOn = async (service: string, h: ClusterHost) => {
+    const id = (await nodeOf(h))?.ID;
+    return (await tasksOf(service)).filter(
+      (t) => t.NodeID === id && t.DesiredState === 'running' && t.Status.State === 'running',
+    );
+  };
+  const loadImage = async (h: ClusterHost) => {
+    const r = await h.api('POST', '/images/load?quiet=1', tar, { 'Content-Type': 'application/x-tar' });
+    assert.equal(r.status, 200, `image load on ${h.name}: ${r.body}`);
+  };
+  const create = async (name: string, mode: object) => {
+    const r = await manager.api('POST', '/services/create', {
+      Name: name,
+      TaskTemplate: { ContainerSpec: { Image: 'busybox', Command: ['sleep', '3600'], StopGracePeriod: 0 } },
+      Mode: mode,
+    });
+    assert.equal(r.status, 201, `service create ${name}: ${r.body}`);
+  };
+
+  before(async () => {
+    cluster = await startCluster({ workers: 2, join: false });
+    manager = cluster.manager;
+    [w1, w2] = cluster.workers as [ClusterHost, ClusterHost];
+    imageDir = mkdtempSync(join(tmpdir(), 'skt-nodes-img-'));
+    await buildBusyboxDockerArchive(join(imageDir, 'busybox.tar'));
+    tar = readFileSync(join(imageDir, 'busybox.tar'));
+    await cluster.join(w1);
+    await loadImage(manager);
+    await loadImage(w1);
+  });
+  after(async () => {
+    await cluster?.destroy();
+    if (imageDir) rmSync(imageDir, { recursive: true, force: true });
+  });
+
+  it('a global service runs on every node, including one that joins later', async () => {
+    await create('everywhere', { Global: {} });
+    await create('spread', { Replicated: { Replicas: 4 } });
+    for (const h of [manager, w1])
+      await until(`a global task running on ${h.name}`, async () =>
+        (await runningOn('everywhere', h)).length === 1 ? true : undefined,
+      );
+    await until('2 replicas on worker-1', async () =>
+      (await runningOn('spread', w1)).length === 2 ? true : undefined,
+    );
+    await loadImage(w2);
+    await cluster.join(w2);
+    await until('a global task running on worker-2', async () =>
+      (await runningOn('everywhere', w2)).length === 1 ? true : undefined,
+    );
+  });
+
+  it('a short silent link cut is a blip: the worker stays Ready with the same tasks and containers', async () => {
+    const before = containersOf([...(await runningOn('spread', w1)), ...(await runningOn('everywhere', w1))]);
+    assert.equal(before.size, 3);
+    const total = (await tasksOf('spread')).length;
+    await w1.cutLink();
+    // Shorter than the grace of 3 heartbeat periods (15 s): the session survives it.
+    await sleep(4000);
+    await w1.restoreLink();
+    await sleep(6000); // at least one heartbeat over the restored link
+    assert.equal((await nodeOf(w1))?.Status.State, 'ready');
+    const now = containersOf([...(await runningOn('spread', w1)), ...(await runningOn('everywhere', w1))]);
+    assert.deepEqual([...now].sort(), [...before].sort(), 'same tasks, same containers');
+    assert.equal((await tasksOf('spread')).length, total, 'no replacement task was created');
+  });
+
+  it("a worker's swarmd restarted re-adopts its containers: same tasks, same containers", async () => {
+    const before = containersOf([...(await runningOn('spread', w1)), ...(await runningOn('everywhere', w1))]);
+    assert.equal(before.size, 3);
+    await w1.stop();
+    await w1.restart();
+    await until('worker-1 ready', async () =>
+      (await nodeOf(w1))?.Status.State === 'ready' ? true : undefined,
+    );
+    await sleep(2000);
+    const now = containersOf([...(await runningOn('spread', w1)), ...(await runningOn('everywhere', w1))]);
+    assert.deepEqual([...now].sort(), [...before].sort());
+    const ps = (await w1.api('GET', '/containers/json')).json<{ Id: string }[]>().map((c) => c.Id);
+    for (const id of before.values()) assert.ok(ps.includes(id), `container ${id} still runs on worker-1`);
+  });
+
+  it('node rm refuses a node that is up; a worker that left is down, removable, and empty', async () => {
+    const node = await nodeOf(w2);
+    assert.ok(node);
+    const refused = await manager.api('DELETE', `/nodes/${node.ID}`);
+    assert.equal(refused.status, 400);
+    assert.match(refused.body, new RegExp(`node ${node.ID} is not down and can't be removed`));
+
+    const left = await w2.api('POST', '/swarm/leave');
+    assert.equal(left.status, 200, left.body);
+    assert.equal((await w2.api('GET', '/containers/json?all=1')).json<unknown[]>().length, 0);
+    await until('worker-2 down', async () =>
+      (await nodeOf(w2))?.Status.State === 'down' ? true : undefined,
+    );
+    const removed = await manager.api('DELETE', `/nodes/${node.ID}`);
+    assert.equal(removed.status, 200, removed.body);
+    assert.equal(await nodeOf(w2), undefined);
+    await until('no task left on the removed node', async () =>
+      (await tasksOf('everywhere')).some((t) => t.NodeID === node.ID && t.DesiredState === 'running')
+        ? undefined
+        : true,
+    );
+    const info = (await w2.api('GET', '/info')).json<{ Swarm: { LocalNodeState: string } }>();
+    assert.equal(info.Swarm.LocalNodeState, 'inactive');
+  });
+});
