@@ -96,6 +96,7 @@ export async function startRemoteApi(o: RemoteApiOptions): Promise<RemoteApi> {
     caService(managerCABackend(o)),
     dispatcherService({ backend: o.dispatcher, clusterId: () => o.clusterId }),
     o.logs.service(() => o.clusterId),
+    o.logs.logsService(() => o.clusterId),
   ]);
   log.info('remote API listening', { addr: o.listenAddr, port: server.port });
   return { identity, server };

@@ -1,34 +1,140 @@
 // Logs across nodes over gRPC (proto/logbroker.proto): the manager's broker hands subscriptions to
 // the node that runs the tasks and turns the lines it publishes back into one stream; the node side
-// answers each subscription from its own containers. Authorization by certificate, as everywhere.
+// answers each subscription from its own containers; managers read that stream with SubscribeLogs.
+// Authorization by certificate, as everywhere.
+import { once } from 'node:events';
 import type { Client, ClientReadableStream, ServerWritableStream, ServiceError } from '@grpc/grpc-js';
 import { Metadata } from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import { z } from 'zod';
-import { SwarmError } from '../api/errors.js';
+import { internal, invalidArgument, SwarmError } from '../api/errors.js';
 import type { LogEntry, LogOptions } from '../executor/types.js';
 import { createLogger } from '../lib/log.js';
 import { authorizePeer } from './auth.js';
 import { openClient, unaryCall } from './client.js';
-import { toServiceError } from './errors.js';
+import { fromServiceError, toServiceError } from './errors.js';
 import { loadServiceDefinition, methodOf } from './proto.js';
 import { type RpcService, unaryHandler } from './server.js';
 import { managerChannel, type NodeTLSIdentity } from './tls.js';
 
 const log = createLogger({ component: 'logbroker' });
 
-let definition: ServiceDefinition | undefined;
-export function logBrokerDefinition(): ServiceDefinition {
-  definition ??= loadServiceDefinition('logbroker.proto', 'swarmkit.v1.LogBroker');
+/** LogBroker: nodes listen and publish. Logs: managers read (SubscribeLogs). */
+type LogService = 'LogBroker' | 'Logs';
+const definitions = new Map<LogService, ServiceDefinition>();
+function definitionOf(service: LogService): ServiceDefinition {
+  let definition = definitions.get(service);
+  if (!definition) {
+    definition = loadServiceDefinition('logbroker.proto', `swarmkit.v1.${service}`);
+    definitions.set(service, definition);
+  }
   return definition;
 }
 
 /** A non-follow subscription ends with a warning if its node sends nothing for this long. */
 const QUIET_TIMEOUT_MS = 5000;
+/** Lines per SubscribeLogs message: 128 of Docker's 16 KiB lines stay well under gRPC's 4 MiB. */
+const LINES_PER_MESSAGE = 128;
 
 export interface TaskLogLine {
   taskId: string;
   entry: LogEntry;
+}
+
+/** A line on the wire (proto LogLine). */
+const wireLine = z.object({
+  taskId: z.string().min(1).max(64),
+  stream: z.enum(['stdout', 'stderr']),
+  timeNs: z.string().regex(/^\d{1,20}$/),
+  line: z.instanceof(Buffer),
+});
+
+function toWireLine(l: TaskLogLine): z.input<typeof wireLine> {
+  return {
+    taskId: l.taskId,
+    stream: l.entry.stream,
+    timeNs: l.entry.timeNs.toString(),
+    line: Buffer.from(l.entry.line),
+  };
+}
+
+function fromWireLine(l: z.output<typeof wireLine>): TaskLogLine {
+  const timeNs = BigInt(l.timeNs);
+  return {
+    taskId: l.taskId,
+    entry: {
+      stream: l.stream,
+      timeNs,
+      time: new Date(Number(timeNs / 1_000_000n)).toISOString(),
+      line: l.line.toString('utf8'),
+    },
+  };
+}
+
+/** LogOptions on the wire (LogSubscriptionOptions): tail -1 = all, since 0 = from the start. */
+const wireOptions = z.object({
+  follow: z.boolean(),
+  tail: z.coerce.number().int(),
+  since: z.number().nonnegative(),
+  stdout: z.boolean(),
+  stderr: z.boolean(),
+});
+
+function toWireOptions(opts: LogOptions): z.input<typeof wireOptions> {
+  return {
+    follow: !!opts.follow,
+    tail: opts.tail ?? -1,
+    since: opts.since ?? 0,
+    stdout: opts.stdout ?? true,
+    stderr: opts.stderr ?? true,
+  };
+}
+
+function fromWireOptions(w: z.output<typeof wireOptions>): LogOptions {
+  return {
+    follow: w.follow,
+    ...(w.tail >= 0 ? { tail: w.tail } : {}),
+    ...(w.since > 0 ? { since: w.since } : {}),
+    stdout: w.stdout,
+    stderr: w.stderr,
+  };
+}
+
+const subscribeLogsRequest = z.object({
+  nodeId: z.string().min(1).max(64),
+  taskIds: z.array(z.string().min(1).max(64)).min(1).max(10_000),
+  options: wireOptions.refine((o) => o.stdout || o.stderr, 'you must choose at least one stream'),
+});
+
+const subscribeLogsMessage = z.object({ lines: z.array(wireLine) });
+
+const NOT_YET = Symbol('not yet');
+const nextTurn = () => new Promise<typeof NOT_YET>((resolve) => setImmediate(resolve, NOT_YET));
+
+/**
+ * What `source` has ready at once, in groups of at most `max`: a burst travels as one message and a
+ * lone line is not held back waiting for company.
+ */
+async function* batches<T>(source: AsyncIterator<T>, max: number): AsyncGenerator<T[]> {
+  let batch: T[] = [];
+  let next = source.next();
+  for (;;) {
+    const got = batch.length === 0 ? await next : await Promise.race([next, nextTurn()]);
+    if (got === NOT_YET) {
+      yield batch;
+      batch = [];
+      continue;
+    }
+    if (got.done) break;
+    batch.push(got.value);
+    if (batch.length >= max) {
+      yield batch;
+      batch = [];
+    }
+    // Asked only now, so no request is left without a handler while the consumer works.
+    next = source.next();
+  }
+  if (batch.length > 0) yield batch;
 }
 
 interface Subscription {
@@ -72,15 +178,7 @@ export class LogBroker {
     };
     opts.signal?.addEventListener('abort', onAbort);
     try {
-      listener({
-        id,
-        taskIds,
-        follow: !!opts.follow,
-        tail: String(opts.tail ?? -1),
-        since: opts.since ?? 0,
-        stdout: opts.stdout ?? true,
-        stderr: opts.stderr ?? true,
-      });
+      listener({ id, taskIds, options: toWireOptions(opts) });
       for (;;) {
         while (queue.length > 0) yield queue.shift() as TaskLogLine;
         if (closed) return;
@@ -103,19 +201,13 @@ export class LogBroker {
   /** The gRPC service: nodes listen and publish. */
   service(clusterId: () => string): RpcService {
     const roles = ['worker', 'manager'] as const;
-    const line = z.object({
-      taskId: z.string().min(1).max(64),
-      stream: z.enum(['stdout', 'stderr']),
-      timeNs: z.string().regex(/^\d{1,20}$/),
-      line: z.instanceof(Buffer),
-    });
     const publish = z.object({
       subscriptionId: z.string().min(1).max(64),
-      lines: z.array(line).max(10_000),
+      lines: z.array(wireLine).max(10_000),
       close: z.boolean(),
     });
     return {
-      definition: logBrokerDefinition(),
+      definition: definitionOf('LogBroker'),
       implementation: {
         ListenSubscriptions: (call: ServerWritableStream<object, object>) => {
           try {
@@ -134,36 +226,108 @@ export class LogBroker {
           const peer = authorizePeer(call, { roles, clusterId: clusterId() });
           const sub = this.subs.get(req.subscriptionId);
           if (!sub || sub.nodeId !== peer.nodeId) throw new SwarmError('NOT_FOUND', 'subscription not found');
-          sub.push(
-            req.lines.map((l) => {
-              const timeNs = BigInt(l.timeNs);
-              return {
-                taskId: l.taskId,
-                entry: {
-                  stream: l.stream,
-                  timeNs,
-                  time: new Date(Number(timeNs / 1_000_000n)).toISOString(),
-                  line: l.line.toString('utf8'),
-                },
-              };
-            }),
-            req.close,
-          );
+          sub.push(req.lines.map(fromWireLine), req.close);
           return {};
         }),
       },
     };
+  }
+
+  /** The manager-only gRPC service: a client, or a manager that does not lead, reads task logs here. */
+  logsService(clusterId: () => string): RpcService {
+    return {
+      definition: definitionOf('Logs'),
+      implementation: {
+        SubscribeLogs: (call: ServerWritableStream<object, object>) => {
+          void this.serveLogs(call, clusterId());
+        },
+      },
+    };
+  }
+
+  /** One SubscribeLogs call: its lines in batches, then OK, or the failure (e.g. Docker's warning) as its status. */
+  private async serveLogs(call: ServerWritableStream<object, object>, clusterId: string): Promise<void> {
+    const stop = new AbortController();
+    call.on('cancelled', () => stop.abort());
+    try {
+      authorizePeer(call, { roles: ['manager'], clusterId });
+      const req = subscribeLogsRequest.safeParse(call.request);
+      if (!req.success)
+        throw invalidArgument(`invalid request: ${req.error.issues[0]?.message ?? 'malformed'}`);
+      const opts = { ...fromWireOptions(req.data.options), signal: stop.signal };
+      for await (const batch of batches(
+        this.logs(req.data.nodeId, req.data.taskIds, opts),
+        LINES_PER_MESSAGE,
+      )) {
+        if (!call.write({ lines: batch.map(toWireLine) })) await once(call, 'drain', { signal: stop.signal });
+      }
+      call.end();
+    } catch (err) {
+      // grpc-js sends a server stream's final status from an 'error' event carrying code and details.
+      if (!call.cancelled) call.emit('error', toServiceError(err));
+    } finally {
+      stop.abort();
+    }
+  }
+}
+
+/** A server stream on `c`; the caller listens for its data, error and end. */
+function openStream(c: Client, service: LogService, name: string, request: object) {
+  const method = methodOf(definitionOf(service), name);
+  return c.makeServerStreamRequest(
+    method.path,
+    method.requestSerialize,
+    method.responseDeserialize,
+    request,
+    new Metadata(),
+    {},
+  );
+}
+
+function isServiceError(err: unknown): err is ServiceError {
+  return err instanceof Error && 'code' in err && typeof err.code === 'number';
+}
+
+/** What a client reads: the lines of `taskIds` on `nodeId`, with a container's log options. */
+export interface LogsRequest extends Omit<LogOptions, 'until' | 'signal'> {
+  nodeId: string;
+  taskIds: string[];
+}
+
+/**
+ * Task logs read through the manager at `address` (manager certificates only). Failures are
+ * SwarmErrors: UNAVAILABLE with Docker's warning when the node is down or silent. Breaking out of
+ * the loop cancels the call.
+ */
+export async function* subscribeLogs(
+  address: string,
+  identity: NodeTLSIdentity,
+  req: LogsRequest,
+): AsyncGenerator<TaskLogLine> {
+  const client = openClient(address, managerChannel(identity));
+  const stream = openStream(client, 'Logs', 'SubscribeLogs', {
+    nodeId: req.nodeId,
+    taskIds: req.taskIds,
+    options: toWireOptions(req),
+  });
+  try {
+    for await (const m of stream) {
+      const parsed = subscribeLogsMessage.safeParse(m);
+      if (!parsed.success) throw internal('malformed response from SubscribeLogs');
+      yield* parsed.data.lines.map(fromWireLine);
+    }
+  } catch (err) {
+    throw isServiceError(err) ? fromServiceError(err) : err;
+  } finally {
+    stream.cancel();
+    client.close();
   }
 }
 
 const subscription = z.object({
   id: z.string().min(1),
   taskIds: z.array(z.string()),
-  follow: z.boolean(),
-  tail: z.coerce.number(),
-  since: z.number(),
-  stdout: z.boolean(),
-  stderr: z.boolean(),
+  options: wireOptions,
 });
 
 /**
@@ -183,24 +347,18 @@ export function listenForLogSubscriptions(o: {
     const publish = (lines: object[], close: boolean) =>
       unaryCall(
         c,
-        methodOf(logBrokerDefinition(), 'PublishLogs'),
+        methodOf(definitionOf('LogBroker'), 'PublishLogs'),
         { subscriptionId: s.id, lines, close },
         z.object({}).passthrough(),
       );
-    const opts: LogOptions = {
-      follow: s.follow,
-      ...(s.tail >= 0 ? { tail: s.tail } : {}),
-      ...(s.since > 0 ? { since: s.since } : {}),
-      stdout: s.stdout,
-      stderr: s.stderr,
-    };
+    const opts = fromWireOptions(s.options);
     try {
       await Promise.all(
         s.taskIds.map(async (taskId) => {
           let batch: object[] = [];
           let flushAt = Date.now() + 50;
           for await (const e of o.logsOf(taskId, opts) ?? []) {
-            batch.push({ taskId, stream: e.stream, timeNs: e.timeNs.toString(), line: Buffer.from(e.line) });
+            batch.push(toWireLine({ taskId, entry: e }));
             if (batch.length >= 500 || Date.now() >= flushAt) {
               await publish(batch, false);
               batch = [];
@@ -224,15 +382,7 @@ export function listenForLogSubscriptions(o: {
     }
     const c = openClient(address, managerChannel(o.identity));
     client = c;
-    const method = methodOf(logBrokerDefinition(), 'ListenSubscriptions');
-    const s = c.makeServerStreamRequest(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-      {},
-      new Metadata(),
-      {},
-    ) as ClientReadableStream<object>;
+    const s = openStream(c, 'LogBroker', 'ListenSubscriptions', {});
     stream = s;
     s.on('data', (m: object) => {
       const parsed = subscription.safeParse(m);
