@@ -8,6 +8,8 @@ import type { DispatcherSession, SessionInfo, TaskStatusUpdate } from '../agent/
 import { SwarmError } from '../api/errors.js';
 import { type NodeDescription, type Task, TaskSchema } from '../api/types.js';
 import { stripNulls } from '../api/validate.js';
+import { parseNodeCertificate } from '../ca/certificates.js';
+import { CERTIFICATES_EXPIRED_MESSAGE, certificateExpired } from '../ca/renewal.js';
 import { createLogger } from '../lib/log.js';
 import { type AssignmentsChange, applyAssignments, type ReceivedSet } from './assignments.js';
 import { openClient, unaryCall } from './client.js';
@@ -123,7 +125,7 @@ export class RemoteSession implements DispatcherSession {
         resolve({ sessionId: parsed.data.sessionId, heartbeatPeriodMs: parsed.data.heartbeatPeriodMs });
       });
       stream.on('error', (err: ServiceError) => {
-        const e = fromServiceError(err);
+        const e = this.explainRefusal(fromServiceError(err));
         if (!settled) {
           settled = true;
           clearTimeout(timer);
@@ -138,6 +140,17 @@ export class RemoteSession implements DispatcherSession {
         }
       });
     });
+  }
+
+  /**
+   * TLS does not verify an expired certificate, so the manager answers as to a caller without one
+   * ("no client certificates in request"); with the local certificate expired, say so in Docker's words.
+   */
+  private explainRefusal(e: SwarmError): SwarmError {
+    if (e.code !== 'UNAUTHENTICATED') return e;
+    const local = parseNodeCertificate(this.opts.identity.material.certPem);
+    if (!certificateExpired(local, new Date())) return e;
+    return new SwarmError('UNAUTHENTICATED', CERTIFICATES_EXPIRED_MESSAGE, { cause: e });
   }
 
   async heartbeat(sessionId: string): Promise<{ periodMs: number }> {

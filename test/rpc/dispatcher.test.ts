@@ -1,24 +1,28 @@
 // The dispatcher over gRPC with real mutual TLS: a worker's RemoteSession registers as the node its
 // certificate names, gets its task set COMPLETE then incrementally, reports status; another node's
-// certificate cannot use that session; a certificate of another cluster is refused.
+// certificate cannot use that session; a certificate of another cluster is refused; an expired one opens no session.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
-import type { SessionInfo, TaskStatusUpdate } from '../../src/agent/session.js';
+import { z } from 'zod';
 import { SwarmError } from '../../src/api/errors.js';
 import { newId } from '../../src/api/ids.js';
-import type { NodeDescription, Task } from '../../src/api/types.js';
-import { createNodeCredentials, createRootCA } from '../../src/ca/certificates.js';
+import type { Task } from '../../src/api/types.js';
+import { createNodeCredentials, createRootCA, type IssueOptions } from '../../src/ca/certificates.js';
+import { CERTIFICATES_EXPIRED_MESSAGE } from '../../src/ca/renewal.js';
 import {
   applyAssignments,
   diffAssignments,
   type ReceivedSet,
   type SentSet,
 } from '../../src/rpc/assignments.js';
+import { openClient, unaryCall } from '../../src/rpc/client.js';
 import { RemoteSession } from '../../src/rpc/dispatcher-client.js';
-import { type DispatcherBackend, dispatcherService } from '../../src/rpc/dispatcher-service.js';
+import { dispatcherService, dispatcherServiceDefinition } from '../../src/rpc/dispatcher-service.js';
+import { methodOf } from '../../src/rpc/proto.js';
 import { type RunningRpcServer, startRpcServer } from '../../src/rpc/server.js';
-import { NodeTLSIdentity, serverCredentials } from '../../src/rpc/tls.js';
+import { managerChannel, NodeTLSIdentity, serverCredentials } from '../../src/rpc/tls.js';
+import { description, FakeBackend } from './fake-dispatcher.js';
 
 const clusterId = newId();
 const managerId = newId();
@@ -40,68 +44,36 @@ function task(id: string, version: number, node = workerId): Task {
   };
 }
 
-const description: NodeDescription = {
-  Hostname: 'w1',
-  Platform: { Architecture: 'x86_64', OS: 'linux' },
-  Resources: { NanoCPUs: 2e9, MemoryBytes: 1e9 },
-  Engine: { EngineVersion: 'test' },
-};
-
-/** A backend that records what arrives and lets the test push task sets. */
-class FakeBackend implements DispatcherBackend {
-  registered: { nodeId: string; addr?: string }[] = [];
-  statuses: TaskStatusUpdate[] = [];
-  push: ((tasks: Task[]) => void) | undefined;
-  sessions = new Map<string, string>();
-  disconnects: string[] = [];
-  async register(nodeId: string, _d: NodeDescription, opts: { addr?: string }): Promise<SessionInfo> {
-    this.registered.push({ nodeId, addr: opts.addr });
-    const id = `s-${nodeId}`;
-    this.sessions.set(id, nodeId);
-    return { sessionId: id, heartbeatPeriodMs: 5000 };
-  }
-  async heartbeat() {
-    return { periodMs: 5000 };
-  }
-  watchAssignments(_s: string, onTasks: (tasks: Task[]) => void) {
-    this.push = onTasks;
-    onTasks([task('t1', 1)]);
-    return () => {
-      this.push = undefined;
-    };
-  }
-  async updateTaskStatus(_s: string, updates: TaskStatusUpdate[]) {
-    this.statuses.push(...updates);
-  }
-  sessionNode(id: string) {
-    return this.sessions.get(id);
-  }
-  disconnected(id: string) {
-    this.disconnects.push(id);
-  }
-  onSessionEnd() {
-    return () => undefined;
-  }
-}
-
-const backend = new FakeBackend();
+const backend = new FakeBackend(() => [task('t1', 1)]);
 let server: RunningRpcServer;
 let address: string;
 let worker: NodeTLSIdentity;
 let other: NodeTLSIdentity;
 let foreign: NodeTLSIdentity;
+let expired: NodeTLSIdentity;
+const HOUR = 3600_000;
 
 before(async () => {
   const root = await createRootCA();
-  const identity = async (nodeId: string, role: 'manager' | 'worker', cluster = clusterId) =>
+  const identity = async (
+    nodeId: string,
+    role: 'manager' | 'worker',
+    cluster = clusterId,
+    options: IssueOptions = {},
+  ) =>
     new NodeTLSIdentity({
       rootCertPem: root.certPem,
-      ...(await createNodeCredentials(root, { nodeId, role, clusterId: cluster })),
+      ...(await createNodeCredentials(root, { nodeId, role, clusterId: cluster }, options)),
     });
   const manager = await identity(managerId, 'manager');
   worker = await identity(workerId, 'worker');
   other = await identity(otherId, 'worker');
   foreign = await identity(newId(), 'worker', newId());
+  // Issued three hours ago for the shortest lifetime: it ran out two hours ago.
+  expired = await identity(newId(), 'worker', clusterId, {
+    validityMs: HOUR,
+    now: new Date(Date.now() - 3 * HOUR),
+  });
   server = await startRpcServer('127.0.0.1:0', serverCredentials(manager), [
     dispatcherService({ backend: () => backend, clusterId: () => clusterId }),
   ]);
@@ -175,6 +147,40 @@ test("another node's certificate cannot use a session; another cluster's is refu
     theirs.close();
     stranger.close();
   }
+});
+
+test('an expired certificate opens no session: the manager sees no identity, the worker is told to rejoin', async () => {
+  const before = backend.registered.length;
+  // At the edge: TLS does not verify an expired certificate, so the manager sees a caller without one.
+  const raw = openClient(address, managerChannel(expired));
+  try {
+    await assert.rejects(
+      unaryCall(
+        raw,
+        methodOf(dispatcherServiceDefinition(), 'Heartbeat'),
+        { sessionId: `s-${workerId}` },
+        z.object({}),
+      ),
+      (e: unknown) =>
+        e instanceof SwarmError &&
+        e.code === 'UNAUTHENTICATED' &&
+        e.message === 'no client certificates in request',
+    );
+  } finally {
+    raw.close();
+  }
+  // The worker's session names the cause in Docker's words.
+  const session = new RemoteSession({ managers: () => [address], identity: expired });
+  try {
+    await assert.rejects(
+      session.register('', description),
+      (e: unknown) =>
+        e instanceof SwarmError && e.code === 'UNAUTHENTICATED' && e.message === CERTIFICATES_EXPIRED_MESSAGE,
+    );
+  } finally {
+    session.close();
+  }
+  assert.equal(backend.registered.length, before, 'the dispatcher never saw a registration');
 });
 
 test('property: applying each diff reproduces every task set, in order', () => {
