@@ -4,7 +4,7 @@
 // program name, and the effects against the Engine API and curl.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type E2E, type Run, startE2E, WEB_COMMAND, waitFor } from './harness.js';
+import { type E2E, type Run, sleep, startE2E, WEB_COMMAND, waitFor } from './harness.js';
 
 let e: E2E;
 let nodeId = '';
@@ -366,5 +366,19 @@ describe('swarmctl walkthrough (single host)', () => {
     );
     const curl = await e.curl('127.0.0.1', 8080);
     assert.equal(curl.code, 7, `curl exit ${curl.code}: ${curl.stdout}`);
+  });
+
+  test('the node as inspected right after init stays updatable with the version it showed', async () => {
+    const init = await e.swarmd.api('POST', '/swarm/init', { AdvertiseAddr: '127.0.0.1' });
+    assert.equal(init.status, 200, init.body);
+    const id = init.json<string>();
+    const node = (await e.swarmd.api('GET', `/nodes/${id}`)).json<{
+      Version: { Index: number };
+      Spec: object;
+    }>();
+    await sleep(3000); // the local agent registers and heartbeats meanwhile
+    const r = await e.swarmd.api('POST', `/nodes/${id}/update?version=${node.Version.Index}`, node.Spec);
+    assert.equal(r.status, 200, r.body);
+    ok(await e.swarmctl(['swarm', 'leave', '--force']), 'swarm leave');
   });
 });

@@ -2,6 +2,7 @@
 // and task status reports batched into the store. It implements the agent's DispatcherSession
 // contract; the local agent calls it in-process, remote agents over gRPC.
 import { randomBytes } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import type { DispatcherSession, SessionInfo, TaskStatusUpdate } from '../../agent/session.js';
 import { SwarmError } from '../../api/errors.js';
 import type { Node, NodeDescription, Task } from '../../api/types.js';
@@ -35,6 +36,11 @@ interface Session {
 export function assignedTasks(tasks: readonly Task[]): Task[] {
   const assigned = taskStateIndex('assigned');
   return tasks.filter((t) => taskStateIndex(t.Status.State) >= assigned);
+}
+
+/** The object as JSON would carry it: keys whose value is undefined dropped, at every depth. */
+function stripUndefined(v: unknown): unknown {
+  return JSON.parse(JSON.stringify(v));
 }
 
 export class Dispatcher implements DispatcherSession, DispatcherBackend {
@@ -239,8 +245,12 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
     for (let attempt = 0; attempt < 5; attempt++) {
       const n = this.cache.get('node', nodeId);
       if (!n) return;
+      const next = change(n);
+      // An unchanged node keeps its version: a client holding it (node inspect, then node update)
+      // must not see "update out of sequence" because an agent registered again.
+      if (isDeepStrictEqual(stripUndefined(next), stripUndefined(n))) return;
       try {
-        const updated = await this.store.update('node', change(n), { fence: this.fence() });
+        const updated = await this.store.update('node', next, { fence: this.fence() });
         await this.cache.waitForRevision(updated.Version.Index).catch(() => undefined);
         return;
       } catch (e) {
