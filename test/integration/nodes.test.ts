@@ -1,9 +1,11 @@
 // Nodes across hosts, through the Engine API of a cluster in a box (1 manager + 2 workers, each
-// swarmd in its own netns): a global service reaches a node that joins later; a short silent link
+// swarmd in its own netns): a global service reaches a node that joins later (swarmctl swarm join,
+// node ls, node ps across nodes); a short silent link
 // cut is a blip the session rides out (same tasks, same containers); a worker's swarmd restarted
 // re-adopts its containers; `node rm` refuses a node that is up with Docker's wording, and a worker
 // that left the swarm is down, removable, and has no task container left.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +23,19 @@ interface ApiNode {
   ID: string;
   Description?: { Hostname: string };
   Status: { State: string };
+}
+
+const SWARMCTL = join(import.meta.dirname, '../../../bin/swarmctl');
+
+function swarmctl(
+  host: ClusterHost,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(SWARMCTL, ['--socket', host.socket, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
 }
 
 /** Task ID → container ID of the running tasks of `service`, as the manager reports them. */
@@ -88,10 +103,39 @@ describe('nodes across hosts', { timeout: 300_000 }, () => {
       (await runningOn('spread', w1)).length === 2 ? true : undefined,
     );
     await loadImage(w2);
-    await cluster.join(w2);
-    await until('a global task running on worker-2', async () =>
-      (await runningOn('everywhere', w2)).length === 1 ? true : undefined,
-    );
+    const token = await cluster.workerToken();
+    const joined = await swarmctl(w2, [
+      'swarm',
+      'join',
+      '--token',
+      token,
+      '--advertise-addr',
+      w2.ip,
+      '--listen-addr',
+      `${w2.ip}:2377`,
+      '--availability',
+      'active',
+      `${manager.ip}:2377`,
+    ]);
+    assert.equal(joined.stdout, 'This node joined a swarm as a worker.\n', joined.stderr);
+    const global = await until('a global task running on worker-2', async () => {
+      const r = await runningOn('everywhere', w2);
+      return r.length === 1 ? r[0] : undefined;
+    });
+    const ls = await swarmctl(manager, ['node', 'ls', '--format', '{{.Self}} {{.Hostname}} {{.Status}}']);
+    assert.deepEqual(ls.stdout.trim().split('\n').sort(), [
+      'false worker-1 Ready',
+      'false worker-2 Ready',
+      'true manager Ready',
+    ]);
+    const ps = await swarmctl(manager, [
+      'node',
+      'ps',
+      '--format',
+      '{{.ID}} {{.Node}} {{.CurrentState}}',
+      'worker-2',
+    ]);
+    assert.match(ps.stdout, new RegExp(`^${global.ID.slice(0, 12)} worker-2 Running`));
   });
 
   it('a short silent link cut is a blip: the worker stays Ready with the same tasks and containers', async () => {
