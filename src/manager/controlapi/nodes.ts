@@ -42,6 +42,13 @@ export class NodeApi {
   async update(ref: string, version: number, body: unknown): Promise<Node> {
     const spec = validateNodeSpec(body);
     const node = this.resolve(ref);
+    if (node.Spec.Role === 'worker' && spec.Role === 'manager') {
+      // A manager needs an etcd member of its own; until then the role would only be a label (and
+      // the node's next certificate renewal would hand it a manager certificate).
+      throw failedPrecondition(
+        'promoting a worker to manager is not supported by this swarm yet: managers other than the first are not available',
+      );
+    }
     if (node.Spec.Role === 'manager' && spec.Role === 'worker') {
       const managers = this.store.list('node').filter((n) => n.Spec.Role === 'manager');
       if (managers.length <= 1) {
