@@ -118,7 +118,7 @@ export const NodeSchema = z
           .object({
             EngineVersion: z.string().optional(),
             Labels: labels,
-            Plugins: z.array(jsonObject).nullish(),
+            Plugins: z.array(z.object({ Type: z.string(), Name: z.string() }).passthrough()).nullish(),
           })
           .passthrough()
           .nullish(),

@@ -137,3 +137,14 @@ export function parseNanoCpus(input: string): number {
 export function formatNanoCpus(nano: number): string {
   return trimFraction(nano / 1e9, 9);
 }
+
+/**
+ * An RFC 3339 UTC time as Go's time.String() prints it ("2026-12-07 10:28:58.24 +0000 UTC":
+ * fraction without trailing zeros); anything else is returned as it is.
+ */
+export function goTimeString(rfc3339: string): string {
+  const m = /^(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?Z$/.exec(rfc3339);
+  if (!m) return rfc3339;
+  const frac = (m[3] ?? '').replace(/0+$/, '');
+  return `${m[1]} ${m[2]}${frac ? `.${frac}` : ''} +0000 UTC`;
+}

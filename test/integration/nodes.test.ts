@@ -1,6 +1,6 @@
 // Nodes across hosts, through the Engine API of a cluster in a box (1 manager + 2 workers, each
 // swarmd in its own netns): a global service reaches a node that joins later (swarmctl swarm join,
-// node ls, node ps across nodes); a short silent link cut is a blip the session rides out (same
+// node ls, node ps, node inspect --pretty against the docker CLI's); a short silent link cut is a blip the session rides out (same
 // tasks, same containers); a worker's swarmd restarted re-adopts its containers; promotion is
 // refused until managers can join; `node rm` refuses a node that is up with Docker's wording, and a worker
 // that left the swarm is down, removable, and has no task container left.
@@ -27,16 +27,21 @@ interface ApiNode {
 
 const SWARMCTL = join(import.meta.dirname, '../../../bin/swarmctl');
 
-function swarmctl(
-  host: ClusterHost,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
+const DOCKER = '/usr/local/bin/docker';
+
+type Run = { code: number; stdout: string; stderr: string };
+
+function runCli(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(SWARMCTL, ['--socket', host.socket, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+    execFile(file, args, { timeout: 60_000, env }, (err, stdout, stderr) =>
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
     );
   });
 }
+
+const swarmctl = (host: ClusterHost, args: string[]) => runCli(SWARMCTL, ['--socket', host.socket, ...args]);
+const docker = (host: ClusterHost, args: string[]) =>
+  runCli(DOCKER, args, { ...process.env, DOCKER_HOST: `unix://${host.socket}` });
 
 /** Task ID → container ID of the running tasks of `service`, as the manager reports them. */
 function containersOf(tasks: ApiTask[]): Map<string, string> {
@@ -136,6 +141,30 @@ describe('nodes across hosts', { timeout: 300_000 }, () => {
       'worker-2',
     ]);
     assert.match(ps.stdout, new RegExp(`^${global.ID.slice(0, 12)} worker-2 Running`));
+  });
+
+  it('node inspect --pretty prints what the docker CLI prints, for the manager and for a worker', async () => {
+    const label = await swarmctl(manager, [
+      'node',
+      'update',
+      '--label-add',
+      'zone=a',
+      '--label-add',
+      'ssd',
+      'worker-1',
+    ]);
+    assert.equal(label.code, 0, label.stderr);
+    for (const ref of ['self', 'worker-1', 'worker-2']) {
+      const ours = await swarmctl(manager, ['node', 'inspect', '--pretty', ref]);
+      const theirs = await docker(manager, ['node', 'inspect', '--pretty', ref]);
+      assert.equal(theirs.code, 0, theirs.stderr);
+      assert.equal(ours.stdout, theirs.stdout, `node inspect --pretty ${ref}`);
+      assert.match(
+        ours.stdout,
+        /\nTLS Info:\n TrustRoot:\n-----BEGIN CERTIFICATE-----\n/,
+        `${ref} trusts the root`,
+      );
+    }
   });
 
   it('a short silent link cut is a blip: the worker stays Ready with the same tasks and containers', async () => {

@@ -8,6 +8,7 @@ import { CliError, type CommandContext } from '../context.js';
 import { IMAGE_TABLE, imageRows, NODE_TABLE, naturalLess, nodeRow, renderTable } from '../formatters.js';
 import { prettyInfo } from '../pretty.js';
 import { ImageSummarySchema, InfoSchema, type Node, NodeSchema, SwarmSchema, TaskSchema } from '../types.js';
+import { bytesSize, goTimeString } from '../units.js';
 
 import {
   FILTER_FLAG,
@@ -370,10 +371,12 @@ function prettyNode(n: Node): string {
   const labels = Object.entries(n.Spec.Labels ?? {});
   if (labels.length > 0) {
     lines.push('Labels:');
-    for (const [k, v] of labels) lines.push(` - ${k}${v ? ` = ${v}` : ''}`);
+    // Go ranges over the map in key order; PrettyPrint-free, so values keep their case.
+    for (const [k, v] of labels.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      lines.push(` - ${k}${v ? `=${v}` : ''}`);
   }
   lines.push(`Hostname:              \t${n.Description?.Hostname ?? ''}`);
-  lines.push(`Joined at:             \t${n.CreatedAt ?? ''}`);
+  lines.push(`Joined at:             \t${prettyCase(goTimeString(n.CreatedAt ?? ''))}`);
   lines.push(
     'Status:',
     ` State:\t\t\t${prettyCase(n.Status.State)}`,
@@ -388,13 +391,42 @@ function prettyNode(n: Node): string {
   const p = n.Description?.Platform;
   lines.push('Platform:', ` Operating System:\t${p?.OS ?? ''}`, ` Architecture:\t\t${p?.Architecture ?? ''}`);
   const r = n.Description?.Resources;
-  lines.push('Resources:', ` CPUs:\t\t\t${(r?.NanoCPUs ?? 0) / 1e9}`, ` Memory:\t\t${r?.MemoryBytes ?? 0}`);
+  lines.push(
+    'Resources:',
+    ` CPUs:\t\t\t${(r?.NanoCPUs ?? 0) / 1e9}`,
+    ` Memory:\t\t${bytesSize(r?.MemoryBytes ?? 0)}`,
+  );
+  const plugins = new Map<string, string[]>();
+  for (const p of n.Description?.Engine?.Plugins ?? [])
+    plugins.set(p.Type, [...(plugins.get(p.Type) ?? []), p.Name]);
+  if (plugins.size > 0) {
+    lines.push('Plugins:');
+    for (const t of [...plugins.keys()].sort()) lines.push(` ${t}:\t\t${plugins.get(t)?.join(', ')}`);
+  }
   lines.push(`Engine Version:\t\t${n.Description?.Engine?.EngineVersion ?? ''}`);
+  const engineLabels = Object.entries(n.Description?.Engine?.Labels ?? {}).sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
+  if (engineLabels.length > 0) {
+    lines.push('Engine Labels:');
+    for (const [k, v] of engineLabels) lines.push(` - ${k}${v ? `=${v}` : ''}`);
+  }
+  const tls = n.Description?.TLSInfo;
+  if (tls?.TrustRoot) {
+    lines.push(
+      'TLS Info:',
+      ' TrustRoot:',
+      tls.TrustRoot,
+      ` Issuer Subject:\t${tls.CertIssuerSubject ?? ''}`,
+      ` Issuer Public Key:\t${tls.CertIssuerPublicKey ?? ''}`,
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
 
+/** The CLI's PrettyPrint: first letter upper case, the rest lower ("+0000 UTC" → "+0000 utc"). */
 function prettyCase(s: string): string {
-  return s === '' ? s : s[0]?.toUpperCase() + s.slice(1);
+  return s.length <= 1 ? s.toLowerCase() : `${s[0]?.toUpperCase()}${s.slice(1).toLowerCase()}`;
 }
 
 async function updateNode(

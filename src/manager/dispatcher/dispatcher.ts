@@ -141,7 +141,12 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
     this.sessions.set(session.id, session);
     await this.writeNode(nodeId, (n) => ({
       ...n,
-      Description: { ...n.Description, ...description, TLSInfo: n.Description?.TLSInfo },
+      // Every node trusts the cluster's root (Docker shows it on workers too).
+      Description: {
+        ...n.Description,
+        ...description,
+        TLSInfo: n.Description?.TLSInfo ?? this.cache.list('cluster')[0]?.TLSInfo,
+      },
       Status: { ...n.Status, State: 'ready', Message: undefined, ...(opts.addr ? { Addr: opts.addr } : {}) },
     }));
     return { sessionId: session.id, heartbeatPeriodMs: this.heartbeatPeriodMs() };
