@@ -1,6 +1,7 @@
 // Nodes across hosts, through the Engine API of a cluster in a box (1 manager + 2 workers, each
 // swarmd in its own netns): a global service reaches a node that joins later (swarmctl swarm join,
-// node ls, node ps, node inspect --pretty against the docker CLI's); a short silent link cut is a blip the session rides out (same
+// node ls, node ps, node inspect --pretty against the docker CLI's); an image missing on a node
+// rejects the task only there; a short silent link cut is a blip the session rides out (same
 // tasks, same containers); a worker's swarmd restarted re-adopts its containers; promotion is
 // refused until managers can join; `node rm` refuses a node that is up with Docker's wording, and a worker
 // that left the swarm is down, removable, and has no task container left.
@@ -17,7 +18,7 @@ interface ApiTask {
   ID: string;
   NodeID?: string;
   DesiredState: string;
-  Status: { State: string; ContainerStatus?: { ContainerID?: string } };
+  Status: { State: string; Err?: string; ContainerStatus?: { ContainerID?: string } };
 }
 interface ApiNode {
   ID: string;
@@ -165,6 +166,35 @@ describe('nodes across hosts', { timeout: 300_000 }, () => {
         `${ref} trusts the root`,
       );
     }
+  });
+
+  it('an image missing on some nodes rejects the task only there; the node that has it runs its task', async () => {
+    const path = join(imageDir, 'onlyhere.tar');
+    await buildBusyboxDockerArchive(path, { tag: 'onlyhere:1' });
+    const r = await manager.api('POST', '/images/load?quiet=1', readFileSync(path), {
+      'Content-Type': 'application/x-tar',
+    });
+    assert.equal(r.status, 200, r.body);
+    const created = await manager.api('POST', '/services/create', {
+      Name: 'partial',
+      TaskTemplate: {
+        ContainerSpec: { Image: 'onlyhere:1', Command: ['sleep', '3600'], StopGracePeriod: 0 },
+        RestartPolicy: { Delay: 60e9 },
+      },
+      Mode: { Replicated: { Replicas: 3 } },
+    });
+    assert.equal(created.status, 201, created.body);
+    const ids = await Promise.all([manager, w1, w2].map(async (h) => (await nodeOf(h))?.ID));
+    const byNode = await until('one task per node settled', async () => {
+      const tasks = await tasksOf('partial');
+      const [m, a, b] = ids.map((nodeId) => tasks.find((t) => t.NodeID === nodeId));
+      return m?.Status.State === 'running' && a?.Status.State === 'rejected' && b?.Status.State === 'rejected'
+        ? { a, b }
+        : undefined;
+    });
+    for (const t of [byNode.a, byNode.b])
+      assert.match(t.Status.Err ?? '', /No such image: onlyhere:1/, JSON.stringify(t.Status));
+    assert.equal((await manager.api('DELETE', '/services/partial')).status, 200);
   });
 
   it('a short silent link cut is a blip: the worker stays Ready with the same tasks and containers', async () => {
