@@ -62,6 +62,9 @@ export const ConfigReferenceSchema = z.object({
   ConfigName: z.string(),
 });
 
+/** The longest X-Registry-Auth accepted (Node's default limit on all request headers together). */
+export const MAX_REGISTRY_AUTH_LENGTH = 16 * 1024;
+
 export const ContainerSpecSchema = z.object({
   Image: z.string().min(1, 'ContainerSpec: image reference must be provided'),
   Labels: labels().optional(),
@@ -97,6 +100,19 @@ export const ContainerSpecSchema = z.object({
   CapabilityDrop: z.array(z.string()).optional(),
   Ulimits: z.array(z.object({ Name: z.string(), Soft: int(), Hard: int() })).optional(),
   OomScoreAdj: int().optional(),
+  /**
+   * SwarmKit's PullOptions: the X-Registry-Auth a service was created or updated with, re-encoded
+   * (base64url JSON AuthConfig). Stored and carried to the nodes with each task; the Engine API
+   * never returns it (engineapi/cluster.ts) and never reads it from a body (controlapi/services.ts).
+   */
+  PullOptions: z
+    .object({
+      RegistryAuth: z
+        .string()
+        .max(MAX_REGISTRY_AUTH_LENGTH)
+        .regex(/^[A-Za-z0-9_-]+$/, 'RegistryAuth must be base64url'),
+    })
+    .optional(),
 });
 export type ContainerSpec = z.infer<typeof ContainerSpecSchema>;
 

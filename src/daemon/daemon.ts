@@ -231,7 +231,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     this.runtime = new ContainerRuntime({
       stateDir: join(this.stateDir, 'runtime'),
       execRoot: join(this.execRoot, 'runtime'),
-      images: { resolve: (ref) => this.images.resolveForTask(ref) },
+      images: { resolve: (ref, pull) => this.images.resolveForTask(ref, pull) },
       network: this.networkProvider,
       namePrefix: `skt-${tag}-`,
       cgroupParent: `skt-${tag}`,

@@ -2,6 +2,7 @@
 // the image — the holders are read from the container runtime at that moment, so they survive
 // restarts — and a task whose image is missing pulls it first, as Docker's engine does.
 import { SwarmError } from '../api/errors.js';
+import type { RegistryAuth } from '../executor/images/registry.js';
 import { ImageStore } from '../executor/images/store.js';
 import type { ResolvedImage } from '../executor/types.js';
 import { createLogger } from '../lib/log.js';
@@ -27,16 +28,24 @@ export class NodeImageStore extends ImageStore {
     }
   }
 
-  /** For the executor: the local image, pulled first when missing; "No such image: X" if it cannot be. */
-  async resolveForTask(ref: string): Promise<ResolvedImage> {
+  /**
+   * For the executor: the local image, pulled first when missing (with the task's registry
+   * credentials, if its service has some); "No such image: X" if it cannot be.
+   */
+  async resolveForTask(ref: string, pull: { auth?: RegistryAuth } = {}): Promise<ResolvedImage> {
     try {
       return await this.resolve(ref);
     } catch (e) {
       if (!(e instanceof SwarmError) || e.code !== 'NOT_FOUND') throw e;
       try {
-        await this.pull(ref);
+        await this.pull(ref, pull.auth ? { auth: pull.auth } : {});
       } catch (pullErr) {
-        log.info('image pull for a task failed', { image: ref, err: pullErr });
+        // Never the credentials: only the image, whether some were given, and the registry's answer.
+        log.info('image pull for a task failed', {
+          image: ref,
+          withAuth: pull.auth !== undefined,
+          err: pullErr,
+        });
         throw e;
       }
       return this.resolve(ref);

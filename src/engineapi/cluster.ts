@@ -1,10 +1,13 @@
 // Swarm-scoped routes: /swarm*, /nodes, /services, /tasks. Thin: parse the request, call the
 // control API of this manager (503 when this node is not one), write Docker's response.
-import type { Service } from '../api/types.js';
+import type { IncomingMessage } from 'node:http';
+import { invalidArgument } from '../api/errors.js';
+import type { ContainerSpec, Service, ServiceSpec, Task } from '../api/types.js';
 import { parseVersionParam } from '../api/validate.js';
+import { decodeRegistryAuth, encodeRegistryAuth } from '../executor/images/registry.js';
 import type { ClusterApi } from '../manager/controlapi/cluster.js';
 import type { NodeApi } from '../manager/controlapi/nodes.js';
-import type { ServiceApi } from '../manager/controlapi/services.js';
+import type { RegistryAuthFrom, ServiceApi } from '../manager/controlapi/services.js';
 import type { TaskApi } from '../manager/controlapi/tasks.js';
 import { boolParam, parseFilters, type Route, sendJSON } from './router.js';
 
@@ -30,10 +33,43 @@ function sendEmpty(res: import('node:http').ServerResponse, status = 200): void 
   res.end();
 }
 
-/** Drops fields that are ours only before a service goes on the wire. */
+/** Drops fields that are ours only, and the registry credentials, before a service goes on the wire. */
 function publicService(s: Service): Omit<Service, 'SpecVersion'> {
   const { SpecVersion: _sv, ...rest } = s;
-  return rest;
+  const out: Omit<Service, 'SpecVersion'> = { ...rest, Spec: withoutPullOptions(s.Spec) };
+  if (s.PreviousSpec) out.PreviousSpec = withoutPullOptions(s.PreviousSpec);
+  return out;
+}
+
+function publicTask(t: Task) {
+  const { SpecVersion: _sv, ServiceAnnotations: _sa, Name: _n, ...rest } = t;
+  return { ...rest, Spec: { ...t.Spec, ...containerWithoutPullOptions(t.Spec.ContainerSpec) } };
+}
+
+function withoutPullOptions(spec: ServiceSpec): ServiceSpec {
+  const template = spec.TaskTemplate;
+  return { ...spec, TaskTemplate: { ...template, ...containerWithoutPullOptions(template.ContainerSpec) } };
+}
+
+/** The Engine API never returns registry credentials (Docker's types have no field for them). */
+function containerWithoutPullOptions(cs: ContainerSpec | undefined): { ContainerSpec?: ContainerSpec } {
+  if (!cs) return {};
+  const { PullOptions: _po, ...rest } = cs;
+  return { ContainerSpec: rest };
+}
+
+/** X-Registry-Auth, checked (400 when malformed) and re-encoded; undefined when absent, empty or '{}'. */
+function registryAuthHeader(req: IncomingMessage): string | undefined {
+  const header = req.headers['x-registry-auth'];
+  const auth = decodeRegistryAuth(Array.isArray(header) ? header[0] : header);
+  return auth ? encodeRegistryAuth(auth) : undefined;
+}
+
+function registryAuthFromParam(query: URLSearchParams): RegistryAuthFrom {
+  const from = query.get('registryAuthFrom') || 'spec';
+  if (from !== 'spec' && from !== 'previous-spec')
+    throw invalidArgument('unsupported registryAuthFrom value');
+  return from;
 }
 
 export function clusterRoutes(backend: ClusterBackend): Route[] {
@@ -126,9 +162,10 @@ export function clusterRoutes(backend: ClusterBackend): Route[] {
     {
       method: 'POST',
       path: '/services/create',
-      handler: async ({ res, json }) => {
+      handler: async ({ req, res, json }) => {
         const api = backend.control();
-        const s = await api.services.create(await json());
+        const registryAuth = registryAuthHeader(req);
+        const s = await api.services.create(await json(), registryAuth);
         sendJSON(res, 201, { ID: s.ID });
       },
     },
@@ -145,12 +182,16 @@ export function clusterRoutes(backend: ClusterBackend): Route[] {
     {
       method: 'POST',
       path: '/services/:id/update',
-      handler: async ({ res, params, query, json }) => {
+      handler: async ({ req, res, params, query, json }) => {
         const api = backend.control();
         const version = parseVersionParam('service', query.get('version'));
-        const rollback = query.get('rollback') === 'previous';
+        const registryAuth = registryAuthHeader(req);
         const body = await json();
-        await api.services.update(params.id ?? '', version, body, rollback);
+        await api.services.update(params.id ?? '', version, body, {
+          rollback: query.get('rollback') === 'previous',
+          registryAuthFrom: registryAuthFromParam(query),
+          ...(registryAuth ? { registryAuth } : {}),
+        });
         sendJSON(res, 200, { Warnings: null });
       },
     },
@@ -177,9 +218,4 @@ export function clusterRoutes(backend: ClusterBackend): Route[] {
         sendJSON(res, 200, publicTask(backend.control().tasks.get(params.id ?? ''))),
     },
   ];
-}
-
-function publicTask(t: import('../api/types.js').Task) {
-  const { SpecVersion: _sv, ServiceAnnotations: _sa, Name: _n, ...rest } = t;
-  return rest;
 }

@@ -1,5 +1,6 @@
 // The executor contract the agent drives (SwarmKit's Executor/Controller shape) and the container
 // types it speaks in, with Docker's field names. Self-contained: nothing here imports the cluster API.
+import type { RegistryAuth } from './images/registry.js';
 
 /** A mount in a ContainerSpec (Docker's `mount.Mount`). */
 export interface MountSpec {
@@ -78,8 +79,11 @@ export interface ResolvedImage {
 
 /** The image store as the executor needs it (src/executor/images/ implements it). */
 export interface ImageResolver {
-  /** Throws NOT_FOUND when the image is not present locally. */
-  resolve(ref: string): Promise<ResolvedImage>;
+  /**
+   * Throws NOT_FOUND when the image is not present locally (and cannot be pulled, for a resolver
+   * that pulls: with `pull.auth` as the registry credentials).
+   */
+  resolve(ref: string, pull?: { auth?: RegistryAuth }): Promise<ResolvedImage>;
 }
 
 /** What the network side hands a container: its netns and name-service files. */
@@ -140,7 +144,13 @@ export interface ExecutorTask {
   /** 0 for global services: the container name then uses NodeID. */
   Slot: number;
   NodeID: string;
-  Spec: { ContainerSpec: ContainerSpec; Resources?: ResourceRequirements };
+  Spec: { ContainerSpec: TaskContainerSpec; Resources?: ResourceRequirements };
+}
+
+/** A task's ContainerSpec: the container's, plus how to pull its image (never kept with the container). */
+export interface TaskContainerSpec extends ContainerSpec {
+  /** SwarmKit's PullOptions: RegistryAuth is the X-Registry-Auth (base64url JSON) of the service. */
+  PullOptions?: { RegistryAuth?: string };
 }
 
 export interface LogOptions {

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { type FakeEngine, type RecordedRequest, runSwarmctl, startFakeEngine } from './fakeengine.js';
 import { serviceWebUpdating, swarm } from './fixtures.js';
@@ -315,21 +318,33 @@ function writes(reqs: RecordedRequest[]) {
     }));
 }
 
+/** Runs the docker 20.10 CLI against the fake daemon, asynchronously (the daemon lives in this process). */
+function runDocker(
+  argv: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      '/usr/bin/docker',
+      argv,
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: '/tmp',
+          DOCKER_HOST: `unix://${engine.socketPath}`,
+          ...env,
+        },
+        timeout: 20_000,
+      },
+      (err, _stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stderr }),
+    );
+  });
+}
+
 for (const argv of DIFFERENTIAL_CASES) {
   test(`swarmctl ${argv.join(' ')} writes what docker 20.10 writes`, async () => {
     engine.requests.length = 0;
-    // Asynchronously: the fake daemon answering docker lives in this process.
-    const docker = await new Promise<{ code: number; stderr: string }>((resolve) => {
-      execFile(
-        '/usr/bin/docker',
-        argv,
-        {
-          env: { PATH: process.env.PATH ?? '', HOME: '/tmp', DOCKER_HOST: `unix://${engine.socketPath}` },
-          timeout: 20_000,
-        },
-        (err, _stdout, stderr) => resolve({ code: err ? Number(err.code ?? 1) : 0, stderr }),
-      );
-    });
+    const docker = await runDocker(argv);
     assert.equal(docker.code, 0, docker.stderr);
     const expected = writes(engine.requests);
     assert.ok(expected.length > 0, 'docker wrote something');
@@ -339,3 +354,59 @@ for (const argv of DIFFERENTIAL_CASES) {
     assert.deepEqual(writes(engine.requests), expected);
   });
 }
+
+/** The credentials in the X-Registry-Auth of the last write (undefined: none, or none that authenticate). */
+function sentCredentials(reqs: RecordedRequest[]): Record<string, string> | undefined {
+  const header = lastWrite(reqs).headers['x-registry-auth'];
+  if (typeof header !== 'string') return undefined;
+  const auth = JSON.parse(Buffer.from(header, 'base64url').toString()) as Record<string, string>;
+  const { username, password, identitytoken, serveraddress } = auth;
+  if (!username && !identitytoken) return undefined;
+  return JSON.parse(JSON.stringify({ username, password, identitytoken, serveraddress }));
+}
+
+test('--with-registry-auth sends the config.json credentials of the image registry, as docker 20.10 does', async () => {
+  const config = mkdtempSync(join(tmpdir(), 'swarmctl-cfg-'));
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  try {
+    writeFileSync(
+      join(config, 'config.json'),
+      JSON.stringify({
+        auths: {
+          '127.0.0.1:5000': { auth: b64('skt:sekret') },
+          'https://index.docker.io/v1/': { auth: b64('hubuser:hub:pass') },
+        },
+      }),
+    );
+    const cases: [string[], Record<string, string> | undefined][] = [
+      [
+        ['service', 'create', '-d', '--with-registry-auth', '--name', 'web', '127.0.0.1:5000/bb:1'],
+        { username: 'skt', password: 'sekret', serveraddress: '127.0.0.1:5000' },
+      ],
+      [
+        ['service', 'create', '-d', '--with-registry-auth', '--name', 'web', 'bb:1'],
+        { username: 'hubuser', password: 'hub:pass', serveraddress: 'https://index.docker.io/v1/' },
+      ],
+      [
+        ['service', 'update', '-d', '--with-registry-auth', '--image', '127.0.0.1:5000/bb:2', 'web'],
+        { username: 'skt', password: 'sekret', serveraddress: '127.0.0.1:5000' },
+      ],
+      [['service', 'create', '-d', '--with-registry-auth', '--name', 'web', 'example.com/bb:1'], undefined],
+      [['service', 'create', '-d', '--name', 'web', '127.0.0.1:5000/bb:1'], undefined],
+    ];
+    for (const [argv, want] of cases) {
+      engine.requests.length = 0;
+      const docker = await runDocker(argv, { HOME: config, DOCKER_CONFIG: config });
+      assert.equal(docker.code, 0, docker.stderr);
+      assert.deepEqual(sentCredentials(engine.requests), want, `docker ${argv.join(' ')}`);
+      engine.requests.length = 0;
+      const r = await runSwarmctl(['--socket', engine.socketPath, ...argv], {
+        env: { DOCKER_CONFIG: config },
+      });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(sentCredentials(engine.requests), want, `swarmctl ${argv.join(' ')}`);
+    }
+  } finally {
+    rmSync(config, { recursive: true, force: true });
+  }
+});

@@ -12,6 +12,7 @@ export interface RecordedRequest {
   path: string;
   query: URLSearchParams;
   body: string;
+  headers: http.IncomingHttpHeaders;
 }
 
 export type Handler = (req: RecordedRequest) => { status: number; body?: unknown } | undefined;
@@ -36,6 +37,7 @@ export async function startFakeEngine(handler: Handler): Promise<FakeEngine> {
         path: url.pathname.replace(/^\/v1\.\d+/, ''),
         query: url.searchParams,
         body: Buffer.concat(chunks).toString('utf8'),
+        headers: req.headers,
       };
       requests.push(rec);
       res.setHeader('Api-Version', '1.41');
@@ -68,7 +70,12 @@ export async function startFakeEngine(handler: Handler): Promise<FakeEngine> {
 /** Runs swarmctl in-process and captures its output. */
 export async function runSwarmctl(
   argv: string[],
-  opts: { isTTY?: boolean; now?: () => number; interrupt?: AbortSignal } = {},
+  opts: {
+    isTTY?: boolean;
+    now?: () => number;
+    interrupt?: AbortSignal;
+    env?: Record<string, string | undefined>;
+  } = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const { runCli } = await import('../../src/cli/cli.js');
   let stdout = '';
@@ -80,7 +87,7 @@ export async function runSwarmctl(
     stderr: (s) => {
       stderr += s;
     },
-    env: {},
+    env: opts.env ?? {},
     isTTY: opts.isTTY ?? false,
     now: opts.now ?? (() => Date.now()),
     interrupt: opts.interrupt ?? new AbortController().signal,

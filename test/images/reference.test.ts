@@ -14,6 +14,7 @@ import {
 } from '../../src/executor/images/reference.js';
 import {
   decodeRegistryAuth,
+  encodeRegistryAuth,
   isInsecureRegistry,
   parseChallenge,
 } from '../../src/executor/images/registry.js';
@@ -80,6 +81,16 @@ describe('registry access', () => {
     assert.equal(decodeRegistryAuth(''), undefined);
     assert.equal(decodeRegistryAuth(Buffer.from('{}').toString('base64url')), undefined);
     assert.throws(() => decodeRegistryAuth('!!!not-base64!!!'), /X-Registry-Auth/);
+  });
+
+  test('X-Registry-Auth re-encodes to canonical base64url and is capped at 16 KiB', () => {
+    const creds = { username: 'u', password: 'p+/?', serveraddress: 'localhost:5000' };
+    const sent = Buffer.from(JSON.stringify({ ...creds, email: 'x@y' })).toString('base64');
+    const canonical = encodeRegistryAuth(decodeRegistryAuth(sent)!);
+    assert.match(canonical, /^[A-Za-z0-9_-]+$/);
+    assert.deepEqual(decodeRegistryAuth(canonical), creds);
+    assert.throws(() => decodeRegistryAuth('e'.repeat(16 * 1024 + 1)), /longer than 16384 bytes/);
+    assert.throws(() => encodeRegistryAuth({ password: 'x'.repeat(13_000) }), /longer than 16384 bytes/);
   });
 
   test('insecure registries: localhost and 127.0.0.0/8 by default, host:port and CIDR entries', () => {

@@ -266,6 +266,27 @@ test('a rollback whose new task fails is paused, never rolled back again', () =>
   );
 });
 
+test('new registry credentials redeploy no task that has its image, only those still to pull it', () => {
+  const withAuth = (auth: string, image = 'busybox:1'): ServiceSpec => {
+    const spec = specWith(image);
+    spec.TaskTemplate.ContainerSpec = { Image: image, PullOptions: { RegistryAuth: auth } };
+    return spec;
+  };
+  const base = service('web', withAuth('b2xk'));
+  const rotated = service('web', withAuth('bmV3'), { SpecVersion: { Index: 2 } });
+  const at = (state: Task['Status']['State'], desired: Task['DesiredState'] = 'running') =>
+    task('a', base, { slot: 1, node: 'n1', specVersion: 1, state, desired });
+  for (const state of ['ready', 'starting', 'running'] as const) {
+    assert.equal(isTaskDirty(rotated, at(state), node('n1')), false, state);
+  }
+  for (const state of ['new', 'assigned', 'preparing', 'failed'] as const) {
+    assert.equal(isTaskDirty(rotated, at(state), node('n1')), true, state);
+  }
+  assert.equal(isTaskDirty(rotated, at('running', 'shutdown'), node('n1')), true, 'desired shutdown');
+  const reimaged = service('web', withAuth('bmV3', 'busybox:2'), { SpecVersion: { Index: 2 } });
+  assert.equal(isTaskDirty(reimaged, at('running'), node('n1')), true, 'a new image still redeploys');
+});
+
 test('ForceUpdate redeploys every task; a constraint-only change the node still meets redeploys none', () => {
   const base = service('web', specWith('busybox:1'));
   const t = task('a', base, { slot: 1, node: 'n1', specVersion: 1 });

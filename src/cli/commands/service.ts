@@ -24,6 +24,7 @@ import {
   TtyProgressWriter,
   watchServiceProgress,
 } from '../progress.js';
+import { registryAuthFor } from '../registryauth.js';
 import {
   applyServiceUpdate,
   buildServiceSpec,
@@ -137,7 +138,10 @@ const create: Run = async (ctx, inv) => {
   }
   const refs = await resolveRefs(ctx, referencedNames(flags, false));
   const spec = buildServiceSpec(flags, args, refs, (k) => ctx.env[k]);
-  const created = await ctx.client.json('POST', '/services/create', IdResponseSchema, { body: spec });
+  const created = await ctx.client.json('POST', '/services/create', IdResponseSchema, {
+    body: spec,
+    headers: await registryAuthHeaders(ctx, inv, spec),
+  });
   if (created.Warning) ctx.stderr(`${created.Warning}\n`);
   ctx.stdout(`${created.ID}\n`);
   if (flags.bool('detach') || isJob(spec)) return 0;
@@ -259,15 +263,35 @@ const rm: Run = async (ctx, inv) => {
   return 0;
 };
 
+const SPEC_IMAGE = z.object({ TaskTemplate: z.object({ ContainerSpec: z.object({ Image: z.string() }) }) });
+
+/**
+ * `--with-registry-auth`: X-Registry-Auth with the client's credentials for the spec's image (the
+ * new one on update), as the docker CLI sends it; no header without the flag or without credentials.
+ */
+async function registryAuthHeaders(
+  ctx: CommandContext,
+  inv: Invocation,
+  spec: Service['Spec'],
+): Promise<Record<string, string>> {
+  if (!inv.flags.bool('with-registry-auth')) return {};
+  const parsed = SPEC_IMAGE.safeParse(spec);
+  if (!parsed.success) return {};
+  const auth = await registryAuthFor(parsed.data.TaskTemplate.ContainerSpec.Image, ctx.env);
+  return auth ? { 'X-Registry-Auth': auth } : {};
+}
+
 async function postUpdate(
   ctx: CommandContext,
   service: Service,
   spec: Service['Spec'],
   query: Record<string, string | number>,
+  headers: Record<string, string> = {},
 ): Promise<void> {
   const res = await ctx.client.json('POST', `/services/${service.ID}/update`, UpdateResponseSchema, {
     body: spec,
     query,
+    headers,
   });
   for (const w of res.Warnings ?? []) ctx.stderr(`${w}\n`);
 }
@@ -322,7 +346,7 @@ const update: Run = async (ctx, inv) => {
   const query: Record<string, string | number> = { registryAuthFrom: 'spec' };
   if (rollback) query.rollback = 'previous';
   query.version = service.Version.Index;
-  await postUpdate(ctx, service, spec, query);
+  await postUpdate(ctx, service, spec, query, await registryAuthHeaders(ctx, inv, spec));
   ctx.stdout(`${ref}\n`);
   if (inv.flags.bool('detach')) return 0;
   return waitOnService(ctx, service.ID, inv.flags.bool('quiet'));

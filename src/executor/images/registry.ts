@@ -7,6 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
 import { invalidArgument, SwarmError } from '../../api/errors.js';
+import { MAX_REGISTRY_AUTH_LENGTH } from '../../api/types.js';
 import { fsyncPath, HashingStream, sha256Digest } from './fsutil.js';
 import { MANIFEST_ACCEPT } from './manifests.js';
 import { DEFAULT_DOMAIN } from './reference.js';
@@ -34,6 +35,7 @@ const authSchema = z
 /** Decodes X-Registry-Auth (base64url or base64 JSON). Empty or '{}' means anonymous. */
 export function decodeRegistryAuth(header: string | undefined): RegistryAuth | undefined {
   if (header === undefined || header.trim() === '') return undefined;
+  if (header.length > MAX_REGISTRY_AUTH_LENGTH) throw registryAuthTooLong();
   let json: unknown;
   try {
     json = JSON.parse(Buffer.from(header.trim(), 'base64url').toString('utf8'));
@@ -48,6 +50,17 @@ export function decodeRegistryAuth(header: string | undefined): RegistryAuth | u
     if (a[k]) out[k] = a[k];
   }
   return Object.keys(out).length === 0 ? undefined : out;
+}
+
+/** The canonical X-Registry-Auth of an auth config (base64url JSON), as a service stores it. */
+export function encodeRegistryAuth(auth: RegistryAuth): string {
+  const encoded = Buffer.from(JSON.stringify(auth)).toString('base64url');
+  if (encoded.length > MAX_REGISTRY_AUTH_LENGTH) throw registryAuthTooLong();
+  return encoded;
+}
+
+function registryAuthTooLong(): SwarmError {
+  return invalidArgument(`invalid X-Registry-Auth header: longer than ${MAX_REGISTRY_AUTH_LENGTH} bytes`);
 }
 
 /** Registries reached over plain http unless configured otherwise (as Docker's defaults). */

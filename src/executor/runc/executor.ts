@@ -2,6 +2,7 @@
 // task's container as SwarmKit does (`<service>.<slot|nodeID>.<taskID>`, com.docker.swarm.* labels).
 import { arch, cpus, hostname, totalmem } from 'node:os';
 import { SwarmError } from '../../api/errors.js';
+import { decodeRegistryAuth } from '../images/registry.js';
 import {
   type ContainerStatus,
   type Controller,
@@ -60,9 +61,13 @@ export class RuncController implements Controller {
 
   async prepare(): Promise<void> {
     if (this.container()) return;
+    // The credentials go to the image store only: the container record must not keep them.
+    const { PullOptions, ...spec } = this.task.Spec.ContainerSpec;
+    const auth = decodeRegistryAuth(PullOptions?.RegistryAuth);
     await this.runtime.create({
       name: taskContainerName(this.task),
-      spec: this.task.Spec.ContainerSpec,
+      spec,
+      ...(auth ? { pullAuth: auth } : {}),
       ...(this.task.Spec.Resources ? { resources: this.task.Spec.Resources } : {}),
       labels: taskContainerLabels(this.task),
       taskId: this.task.ID,

@@ -13,6 +13,7 @@ import type { Readable, Writable } from 'node:stream';
 import { conflict, invalidArgument, notFound, SwarmError } from '../../api/errors.js';
 import { run } from '../../lib/exec.js';
 import { createLogger } from '../../lib/log.js';
+import type { RegistryAuth } from '../images/registry.js';
 import type {
   ContainerSpec,
   HealthConfig,
@@ -70,6 +71,8 @@ export interface RuntimeOptions {
 export interface CreateOptions {
   name?: string;
   spec: ContainerSpec;
+  /** Registry credentials for pulling spec.Image when the node lacks it; never stored. */
+  pullAuth?: RegistryAuth;
   resources?: ResourceRequirements;
   /** Extra labels (the agent's com.docker.swarm.*), merged over spec.Labels. */
   labels?: Record<string, string>;
@@ -372,7 +375,7 @@ export class ContainerRuntime {
       }
     }
     const spec = opts.spec;
-    const image = await this.images.resolve(spec.Image);
+    const image = await this.images.resolve(spec.Image, opts.pullAuth ? { auth: opts.pullAuth } : undefined);
     const dir = this.containerDir(id);
     const bundle = this.bundleDir(id);
     const runcId = `${this.namePrefix}${id}`;

@@ -2,6 +2,7 @@
 import { invalidArgument } from '../../api/errors.js';
 import type { Node, Service, Task } from '../../api/types.js';
 import { checkFilterNames } from '../../engineapi/router.js';
+import { isTaskDirty } from '../orchestrator/task.js';
 
 export type Filters = Map<string, string[]>;
 
@@ -58,6 +59,7 @@ export interface TaskFilterContext {
   /** Node IDs the `node` filter values resolve to (by ID, hostname or "self"). */
   nodeIds?: Set<string>;
   serviceOf(task: Task): Service | undefined;
+  nodeOf(task: Task): Node | undefined;
 }
 
 /** The task name Docker filters on: `<service>.<slot>` (or `<service>.<nodeID>` for global tasks). */
@@ -101,7 +103,9 @@ export function taskFilter(filters: Filters, ctx: TaskFilterContext): (t: Task) 
       // Docker compares desired states: "running" also matches tasks held at READY by the updater.
       if (!(desired.includes('accepted') && t.DesiredState === 'accepted')) return false;
     }
-    if (upToDate && svc && (t.SpecVersion?.Index ?? 0) !== (svc.SpecVersion?.Index ?? 0)) return false;
+    // SwarmKit's rule: up to date = not dirty, so a change that redeploys nothing (new registry
+    // credentials, constraints the node still meets) leaves the running tasks counted.
+    if (upToDate && svc && isTaskDirty(svc, t, ctx.nodeOf(t))) return false;
     return true;
   };
 }

@@ -11,6 +11,17 @@ import type { ControlStore } from './store.js';
 /** Computes a service's Endpoint (published ports) against the other services; throws on conflict. */
 export type PortAllocator = (spec: ServiceSpec, self: Service | undefined, all: Service[]) => Endpoint;
 
+/** Which stored spec's registry auth an update without X-Registry-Auth keeps (Docker's registryAuthFrom). */
+export type RegistryAuthFrom = 'spec' | 'previous-spec';
+
+export interface UpdateOptions {
+  /** `rollback=previous`: the body is ignored and Spec/PreviousSpec swap. */
+  rollback?: boolean;
+  /** The request's X-Registry-Auth, validated and re-encoded. */
+  registryAuth?: string;
+  registryAuthFrom?: RegistryAuthFrom;
+}
+
 export interface ServiceStatus {
   RunningTasks: number;
   DesiredTasks: number;
@@ -24,8 +35,9 @@ export class ServiceApi {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async create(body: unknown): Promise<Service> {
-    const spec = validateServiceSpec(body);
+  /** `registryAuth` is the request's X-Registry-Auth, validated and re-encoded. */
+  async create(body: unknown, registryAuth?: string): Promise<Service> {
+    const spec = withRegistryAuth(validateServiceSpec(body), registryAuth);
     const endpoint = this.allocatePorts(spec, undefined, this.store.list('service'));
     const ts = this.now().toISOString();
     const service: Service = {
@@ -59,16 +71,17 @@ export class ServiceApi {
   }
 
   /**
-   * `POST /services/{id}/update?version=N[&rollback=previous]`. With rollback the body is ignored
-   * and Spec/PreviousSpec swap, as SwarmKit's controlapi does.
+   * `POST /services/{id}/update?version=N[&rollback=previous][&registryAuthFrom=…]`. With rollback
+   * the body is ignored and Spec/PreviousSpec swap, as SwarmKit's controlapi does. Otherwise the new
+   * spec keeps the registry auth of the spec `registryAuthFrom` names unless the request sent one.
    */
-  async update(ref: string, version: number, body: unknown, rollback: boolean): Promise<Service> {
+  async update(ref: string, version: number, body: unknown, opts: UpdateOptions = {}): Promise<Service> {
     const current = this.store.resolve('service', ref);
     const ts = this.now().toISOString();
     let spec: ServiceSpec;
     let previous: ServiceSpec | undefined;
     let updateStatus = current.UpdateStatus;
-    if (rollback) {
+    if (opts.rollback) {
       if (!current.PreviousSpec) {
         throw failedPrecondition(
           `rpc error: code = FailedPrecondition desc = service ${current.ID} does not have a previous spec`,
@@ -78,7 +91,10 @@ export class ServiceApi {
       previous = current.Spec;
       updateStatus = { State: 'rollback_started', StartedAt: ts, Message: 'manually requested rollback' };
     } else {
-      spec = validateServiceSpec(body);
+      spec = withRegistryAuth(
+        validateServiceSpec(body),
+        opts.registryAuth ?? storedRegistryAuth(current, opts.registryAuthFrom ?? 'spec'),
+      );
       previous = current.Spec;
       if (spec.Name !== current.Spec.Name) {
         throw invalidArgument('rpc error: code = Unimplemented desc = renaming services is not supported');
@@ -123,6 +139,22 @@ export class ServiceApi {
     const tasks = this.store.tasksOfService(service.ID);
     return serviceStatus(service, tasks, nodeIsUp);
   }
+}
+
+/** The spec with exactly this registry auth: a body never sets it (Docker's API has no such field). */
+function withRegistryAuth(spec: ServiceSpec, registryAuth: string | undefined): ServiceSpec {
+  const cs = spec.TaskTemplate.ContainerSpec;
+  if (!cs) return spec;
+  const { PullOptions: _ignored, ...rest } = cs;
+  const ContainerSpec = registryAuth ? { ...rest, PullOptions: { RegistryAuth: registryAuth } } : rest;
+  return { ...spec, TaskTemplate: { ...spec.TaskTemplate, ContainerSpec } };
+}
+
+/** Docker's daemon: an update without X-Registry-Auth keeps the auth of the current or previous spec. */
+function storedRegistryAuth(service: Service, from: RegistryAuthFrom): string | undefined {
+  if (from === 'spec') return service.Spec.TaskTemplate.ContainerSpec?.PullOptions?.RegistryAuth;
+  if (!service.PreviousSpec) throw failedPrecondition('service does not have a previous spec');
+  return service.PreviousSpec.TaskTemplate.ContainerSpec?.PullOptions?.RegistryAuth;
 }
 
 /**

@@ -33,7 +33,12 @@ export class TaskApi {
         }
       }
     }
-    const keep = taskFilter(filters, { serviceIds, nodeIds, serviceOf: (t) => services.get(t.ServiceID) });
+    const keep = taskFilter(filters, {
+      serviceIds,
+      nodeIds,
+      serviceOf: (t) => services.get(t.ServiceID),
+      nodeOf: (t) => (t.NodeID ? this.store.get('node', t.NodeID) : undefined),
+    });
     const tasks =
       serviceIds && serviceIds.size <= 8
         ? [...serviceIds].flatMap((id) => this.store.tasksOfService(id))

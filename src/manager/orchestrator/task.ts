@@ -156,13 +156,18 @@ export function deepEqual(a: unknown, b: unknown): boolean {
 /**
  * SwarmKit's IsTaskDirty: the task runs an older task spec or endpoint spec than the service.
  * Same SpecVersion is the fast path; otherwise specs are compared, so a change that does not touch
- * the task (service labels, update config, or constraints the task's node still meets) leaves it alone.
+ * the task (service labels, update config, new registry credentials for a task that already has its
+ * image, or constraints the task's node still meets) leaves it alone.
  */
 export function isTaskDirty(service: Service, task: Task, node: Node | undefined): boolean {
   if (task.SpecVersion && service.SpecVersion && task.SpecVersion.Index === service.SpecVersion.Index) {
     return false;
   }
   let wanted = service.Spec.TaskTemplate;
+  if (hasItsImage(task) && wanted.ContainerSpec && task.Spec.ContainerSpec) {
+    const PullOptions = task.Spec.ContainerSpec.PullOptions;
+    wanted = { ...wanted, ContainerSpec: { ...wanted.ContainerSpec, PullOptions } };
+  }
   if (
     constraintsOnlyChanged(wanted, task.Spec) &&
     node &&
@@ -172,6 +177,12 @@ export function isTaskDirty(service: Service, task: Task, node: Node | undefined
   }
   if (!deepEqual(wanted, task.Spec)) return true;
   return task.Endpoint !== undefined && !deepEqual(service.Spec.EndpointSpec, task.Endpoint.Spec);
+}
+
+/** Desired to run and READY..RUNNING: the image was pulled (or was there), so pull options are moot. */
+function hasItsImage(task: Task): boolean {
+  const state = stateIndex(task.Status.State);
+  return stateIndex(task.DesiredState) <= RUNNING && state >= stateIndex('ready') && state <= RUNNING;
 }
 
 function constraintsOf(spec: TaskSpec): string[] {
