@@ -67,12 +67,13 @@ export class Manager {
     readonly store: ClusterStore<Tables>,
     readonly cache: StoreCache<Tables>,
     allocatePorts: PortAllocator,
-    rootCertPem: () => string,
   ) {
     this.controlStore = new CachedControlStore(store, cache);
     const selfId = () => identity.nodeId;
     this.control = {
-      cluster: new ClusterApi(this.controlStore, () => generateJoinToken(rootCertPem())),
+      // Read when a token is rotated: the root is known only once the manager has opened (or, at
+      // init, once bootstrap has stored it).
+      cluster: new ClusterApi(this.controlStore, () => generateJoinToken(this.rootCertPem())),
       nodes: new NodeApi(this.controlStore, selfId, () => this.election?.leaderId),
       services: new ServiceApi(this.controlStore, allocatePorts),
       tasks: new TaskApi(this.controlStore, selfId),
@@ -132,14 +133,13 @@ export class Manager {
     const store = new ClusterStore(client, tables);
     const cache = new StoreCache(store);
     await cache.start();
-    let rootCert = '';
-    const m = new Manager(identity, member, client, store, cache, allocatePorts, () => rootCert);
+    const m = new Manager(identity, member, client, store, cache, allocatePorts);
     const root = await client.get(ROOT_CA_KEY).string();
     if (root) {
-      m.rootCA = JSON.parse(root) as RootCA;
-      rootCert = m.rootCA.certPem;
+      const rootCA = JSON.parse(root) as RootCA;
+      m.rootCA = rootCA;
+      m.rootCertPem = () => rootCA.certPem;
     }
-    m.rootCertPem = () => rootCert;
     m.followLeadership();
     log.info('manager started', { node: identity.nodeId, stateDir });
     return m;

@@ -4,7 +4,8 @@
 // rejects the task only there; a short silent link cut is a blip the session rides out (same
 // tasks, same containers); a worker's swarmd restarted re-adopts its containers; promotion is
 // refused until managers can join; `node rm` refuses a node that is up with Docker's wording, and a worker
-// that left the swarm is down, removable, and has no task container left.
+// that left the swarm is down, removable, and has no task container left; a rotated join token
+// refuses the old one.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -258,5 +259,21 @@ describe('nodes across hosts', { timeout: 300_000 }, () => {
     );
     const info = (await w2.api('GET', '/info')).json<{ Swarm: { LocalNodeState: string } }>();
     assert.equal(info.Swarm.LocalNodeState, 'inactive');
+  });
+
+  it('join-token --rotate: the old worker token is refused, the new one joins', async () => {
+    const old = await cluster.workerToken();
+    const rotated = await swarmctl(manager, ['swarm', 'join-token', '--rotate', '-q', 'worker']);
+    assert.equal(rotated.code, 0, rotated.stderr);
+    const token = rotated.stdout.trim();
+    assert.notEqual(token, old);
+    assert.equal(token, await cluster.workerToken());
+    const join = (t: string) =>
+      swarmctl(w2, ['swarm', 'join', '--token', t, '--advertise-addr', w2.ip, `${manager.ip}:2377`]);
+    const refused = await join(old);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /A valid join token is necessary to join this cluster/);
+    const joined = await join(token);
+    assert.equal(joined.stdout, 'This node joined a swarm as a worker.\n', joined.stderr);
   });
 });
