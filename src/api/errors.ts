@@ -32,6 +32,7 @@ export type ErrorCode =
   | 'OUT_OF_SEQUENCE' // stale Version.Index: 500 "update out of sequence", as Docker
   | 'NOT_MANAGER' // 503: this node cannot serve cluster state
   | 'UNAVAILABLE' // 503: a dependency (etcd, a peer) cannot be reached now
+  | 'NO_LEADER' // etcd found no quorum in time: 500 and gRPC Unknown, as SwarmKit's plain error reaches Docker
   | 'NOT_IMPLEMENTED' // 501
   | 'PAYLOAD_TOO_LARGE' // 413
   | 'INTERNAL'; // 500
@@ -47,6 +48,7 @@ const httpStatus: Record<ErrorCode, number> = {
   OUT_OF_SEQUENCE: 500,
   NOT_MANAGER: 503,
   UNAVAILABLE: 503,
+  NO_LEADER: 500,
   NOT_IMPLEMENTED: 501,
   PAYLOAD_TOO_LARGE: 413,
   INTERNAL: 500,
@@ -63,6 +65,7 @@ const grpcStatus: Record<ErrorCode, number> = {
   OUT_OF_SEQUENCE: GrpcStatus.UNKNOWN,
   NOT_MANAGER: GrpcStatus.UNAVAILABLE,
   UNAVAILABLE: GrpcStatus.UNAVAILABLE,
+  NO_LEADER: GrpcStatus.UNKNOWN,
   NOT_IMPLEMENTED: GrpcStatus.UNIMPLEMENTED,
   PAYLOAD_TOO_LARGE: GrpcStatus.RESOURCE_EXHAUSTED,
   INTERNAL: GrpcStatus.INTERNAL,
@@ -106,6 +109,16 @@ export const notManagerMessages = {
 
 export const notManager = (which: keyof typeof notManagerMessages = 'notInSwarm') =>
   new SwarmError('NOT_MANAGER', notManagerMessages[which]);
+
+/**
+ * Docker's answer while a majority of managers is gone (SwarmKit's raft has no leader), exactly as its
+ * API and CLI show it: SwarmKit returns a plain error, so it arrives as gRPC Unknown.
+ */
+export const noLeaderMessage =
+  "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.";
+
+/** The cluster store could not reach a quorum within its deadline; a write's outcome is not claimed. */
+export const noLeader = (cause?: unknown) => new SwarmError('NO_LEADER', noLeaderMessage, { cause });
 
 /** Wraps anything thrown into a SwarmError (unknown errors become INTERNAL with their message). */
 export function asSwarmError(err: unknown): SwarmError {

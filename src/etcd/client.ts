@@ -10,7 +10,7 @@ export interface EtcdClientOptions {
   caPem: string;
   certPem: string;
   keyPem: string;
-  /** Deadline of each unary call (streams have none). Default 5 s. */
+  /** Deadline of each unary call (streams have none). Default 5 s. The store gives its calls 1.5 s. */
   callTimeoutMs?: number;
 }
 

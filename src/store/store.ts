@@ -1,6 +1,8 @@
 // The cluster store: typed tables on etcd. Every write is one or more etcd transactions that keep the
 // object and its name index consistent, compare Version.Index (= mod_revision) for updates, can carry
 // a leader fence, and treat a timed-out write as "unknown" (read back, then retry only when safe).
+// Every write and linearizable read has a deadline: without a quorum the caller gets Docker's
+// "The swarm does not have a leader" at once instead of waiting out etcd's own timeouts.
 import type { Etcd3, IKeyValue, IRequestOp, ITxnRequest, ITxnResponse } from 'etcd3';
 import {
   ClientClosedError,
@@ -12,7 +14,7 @@ import {
   GRPCResourceExhastedError,
   GRPCUnauthenticatedError,
 } from 'etcd3';
-import { internal, invalidArgument, notFound, SwarmError, unavailable } from '../api/errors.js';
+import { internal, invalidArgument, noLeader, notFound, SwarmError, unavailable } from '../api/errors.js';
 import { createLogger } from '../lib/log.js';
 import {
   type Compare,
@@ -66,6 +68,14 @@ export function isNotLeader(err: unknown): err is NotLeaderError {
   return err instanceof NotLeaderError;
 }
 
+const notLeader = () => new NotLeaderError();
+
+/** A transaction group's results; `halt` gives the error of every group after it (none is tried). */
+interface GroupOutcome {
+  results: BatchResult[];
+  halt?: () => SwarmError;
+}
+
 /**
  * One write of a batch. Ops sharing an `atomic` key go in one transaction and stand or fall
  * together: when one fails, the others are not written either (they fail with ABORTED).
@@ -107,11 +117,25 @@ export interface StoreOptions {
   maxAttempts?: number;
   /** Page size of full listings. */
   pageSize?: number;
-  /** How long to keep trying to read back a write whose outcome is unknown. Default 15 s. */
+  /** How long one transaction group or one linearizable read may wait for etcd. Default QUORUM_DEADLINE_MS. */
+  deadlineMs?: number;
+  /** The end of a write's deadline kept for reading back an attempt whose outcome is unknown. Default 500 ms. */
   readBackMs?: number;
+  /** Deadline of each etcd call of a write (default: what is left of the write's deadline). */
+  callTimeoutMs?: number;
 }
 
 const MAX_ATTEMPTS = 6;
+
+/**
+ * How long a store write (one transaction group, read-back included) or a linearizable read waits
+ * for etcd before the caller gets NO_LEADER. Without a quorum etcd waits its own request timeout
+ * (~7 s) or forever; SwarmKit answers at once. A round trip takes milliseconds: this fires only
+ * without a quorum, or for a write caught in an etcd leader election (1-2 s measured).
+ */
+export const QUORUM_DEADLINE_MS = 1500;
+/** The end of a write's deadline in which no attempt starts: time to read back one that timed out. */
+const READ_BACK_MS = 500;
 
 /** Errors after which etcd certainly did not apply the request. Anything else may have committed. */
 function partnerFailed(): SwarmError {
@@ -189,7 +213,9 @@ export class ClusterStore<S extends TableSet> {
   private readonly now: () => Date;
   private readonly maxAttempts: number;
   private readonly pageSize: number;
+  private readonly deadlineMs: number;
   private readonly readBackMs: number;
+  private readonly callTimeoutMs: number | undefined;
 
   constructor(
     readonly client: Etcd3,
@@ -201,7 +227,17 @@ export class ClusterStore<S extends TableSet> {
     this.now = opts.now ?? (() => new Date());
     this.maxAttempts = opts.maxAttempts ?? MAX_ATTEMPTS;
     this.pageSize = opts.pageSize ?? 500;
-    this.readBackMs = opts.readBackMs ?? 15_000;
+    this.deadlineMs = opts.deadlineMs ?? QUORUM_DEADLINE_MS;
+    this.readBackMs = opts.readBackMs ?? READ_BACK_MS;
+    this.callTimeoutMs = opts.callTimeoutMs;
+    if (this.readBackMs >= this.deadlineMs) throw new Error('readBackMs must be shorter than deadlineMs');
+  }
+
+  /** Options of one etcd call made before `until` (a time in ms). */
+  private callOptions(until: number): { deadline: number } {
+    const deadline =
+      this.callTimeoutMs === undefined ? until : Math.min(until, Date.now() + this.callTimeoutMs);
+    return { deadline };
   }
 
   tableOf(kind: string): TableDef {
@@ -320,10 +356,11 @@ export class ClusterStore<S extends TableSet> {
       reserved,
       atomic,
     );
-    let fenceLost = false;
+    // After a lost fence or a group that found no quorum, the remaining groups are not tried.
+    let halt: (() => SwarmError) | undefined;
     for (const g of groups) {
-      if (fenceLost) {
-        for (const j of g) results[index[j] ?? 0] = { ok: false, error: new NotLeaderError() };
+      if (halt) {
+        for (const j of g) results[index[j] ?? 0] = { ok: false, error: halt() };
         continue;
       }
       const out = await this.runGroup(
@@ -333,20 +370,32 @@ export class ClusterStore<S extends TableSet> {
       out.results.forEach((r, k) => {
         results[index[g[k] ?? 0] ?? 0] = r;
       });
-      fenceLost = out.fenceLost;
+      halt = out.halt;
     }
     return results.map((r) => r ?? { ok: false, error: internal('operation not run') });
   }
 
-  /** Runs one transaction group to completion: retries without failed ops, resolves unknown outcomes. */
+  /**
+   * Runs one transaction group to completion: retries without failed ops, resolves unknown outcomes.
+   * Attempts start only in the first part of the deadline, the rest is kept to read back an attempt
+   * that timed out; an outcome still unknown at the deadline is NO_LEADER (not claimed written).
+   */
   private async runGroup(
     initial: { state: OpState; atomic: string | undefined }[],
     fence: Fence | undefined,
-  ): Promise<{ results: BatchResult[]; fenceLost: boolean }> {
+  ): Promise<GroupOutcome> {
     const results: (BatchResult | undefined)[] = new Array(initial.length);
     const all: PendingOp[] = initial.map((o, pos) => ({ ...o, pos }));
+    const deadline = Date.now() + this.deadlineMs;
+    const attemptsUntil = deadline - this.readBackMs;
     let pending = all;
+    let lastError: unknown;
+    let noQuorum = false;
     for (let attempt = 0; attempt < this.maxAttempts && pending.length > 0; attempt++) {
+      if (Date.now() >= attemptsUntil) {
+        noQuorum = true;
+        break;
+      }
       const plans = pending.map((p) => planWrite(p.state, this.keys));
       const compare = plans.flatMap((p) => p.compares.map(toCompare));
       const success: IRequestOp[] = [];
@@ -368,23 +417,27 @@ export class ClusterStore<S extends TableSet> {
       const failure = readKeys.map(rangeOp);
       let res: ITxnResponse;
       try {
-        res = await this.client.kv.txn({ compare, success, failure });
+        res = await this.client.kv.txn({ compare, success, failure }, this.callOptions(attemptsUntil));
       } catch (err) {
         if (isDefinitiveRejection(err)) {
           const e = rejectionError(err);
           for (const p of pending) results[p.pos] = { ok: false, error: e };
-          return { results: results.map((r) => r ?? { ok: false, error: e }), fenceLost: false };
+          return { results: results.map((r) => r ?? { ok: false, error: e }) };
         }
+        lastError = err;
         log.warn('write outcome unknown; reading back', { err, ops: pending.length });
         // Never resend before knowing what happened: a resent CAS would conflict with its own write.
-        const back = await this.readBack(readKeys);
-        if (!back) break;
+        const back = await this.readBack(readKeys, deadline);
+        if (!back) {
+          noQuorum = true;
+          break;
+        }
         const judge = (st: OpState) => judgeAmbiguous(st, this.keys, back.read, back.revision);
         if (fence && back.read(fence.key)?.create !== fence.createRevision) {
           // Whatever the first attempt did, a deposed leader must not keep writing.
           pending = this.judgeAll(pending, results, judge, true);
           for (const p of pending) results[p.pos] = { ok: false, error: new NotLeaderError() };
-          return { results: this.fill(results), fenceLost: true };
+          return { results: this.fill(results), halt: notLeader };
         }
         pending = dropPartnersOfFailed(all, this.judgeAll(pending, results, judge).pending, results);
         continue;
@@ -392,7 +445,7 @@ export class ClusterStore<S extends TableSet> {
       if (res.succeeded) {
         const rev = Number(res.header.revision);
         for (const p of pending) results[p.pos] = this.applied(p.state, rev);
-        return { results: this.fill(results), fenceLost: false };
+        return { results: this.fill(results) };
       }
       const reads = new Map<string, ReadKV | undefined>();
       readKeys.forEach((k, i) => {
@@ -403,20 +456,23 @@ export class ClusterStore<S extends TableSet> {
       if (fence && reads.get(fence.key)?.create !== fence.createRevision) {
         pending = this.judgeAll(pending, results, judge, true);
         for (const p of pending) results[p.pos] = { ok: false, error: new NotLeaderError() };
-        return { results: this.fill(results), fenceLost: true };
+        return { results: this.fill(results), halt: notLeader };
       }
       const judged = this.judgeAll(pending, results, judge);
       if (!judged.progressed) {
         // Every op judged fine yet the txn failed: the index is inconsistent in a way we cannot fix here.
         const e = internal('cluster store transaction failed without a failing compare');
         for (const p of judged.pending) results[p.pos] = { ok: false, error: e };
-        return { results: this.fill(results), fenceLost: false };
+        return { results: this.fill(results) };
       }
       pending = dropPartnersOfFailed(all, judged.pending, results);
     }
-    const e = unavailable('cluster store write outcome unknown: etcd did not answer');
+    if (noQuorum) log.warn('no etcd quorum within the write deadline', { ops: pending.length });
+    const e = noQuorum
+      ? noLeader(lastError)
+      : unavailable('cluster store write outcome unknown: etcd did not answer');
     for (const p of pending) results[p.pos] = { ok: false, error: e };
-    return { results: this.fill(results), fenceLost: false };
+    return { results: this.fill(results), halt: noQuorum ? () => noLeader() : undefined };
   }
 
   private fill(results: (BatchResult | undefined)[]): BatchResult[] {
@@ -471,22 +527,28 @@ export class ClusterStore<S extends TableSet> {
     return final ? keep : { pending: keep, progressed };
   }
 
-  /** Reads the keys back, retrying for a while: until it answers, the write's outcome is unknown. */
+  /**
+   * Reads the keys back (a linearizable read), retrying until `until`: until it answers, the write's
+   * outcome is unknown.
+   */
   private async readBack(
     keys: string[],
+    until: number,
   ): Promise<{ read: (k: string) => ReadKV | undefined; revision: number } | undefined> {
-    const until = Date.now() + this.readBackMs;
     let delay = 100;
     for (;;) {
       try {
-        const res = await this.client.kv.txn({ compare: [], success: keys.map(rangeOp), failure: [] });
+        const res = await this.client.kv.txn(
+          { compare: [], success: keys.map(rangeOp), failure: [] },
+          this.callOptions(until),
+        );
         const m = new Map<string, ReadKV | undefined>();
         keys.forEach((k, i) => {
           m.set(k, toReadKV(res.responses[i]?.response_range?.kvs?.[0]));
         });
         return { read: (k) => m.get(k), revision: Number(res.header.revision) };
       } catch (err) {
-        if (Date.now() + delay > until) {
+        if (Date.now() + delay >= until) {
           log.warn('read-back failed; write outcome stays unknown', { err });
           return undefined;
         }
@@ -497,11 +559,21 @@ export class ClusterStore<S extends TableSet> {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Reads straight from etcd (linearizable). Managers normally read from their StoreCache.
+  // Reads straight from etcd (linearizable), within the deadline: no quorum in time → NO_LEADER.
+  // Managers normally read from their StoreCache, which keeps serving without a quorum.
   // ---------------------------------------------------------------------------------------------
 
+  private async linearizable<T>(read: (opts: { deadline: number }) => Promise<T>): Promise<T> {
+    try {
+      return await read({ deadline: Date.now() + this.deadlineMs });
+    } catch (err) {
+      throw isDefinitiveRejection(err) ? err : noLeader(err);
+    }
+  }
+
   async get<K extends keyof S & string>(kind: K, id: string): Promise<ObjectOf<S, K> | undefined> {
-    const res = await this.client.kv.range({ key: Buffer.from(this.keys.objectKey(kind, id)) });
+    const key = Buffer.from(this.keys.objectKey(kind, id));
+    const res = await this.linearizable((o) => this.client.kv.range({ key }, o));
     const kv = res.kvs[0];
     if (!kv) return undefined;
     const d = this.decode(kind, kv.value, Number(kv.mod_revision));
@@ -541,12 +613,8 @@ export class ClusterStore<S extends TableSet> {
     let from = Buffer.from(prefix);
     let revision = 0;
     for (;;) {
-      const res = await this.client.kv.range({
-        key: from,
-        range_end: end,
-        limit: this.pageSize,
-        ...(revision ? { revision } : {}),
-      });
+      const page = { key: from, range_end: end, limit: this.pageSize, ...(revision ? { revision } : {}) };
+      const res = await this.linearizable((o) => this.client.kv.range(page, o));
       if (!revision) revision = Number(res.header.revision);
       for (const kv of res.kvs)
         kvs.push({ key: kv.key.toString('utf8'), value: kv.value, mod: Number(kv.mod_revision) });
@@ -559,7 +627,8 @@ export class ClusterStore<S extends TableSet> {
 
   /** Current revision of the store (a cheap linearizable read). */
   async revision(): Promise<number> {
-    const res = await this.client.kv.range({ key: Buffer.from(this.keys.root), limit: 1, keys_only: true });
+    const req = { key: Buffer.from(this.keys.root), limit: 1, keys_only: true };
+    const res = await this.linearizable((o) => this.client.kv.range(req, o));
     return Number(res.header.revision);
   }
 }

@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { notFound } from '../../src/api/errors.js';
+import { noLeader, notFound } from '../../src/api/errors.js';
 import { sendJSON } from '../../src/engineapi/router.js';
 import { compareVersions, EngineServer, splitVersion } from '../../src/engineapi/server.js';
 
@@ -28,6 +28,13 @@ const server = new EngineServer({
       path: '/missing',
       handler: () => {
         throw notFound('thing x not found');
+      },
+    },
+    {
+      method: 'POST',
+      path: '/services/create',
+      handler: () => {
+        throw noLeader();
       },
     },
     {
@@ -106,6 +113,15 @@ test('errors become {"message"} with their status; unknown paths are 404', async
   const malformed = await call('GET', '/things/%ZZ');
   assert.equal(malformed.status, 400);
   assert.match(JSON.parse(malformed.body).message, /malformed URL path segment/);
+});
+
+test("a write without a quorum is Docker's 500 with its no-leader text", async () => {
+  const r = await call('POST', '/v1.41/services/create', '{}');
+  assert.equal(r.status, 500);
+  assert.deepEqual(JSON.parse(r.body), {
+    message:
+      "rpc error: code = Unknown desc = The swarm does not have a leader. It's possible that too few managers are online. Make sure more than half of the managers are online.",
+  });
 });
 
 test('bad JSON and oversized bodies get a 4xx naming the problem', async () => {

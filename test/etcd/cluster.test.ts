@@ -5,13 +5,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Etcd3 } from 'etcd3';
 import { newId } from '../../src/api/ids.js';
-import { addLearner, listMembers, localMemberId, promote, removeMember } from '../../src/etcd/membership.js';
+import { listMembers, localMemberId, removeMember } from '../../src/etcd/membership.js';
 import { EtcdMember, readMemberConfig } from '../../src/etcd/supervisor.js';
 import { setLogSink } from '../../src/lib/log.js';
 import { LeaderElection } from '../../src/store/election.js';
 import { ClusterStore, isNotLeader } from '../../src/store/store.js';
 import { testTables } from '../store/tables.js';
-import { clientFor, Harness } from './harness.js';
+import { Harness } from './harness.js';
 
 async function waitFor(what: string, timeoutMs: number, fn: () => boolean): Promise<void> {
   const until = Date.now() + timeoutMs;
@@ -41,24 +41,9 @@ describe('three-member cluster on loopback', () => {
   it('joins two managers as learners and promotes them to voters', async () => {
     const token = members[0]?.config.clusterToken ?? '';
     for (const name of ['m2', 'm3']) {
-      const p = await h.prepare(name);
-      const seed = clients[0] as Etcd3;
-      const { id, initialCluster } = await addLearner(seed, name, p.peerURL);
-      const m = await EtcdMember.create(p.stateDir, {
-        name,
-        peerIP: '127.0.0.1',
-        clientPort: p.clientPort,
-        peerPort: p.peerPort,
-        metricsPort: p.metricsPort,
-        initialCluster,
-        clusterState: 'existing',
-        clusterToken: token,
-      });
-      h.members.push(m);
-      members.push(m);
-      await m.start();
-      await promote(seed, id);
-      clients.push(h.track(await clientFor(p.stateDir, p.clientPort)));
+      const joined = await h.join(clients[0] as Etcd3, name, token);
+      members.push(joined.member);
+      clients.push(joined.client);
     }
     const list = await listMembers(clients[0] as Etcd3);
     assert.equal(list.length, 3);

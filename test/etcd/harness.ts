@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Etcd3 } from 'etcd3';
 import { createEtcdClient } from '../../src/etcd/client.js';
-import { EtcdMember, memberPaths, peerURL } from '../../src/etcd/supervisor.js';
+import { addLearner, promote } from '../../src/etcd/membership.js';
+import { EtcdMember, type MemberConfig, memberPaths, peerURL } from '../../src/etcd/supervisor.js';
 import {
   type CertAndKey,
   createEtcdCA,
@@ -111,20 +112,46 @@ export class Harness {
   /** A started single-member cluster and a client to it. */
   async singleMember(name = 'm1'): Promise<{ member: EtcdMember; client: Etcd3; prepared: PreparedMember }> {
     const p = await this.prepare(name);
-    const member = await EtcdMember.create(p.stateDir, {
-      name,
-      peerIP: '127.0.0.1',
-      clientPort: p.clientPort,
-      peerPort: p.peerPort,
-      metricsPort: p.metricsPort,
+    const started = await this.start(p, {
       initialCluster: `${name}=${p.peerURL}`,
       clusterState: 'new',
       clusterToken: `skt-test-${Date.now()}`,
     });
+    return { ...started, prepared: p };
+  }
+
+  /**
+   * A new member joined the way a manager joins (learner → start → promote) through `seed`, a client
+   * of the running cluster whose token is `clusterToken`; returns the member and a client to it.
+   */
+  async join(
+    seed: Etcd3,
+    name: string,
+    clusterToken: string,
+  ): Promise<{ member: EtcdMember; client: Etcd3 }> {
+    const p = await this.prepare(name);
+    const { id, initialCluster } = await addLearner(seed, name, p.peerURL);
+    const started = await this.start(p, { initialCluster, clusterState: 'existing', clusterToken });
+    await promote(seed, id);
+    return started;
+  }
+
+  /** Starts a prepared member in `cluster` (tracked for cleanup); returns it and a client to it. */
+  private async start(
+    p: PreparedMember,
+    cluster: Pick<MemberConfig, 'initialCluster' | 'clusterState' | 'clusterToken'>,
+  ): Promise<{ member: EtcdMember; client: Etcd3 }> {
+    const member = await EtcdMember.create(p.stateDir, {
+      name: p.name,
+      peerIP: '127.0.0.1',
+      clientPort: p.clientPort,
+      peerPort: p.peerPort,
+      metricsPort: p.metricsPort,
+      ...cluster,
+    });
     this.members.push(member);
     await member.start();
-    const client = this.track(await clientFor(p.stateDir, p.clientPort));
-    return { member, client, prepared: p };
+    return { member, client: this.track(await clientFor(p.stateDir, p.clientPort)) };
   }
 
   track(client: Etcd3): Etcd3 {

@@ -27,10 +27,11 @@ describe('writes with an unknown outcome', () => {
       createEtcdClient({
         endpoints: [member.clientURL],
         ...(await loadClientCredentials(memberPaths(member.stateDir).tlsDir)),
-        callTimeoutMs: 300,
       }),
     );
-    store = new ClusterStore(client, testTables);
+    // Calls time out at 300 ms while the write's deadline (5 s) outlasts the freeze: the read-back
+    // answers after the thaw, and a resend still fits.
+    store = new ClusterStore(client, testTables, { callTimeoutMs: 300, deadlineMs: 5000 });
   });
   after(async () => {
     if (member.pid) process.kill(member.pid, 'SIGCONT');
