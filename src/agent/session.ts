@@ -11,13 +11,15 @@ export interface SessionInfo {
   sessionId: string;
   /** How often the agent must heartbeat (ms); the node is marked down after 3 missed periods. */
   heartbeatPeriodMs: number;
+  /** The managers' remote API addresses ("ip:port"), for a remote agent to fail over to. */
+  managers?: string[];
 }
 
 export interface DispatcherSession {
   /** Opens a session for this node with its description; re-opening replaces the old session. */
   register(nodeId: string, description: NodeDescription): Promise<SessionInfo>;
   /** Keeps the node READY; returns the next period. Throws "session invalid" for a stale session. */
-  heartbeat(sessionId: string): Promise<{ periodMs: number }>;
+  heartbeat(sessionId: string): Promise<{ periodMs: number; managers?: string[] }>;
   /**
    * Calls `onTasks` with the node's full task set (tasks assigned to it, state ≥ ASSIGNED) now and
    * after every change. Returns a function that ends the watch.

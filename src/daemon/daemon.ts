@@ -6,7 +6,6 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { Agent } from '../agent/agent.js';
-import type { DispatcherSession } from '../agent/session.js';
 import { defaultSwarmSpec } from '../api/defaults.js';
 import { notManager, SwarmError } from '../api/errors.js';
 import { newId } from '../api/ids.js';
@@ -30,6 +29,7 @@ import { logRoutes } from '../engineapi/logs.js';
 import type { Route } from '../engineapi/router.js';
 import { EngineServer } from '../engineapi/server.js';
 import { SWARMD_VERSION, type SystemBackend, systemRoutes } from '../engineapi/system.js';
+import { peerURL } from '../etcd/supervisor.js';
 import { RuncExecutor } from '../executor/runc/executor.js';
 import { ContainerRuntime } from '../executor/runc/runtime.js';
 import type { Executor, LogEntry } from '../executor/types.js';
@@ -42,12 +42,14 @@ import { NetworkProviderImpl } from '../network/provider.js';
 import { addressTasks, PortPublisher } from '../network/publisher.js';
 import { type JoinedNode, joinSwarm } from '../rpc/ca-client.js';
 import { RemoteSession } from '../rpc/dispatcher-client.js';
-import { listenForLogSubscriptions } from '../rpc/logbroker.js';
+import { type LocalLogs, listenForLogSubscriptions } from '../rpc/logbroker.js';
+import { type MemberJoin, requestMemberJoin } from '../rpc/membership.js';
 import { NodeTLSIdentity } from '../rpc/tls.js';
 import { chooseAdvertiseAddr, DEFAULT_PORT, splitHostPort } from './address.js';
 import { ensureTmpfs } from './execroot.js';
 import type { DaemonFlags } from './flags.js';
 import { NodeImageStore } from './images.js';
+import { ManagerSession } from './manager-session.js';
 import { freePort } from './ports.js';
 import { startCertRenewal } from './renewal.js';
 import { readSwarmState, removeSwarmState, type SwarmState, writeSwarmState } from './state.js';
@@ -168,20 +170,6 @@ export function workerServices(tasks: readonly Task[]): Service[] {
 /** A remote task's lines as the log routes read local ones. */
 async function* remoteEntries(lines: AsyncIterable<{ entry: LogEntry }>): AsyncGenerator<LogEntry> {
   for await (const l of lines) yield l.entry;
-}
-
-/** The local agent's session: the dispatcher of this manager while it leads. */
-class LocalSession implements DispatcherSession {
-  constructor(private readonly manager: () => Manager | undefined) {}
-  private d() {
-    const d = this.manager()?.dispatcher();
-    if (!d) throw new SwarmError('UNAVAILABLE', 'session invalid: no leader dispatcher on this node');
-    return d;
-  }
-  register: DispatcherSession['register'] = (n, desc) => this.d().register(n, desc);
-  heartbeat: DispatcherSession['heartbeat'] = (id) => this.d().heartbeat(id);
-  watchAssignments: DispatcherSession['watchAssignments'] = (id, cb) => this.d().watchAssignments(id, cb);
-  updateTaskStatus: DispatcherSession['updateTaskStatus'] = (id, u) => this.d().updateTaskStatus(id, u);
 }
 
 export class Daemon implements ClusterBackend, SystemBackend {
@@ -338,11 +326,12 @@ export class Daemon implements ClusterBackend, SystemBackend {
     }
     const identity = new NodeTLSIdentity(certs);
     const session = new RemoteSession({
-      managers: () => state.remoteManagers ?? [],
+      managers: () => this.state?.remoteManagers ?? state.remoteManagers ?? [],
       identity,
       advertiseAddr: state.advertiseAddr.startsWith('0.0.0.0:')
         ? ''
         : state.advertiseAddr.replace(/:\d+$/, ''),
+      onManagers: (managers) => void this.rememberManagers(managers),
     });
     this.remoteSession = session;
     let timer: NodeJS.Timeout | undefined;
@@ -372,42 +361,74 @@ export class Daemon implements ClusterBackend, SystemBackend {
     this.agent = agent;
     this.startSweep((taskId) => agent.tasks().some((t) => t.ID === taskId));
     await agent.start();
-    const logs = listenForLogSubscriptions({
-      manager: () => session.manager ?? state.remoteManagers?.[0],
-      identity,
-      logsOf: (taskId, opts) => {
-        const rec = this.runtime.findByTask(taskId);
-        return rec ? this.runtime.logs(rec.Id, opts) : undefined;
-      },
-    });
-    const prevStop = this.stopPortSync;
-    this.stopPortSync = () => {
-      prevStop?.();
-      logs.stop();
-    };
+    this.answerLogSubscriptions(() => session.manager ?? this.state?.remoteManagers?.[0], identity);
     this.certRenewal = startCertRenewal({
       stateDir: this.stateDir,
       identity,
-      manager: () => session.manager ?? state.remoteManagers?.[0],
+      manager: () => session.manager ?? this.state?.remoteManagers?.[0],
     });
+  }
+
+  /** Keeps the managers a worker was last told of, on disk too: a restart finds them after a failover. */
+  private async rememberManagers(managers: string[]): Promise<void> {
+    const state = this.state;
+    if (state?.role !== 'worker') return;
+    const known = state.remoteManagers ?? [];
+    if (known.length === managers.length && known.every((m) => managers.includes(m))) return;
+    this.state = { ...state, remoteManagers: managers };
+    await writeSwarmState(this.stateDir, this.state).catch((e) =>
+      log.warn('manager list not saved', { err: e }),
+    );
+    log.info('managers', { managers });
   }
 
   /** Starts this node's agent: against the local dispatcher on a manager, a remote one on a worker. */
   private async startAgent(): Promise<void> {
     if (this.state?.role === 'worker') return this.startWorkerAgent();
     if (!this.state || !this.manager || this.agent) return;
-    await this.manager.waitForLeadership();
     const manager = this.manager;
-    this.startPortSync(manager, this.state.nodeId);
     const nodeId = this.state.nodeId;
+    // Until the election has an outcome the agent would not know which transport to take.
+    await manager.waitForLeader(5000);
+    this.startPortSync(manager, nodeId);
     this.startSweep((taskId) => manager.cache.get('task', taskId)?.NodeID === nodeId);
+    const identity = new NodeTLSIdentity(await readNodeCertificates(this.stateDir));
+    const otherManagers = () => manager.managerAddrs().filter((a) => a !== this.state?.advertiseAddr);
+    const remote = new RemoteSession({
+      managers: otherManagers,
+      identity,
+      advertiseAddr: this.state.advertiseAddr.replace(/:\d+$/, ''),
+    });
+    this.remoteSession = remote;
     this.agent = new Agent({
-      nodeId: this.state.nodeId,
+      nodeId,
       executor: this.executor,
-      session: new LocalSession(() => (this.manager === manager ? manager : undefined)),
+      session: new ManagerSession(
+        () => (this.manager === manager ? manager.dispatcher() : undefined),
+        remote,
+      ),
       stateDir: this.stateDir,
     });
     await this.agent.start();
+    manager.logs.serveLocal(nodeId, this.localTaskLogs);
+    // A manager that does not lead answers `service logs` run elsewhere through the leader's broker.
+    this.answerLogSubscriptions(() => (manager.dispatcher() ? undefined : manager.leaderAddr()), identity);
+  }
+
+  /** This node's lines of a task, for the log broker. */
+  private readonly localTaskLogs: LocalLogs = (taskId, opts) => {
+    const rec = this.runtime.findByTask(taskId);
+    return rec ? this.runtime.logs(rec.Id, opts) : undefined;
+  };
+
+  /** Answers the log subscriptions of the leader at `manager()` from this node's containers. */
+  private answerLogSubscriptions(manager: () => string | undefined, identity: NodeTLSIdentity): void {
+    const logs = listenForLogSubscriptions({ manager, identity, logsOf: this.localTaskLogs });
+    const prevStop = this.stopPortSync;
+    this.stopPortSync = () => {
+      prevStop?.();
+      logs.stop();
+    };
   }
 
   async start(): Promise<void> {
@@ -434,7 +455,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
         tasksOf: (id) => this.control().tasks.list(new Map([['service', [id]]])),
         taskLogs: (task, opts) => {
           if (task.NodeID && task.NodeID !== this.state?.nodeId && this.manager) {
-            return remoteEntries(this.manager.logs.logs(task.NodeID, [task.ID], opts));
+            return remoteEntries(this.manager.taskLogs(task.NodeID, [task.ID], opts));
           }
           const rec = task.NodeID === this.state?.nodeId ? this.runtime.findByTask(task.ID) : undefined;
           return rec ? this.runtime.logs(rec.Id, opts) : undefined;
@@ -515,9 +536,15 @@ export class Daemon implements ClusterBackend, SystemBackend {
       role: 'manager',
       clusterId: identity.clusterId,
     });
-    try {
+    const state: SwarmState = {
+      ...identity,
+      role: 'manager',
+      listenAddr: listen,
+      createdAt: new Date().toISOString(),
+    };
+    await this.becomeManager(state, async () => {
       await writeNodeCertificates(this.stateDir, { rootCertPem: rootCA.certPem, ...creds });
-      this.manager = await Manager.bootstrap({
+      return Manager.bootstrap({
         stateDir: this.stateDir,
         identity,
         spec,
@@ -529,22 +556,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
         ports: { client: await freePort(), peer: await freePort(adv.ip), metrics: await freePort() },
         allocatePorts: portAllocator,
       });
-      const state: SwarmState = {
-        ...identity,
-        role: 'manager',
-        listenAddr: listen,
-        createdAt: new Date().toISOString(),
-      };
-      await this.manager.startRemoteApi(this.stateDir, remoteListenAddr(listen));
-      await writeSwarmState(this.stateDir, state);
-      this.state = state;
-    } catch (e) {
-      // Nothing half-made stays: the next init starts clean.
-      await this.manager?.stop().catch(() => undefined);
-      this.manager = undefined;
-      await this.wipe();
-      throw e;
-    }
+    });
     log.info('swarm initialised', {
       node: identity.nodeId,
       cluster: identity.clusterId,
@@ -582,6 +594,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     });
     const listen = req.ListenAddr || this.flags.listenRemoteApi;
     let advertise = '';
+    let noAdvertise: unknown;
     try {
       const adv = chooseAdvertiseAddr(
         req.AdvertiseAddr || this.flags.advertiseAddr,
@@ -592,8 +605,14 @@ export class Daemon implements ClusterBackend, SystemBackend {
     } catch (e) {
       // Several interfaces and no flag: the manager records the address it sees us come from.
       if (req.AdvertiseAddr || this.flags.advertiseAddr) throw e;
+      noAdvertise = e;
     }
     const joined = await this.requestCertificate(managers, token, req.Availability || 'active');
+    if (joined.info.role === 'manager') {
+      // Other managers and etcd peers dial a manager: it needs an address of its own.
+      if (!advertise) throw noAdvertise;
+      return this.joinAsManager(joined, managers, advertise, listen);
+    }
     const state: SwarmState = {
       nodeId: joined.info.nodeId,
       clusterId: joined.info.clusterId,
@@ -613,6 +632,11 @@ export class Daemon implements ClusterBackend, SystemBackend {
     this.state = state;
     log.info('joined the swarm', { node: state.nodeId, cluster: state.clusterId, managers });
     await this.startWorkerAgent();
+    await this.waitJoined();
+  }
+
+  /** Answers the join once the agent has a session (Docker's wording when it takes too long). */
+  private async waitJoined(): Promise<void> {
     try {
       await this.agent?.waitRegistered(JOIN_TIMEOUT_MS);
     } catch {
@@ -621,6 +645,86 @@ export class Daemon implements ClusterBackend, SystemBackend {
         'Timeout was reached before node joined. The attempt to join the swarm will continue in the background. Use the "docker info" command to see the current swarm status of your node.',
       );
     }
+  }
+
+  /**
+   * The manager token's part of a join: this node's etcd member enters the cluster (a learner that a
+   * manager promotes once it has caught up), then the store, the remote API and the agent start.
+   * A failure leaves nothing here; a member that never started is removed by the next join.
+   */
+  private async joinAsManager(
+    joined: JoinedNode,
+    managers: string[],
+    advertise: string,
+    listen: string,
+  ): Promise<void> {
+    const ip = advertise.replace(/:\d+$/, '');
+    const identity = {
+      nodeId: joined.info.nodeId,
+      clusterId: joined.info.clusterId,
+      advertiseAddr: advertise,
+    };
+    const state: SwarmState = {
+      ...identity,
+      role: 'manager',
+      listenAddr: listen,
+      createdAt: new Date().toISOString(),
+      remoteManagers: managers,
+    };
+    await this.becomeManager(state, async () => {
+      await writeNodeCertificates(this.stateDir, joined);
+      const ports = { client: await freePort(), peer: await freePort(ip), metrics: await freePort() };
+      const member = await this.requestMembership(managers, new NodeTLSIdentity(joined), {
+        peerURL: peerURL(ip, ports.peer),
+        addr: advertise,
+      });
+      return Manager.joinCluster({
+        stateDir: this.stateDir,
+        identity,
+        ports,
+        member,
+        allocatePorts: portAllocator,
+      });
+    });
+    log.info('joined the swarm as a manager', { node: state.nodeId, cluster: state.clusterId, managers });
+    await this.startAgent();
+    await this.waitJoined();
+  }
+
+  /**
+   * Runs `open` (which writes this node's certificates and makes its manager), serves the remote API
+   * and records the membership; on any failure nothing half-made stays: the next attempt starts clean.
+   */
+  private async becomeManager(state: SwarmState, open: () => Promise<Manager>): Promise<void> {
+    try {
+      this.manager = await open();
+      await this.manager.startRemoteApi(this.stateDir, remoteListenAddr(state.listenAddr));
+      await writeSwarmState(this.stateDir, state);
+      this.state = state;
+    } catch (e) {
+      await this.manager?.stop().catch(() => undefined);
+      this.manager = undefined;
+      await this.wipe();
+      throw e;
+    }
+  }
+
+  /** Asks the managers in turn to add this manager's etcd member; only an unreachable one is skipped. */
+  private async requestMembership(
+    managers: string[],
+    identity: NodeTLSIdentity,
+    request: { peerURL: string; addr: string },
+  ): Promise<MemberJoin> {
+    let lastError: unknown;
+    for (const addr of managers) {
+      try {
+        return await requestMemberJoin(addr, identity, request);
+      } catch (e) {
+        lastError = e;
+        if (!(e instanceof SwarmError && e.code === 'UNAVAILABLE')) throw e;
+      }
+    }
+    throw lastError;
   }
 
   /** Asks the managers' CA for a certificate; only an unreachable manager is tried again. */

@@ -20,6 +20,8 @@ export interface MemberInfo {
 const RETRYABLE = [
   'unhealthy cluster',
   'not in sync',
+  // etcd 3.4: "can only promote a learner member which is in sync with leader"
+  'in sync with leader',
   'not enough started members',
   'too many learner members',
   'request timed out',
@@ -110,4 +112,19 @@ export async function removeMember(client: Etcd3, id: string, timeoutMs = 30_000
 export async function localMemberId(client: Etcd3): Promise<string> {
   const s = await client.maintenance.status();
   return String(s.header.member_id);
+}
+
+/**
+ * Resolves once the member serving this client is a voter (a learner serves no linearizable reads:
+ * the store cannot start on it). Its promotion is the job of the manager that added it.
+ */
+export async function waitUntilVoter(client: Etcd3, timeoutMs = 120_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await client.maintenance.status().catch(() => undefined);
+    if (status && !status.isLearner) return;
+    if (Date.now() > until)
+      throw unavailable(`this manager's etcd member was not promoted to a voter within ${timeoutMs} ms`);
+    await sleep(200);
+  }
 }

@@ -3,16 +3,26 @@
 // (swarm init); `resume` restarts one from the state dir (swarmd restart, even after kill -9).
 import { X509Certificate } from 'node:crypto';
 import type { Etcd3 } from 'etcd3';
+import { SwarmError } from '../api/errors.js';
 import { newId } from '../api/ids.js';
 import type { Cluster, Node, NodeDescription, SwarmSpec } from '../api/types.js';
 import type { RootCA } from '../ca/certificates.js';
 import { generateJoinToken } from '../ca/tokens.js';
 import type { ControlApis } from '../engineapi/cluster.js';
 import { createEtcdClient, loopbackClientURL } from '../etcd/client.js';
+import { addLearner, listMembers, promote, removeMember, waitUntilVoter } from '../etcd/membership.js';
 import { EtcdMember, memberPaths, peerURL } from '../etcd/supervisor.js';
-import { createEtcdCA, issueMemberCerts, loadClientCredentials, writeMemberTLS } from '../etcd/tls.js';
+import {
+  createEtcdCA,
+  issueMemberCerts,
+  loadClientCredentials,
+  loadEtcdCA,
+  writeMemberTLS,
+} from '../etcd/tls.js';
+import type { LogOptions } from '../executor/types.js';
 import { createLogger } from '../lib/log.js';
-import { LogBroker } from '../rpc/logbroker.js';
+import { incompleteLogs, LogBroker, subscribeLogs, type TaskLogLine } from '../rpc/logbroker.js';
+import type { MemberJoin } from '../rpc/membership.js';
 import { StoreCache } from '../store/cache.js';
 import { LeaderElection } from '../store/election.js';
 import { ClusterStore } from '../store/store.js';
@@ -99,7 +109,13 @@ export class Manager {
         if (s.isLeader && !this.leader && !this.stopped) {
           const fence = () => this.election.fence();
           const loop = new LeaderLoop(this.store, this.cache, fence);
-          const dispatcher = new Dispatcher(this.store, this.cache, fence, () => this.heartbeatPeriodMs());
+          const dispatcher = new Dispatcher(
+            this.store,
+            this.cache,
+            fence,
+            () => this.heartbeatPeriodMs(),
+            this.identity.nodeId,
+          );
           this.leader = { loop, dispatcher };
           dispatcher.start();
           loop.start();
@@ -114,11 +130,30 @@ export class Manager {
     this.election.start();
   }
 
-  /** Resolves once this manager leads (single-manager swarms: right after start). */
-  async waitForLeadership(timeoutMs = 15_000): Promise<void> {
+  /** Resolves once some manager leads, as this manager sees it (or after `timeoutMs`, quietly). */
+  async waitForLeader(timeoutMs: number): Promise<void> {
     const end = Date.now() + timeoutMs;
-    while (!this.leader && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-    await this.leaderChange;
+    // Leading means more than holding the lease: the dispatcher must be up for the local agent.
+    const settled = () =>
+      this.election.leaderId !== undefined &&
+      (this.election.leaderId !== this.identity.nodeId || this.leader !== undefined);
+    while (!settled() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+  }
+
+  /** The remote API addresses ("ip:port") of the managers, the leader's first. */
+  managerAddrs(): string[] {
+    const leader = this.election.leaderId;
+    return this.cache
+      .list('node')
+      .filter((n) => n.Spec.Role === 'manager' && n.ManagerStatus?.Addr)
+      .sort((a, b) => Number(b.ID === leader) - Number(a.ID === leader))
+      .map((n) => n.ManagerStatus?.Addr as string);
+  }
+
+  /** The leading manager's remote API address, when known. */
+  leaderAddr(): string | undefined {
+    const leader = this.election.leaderId;
+    return leader === undefined ? undefined : this.cache.get('node', leader)?.ManagerStatus?.Addr;
   }
 
   private static async open(
@@ -130,6 +165,7 @@ export class Manager {
     await member.start();
     const creds = await loadClientCredentials(member.paths.tlsDir);
     const client = createEtcdClient({ endpoints: [loopbackClientURL(member.config.clientPort)], ...creds });
+    await waitUntilVoter(client);
     const store = new ClusterStore(client, tables);
     const cache = new StoreCache(store);
     await cache.start();
@@ -153,6 +189,19 @@ export class Manager {
   /** Logs of tasks on other nodes (they listen for subscriptions on the remote API). */
   readonly logs = new LogBroker();
 
+  /**
+   * Lines of tasks on another node: from this manager's broker while it leads, else through the
+   * leader's (nodes listen for log subscriptions on the leader only).
+   */
+  taskLogs(nodeId: string, taskIds: string[], opts: LogOptions): AsyncGenerator<TaskLogLine> {
+    if (this.leader) return this.logs.logs(nodeId, taskIds, opts);
+    const leader = this.leaderAddr();
+    const identity = this.remote?.identity;
+    if (!leader || !identity) throw new SwarmError('UNAVAILABLE', incompleteLogs(nodeId));
+    const { signal: _s, until: _u, ...options } = opts;
+    return subscribeLogs(leader, identity, { ...options, nodeId, taskIds });
+  }
+
   /** Serves the CA and the dispatcher to other nodes on `listenAddr` ("ip:port"). */
   async startRemoteApi(stateDir: string, listenAddr: string): Promise<void> {
     this.remote = await startRemoteApi({
@@ -164,25 +213,69 @@ export class Manager {
       cache: this.cache,
       dispatcher: () => this.leader?.dispatcher,
       logs: this.logs,
+      membership: { join: (nodeId, req) => this.joinMember(nodeId, req) },
     });
+  }
+
+  /**
+   * A manager-token node enters the etcd cluster: a learner now, a voter once it has caught up (the
+   * promotion is retried in the background while the joiner starts its member).
+   */
+  private async joinMember(nodeId: string, req: { peerURL: string; addr: string }): Promise<MemberJoin> {
+    const node = this.cache.get('node', nodeId);
+    if (node?.Spec.Role !== 'manager')
+      throw new SwarmError('PERMISSION_DENIED', `node ${nodeId} is not a manager of this swarm`);
+    // A join that failed half way left a learner that never started (etcd allows one learner at a
+    // time): it goes before the new one. Manager joins are one at a time, as SwarmKit's.
+    for (const m of await listMembers(this.client))
+      if (m.isLearner && m.name === '') await removeMember(this.client, m.id);
+    const { id, initialCluster } = await addLearner(this.client, nodeId, req.peerURL);
+    await this.updateNode(nodeId, (n) => ({
+      ...n,
+      Status: { ...n.Status, Addr: req.addr.replace(/:\d+$/, '') },
+      ManagerStatus: { Reachability: 'reachable', Addr: req.addr },
+    }));
+    void promote(this.client, id, 120_000).then(
+      () => log.info('manager promoted to voter', { node: nodeId, member: id }),
+      (e) => log.warn('manager not promoted', { node: nodeId, member: id, err: e }),
+    );
+    log.info('manager added as learner', { node: nodeId, member: id, peer: req.peerURL });
+    return {
+      memberId: id,
+      initialCluster,
+      clusterToken: this.member.config.clusterToken,
+      etcdCA: await loadEtcdCA(this.member.paths.tlsDir),
+    };
+  }
+
+  private async updateNode(nodeId: string, change: (n: Node) => Node): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const n = this.cache.get('node', nodeId);
+      if (!n) return;
+      try {
+        const updated = await this.store.update('node', change(n));
+        await this.cache.waitForRevision(updated.Version.Index).catch(() => undefined);
+        return;
+      } catch (e) {
+        if (!(e instanceof SwarmError && e.code === 'OUT_OF_SEQUENCE') || attempt >= 5) throw e;
+      }
+    }
   }
 
   /** swarm init: a new single-member etcd cluster holding a new cluster object and this node. */
   static async bootstrap(o: BootstrapOptions): Promise<Manager> {
     const ip = o.identity.advertiseAddr.replace(/:\d+$/, '');
-    const ca = await createEtcdCA(o.identity.clusterId);
-    const certs = await issueMemberCerts(ca, { name: o.identity.nodeId, peerIP: ip });
-    await writeMemberTLS(memberPaths(o.stateDir).tlsDir, ca, certs);
-    const member = await EtcdMember.create(o.stateDir, {
-      name: o.identity.nodeId,
-      peerIP: ip,
-      clientPort: o.ports.client,
-      peerPort: o.ports.peer,
-      metricsPort: o.ports.metrics,
-      initialCluster: `${o.identity.nodeId}=${peerURL(ip, o.ports.peer)}`,
-      clusterState: 'new',
-      clusterToken: o.identity.clusterId,
-    });
+    const member = await createMember(
+      o.stateDir,
+      o.identity,
+      o.ports,
+      await createEtcdCA(o.identity.clusterId),
+      {
+        initialCluster: `${o.identity.nodeId}=${peerURL(ip, o.ports.peer)}`,
+        clusterState: 'new',
+        clusterToken: o.identity.clusterId,
+      },
+    );
     const m = await Manager.open(o.stateDir, o.identity, member, o.allocatePorts);
     await m.client.put(ROOT_CA_KEY).value(JSON.stringify(o.rootCA));
     m.rootCA = o.rootCA;
@@ -217,6 +310,25 @@ export class Manager {
     return m;
   }
 
+  /**
+   * A node that joined with the manager token: its own etcd member (certificates issued here with the
+   * etcd CA the serving manager handed over) starts as a learner of the existing cluster.
+   */
+  static async joinCluster(o: {
+    stateDir: string;
+    identity: ManagerIdentity;
+    ports: { client: number; peer: number; metrics: number };
+    member: MemberJoin;
+    allocatePorts: PortAllocator;
+  }): Promise<Manager> {
+    const member = await createMember(o.stateDir, o.identity, o.ports, o.member.etcdCA, {
+      initialCluster: o.member.initialCluster,
+      clusterState: 'existing',
+      clusterToken: o.member.clusterToken,
+    });
+    return Manager.open(o.stateDir, o.identity, member, o.allocatePorts);
+  }
+
   /** Restart of a manager from its state dir. */
   static async resume(
     stateDir: string,
@@ -246,6 +358,27 @@ export class Manager {
   static newClusterId(): string {
     return newId();
   }
+}
+
+/** This manager's etcd member: certificates from the etcd CA, then its persisted config. */
+async function createMember(
+  stateDir: string,
+  identity: ManagerIdentity,
+  ports: { client: number; peer: number; metrics: number },
+  ca: { certPem: string; keyPem: string },
+  cluster: { initialCluster: string; clusterState: 'new' | 'existing'; clusterToken: string },
+): Promise<EtcdMember> {
+  const ip = identity.advertiseAddr.replace(/:\d+$/, '');
+  const certs = await issueMemberCerts(ca, { name: identity.nodeId, peerIP: ip });
+  await writeMemberTLS(memberPaths(stateDir).tlsDir, ca, certs);
+  return EtcdMember.create(stateDir, {
+    name: identity.nodeId,
+    peerIP: ip,
+    clientPort: ports.client,
+    peerPort: ports.peer,
+    metricsPort: ports.metrics,
+    ...cluster,
+  });
 }
 
 /** Docker's TLSInfo: the trust root and the issuer's subject and public key, base64 DER. */

@@ -6,11 +6,11 @@ import type { Node } from '../api/types.js';
 import type { RootCA } from '../ca/certificates.js';
 import { createNodeIssuer } from '../ca/issuer.js';
 import { readNodeCertificates } from '../ca/store.js';
-import { roleForToken } from '../ca/tokens.js';
 import { createLogger } from '../lib/log.js';
 import { type CABackend, caService } from '../rpc/ca-service.js';
 import { type DispatcherBackend, dispatcherService } from '../rpc/dispatcher-service.js';
 import type { LogBroker } from '../rpc/logbroker.js';
+import { type MembershipBackend, membershipService } from '../rpc/membership.js';
 import { type RunningRpcServer, startRpcServer } from '../rpc/server.js';
 import { NodeTLSIdentity, serverCredentials } from '../rpc/tls.js';
 import type { StoreCache } from '../store/cache.js';
@@ -18,9 +18,6 @@ import type { ClusterStore } from '../store/store.js';
 import type { Tables } from './tables.js';
 
 const log = createLogger({ component: 'remoteapi' });
-
-export const MANAGER_JOIN_UNSUPPORTED =
-  'joining as a manager is not supported by this swarm yet: join with the worker token ("docker swarm join-token worker")';
 
 export interface RemoteApiOptions {
   stateDir: string;
@@ -31,6 +28,7 @@ export interface RemoteApiOptions {
   cache: StoreCache<Tables>;
   dispatcher: () => DispatcherBackend | undefined;
   logs: LogBroker;
+  membership: MembershipBackend;
 }
 
 export interface RemoteApi {
@@ -40,7 +38,7 @@ export interface RemoteApi {
 
 /** The CA as the manager serves it: tokens and expiry from the cluster object, nodes recorded. */
 export function managerCABackend(
-  o: Omit<RemoteApiOptions, 'stateDir' | 'listenAddr' | 'dispatcher' | 'logs'>,
+  o: Omit<RemoteApiOptions, 'stateDir' | 'listenAddr' | 'dispatcher' | 'logs' | 'membership'>,
 ): CABackend {
   const cluster = () => o.cache.list('cluster')[0];
   const tokens = () => ({
@@ -55,11 +53,7 @@ export function managerCABackend(
   return {
     rootCACertificate: () => rootCA().certPem,
     issueNodeCertificate: async (request) => {
-      if (request.peer === null) {
-        // Decide the role before signing anything: a refused join leaves no trace.
-        if (roleForToken(request.token, tokens()) === 'manager')
-          throw new SwarmError('FAILED_PRECONDITION', MANAGER_JOIN_UNSUPPORTED);
-      } else {
+      if (request.peer !== null) {
         const node = o.cache.get('node', request.peer.nodeId);
         if (!node) {
           throw new SwarmError('PERMISSION_DENIED', `node ${request.peer.nodeId} was removed from the swarm`);
@@ -97,6 +91,7 @@ export async function startRemoteApi(o: RemoteApiOptions): Promise<RemoteApi> {
     dispatcherService({ backend: o.dispatcher, clusterId: () => o.clusterId }),
     o.logs.service(() => o.clusterId),
     o.logs.logsService(() => o.clusterId),
+    membershipService({ backend: o.membership, clusterId: () => o.clusterId }),
   ]);
   log.info('remote API listening', { addr: o.listenAddr, port: server.port });
   return { identity, server };

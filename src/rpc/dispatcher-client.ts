@@ -24,11 +24,16 @@ const log = createLogger({ component: 'session' });
 const HEARTBEAT_TIMEOUT_MS = 5000;
 const REGISTER_TIMEOUT_MS = 5000;
 
+const managerList = z
+  .array(z.string().regex(/^[0-9.]+:\d{1,5}$/))
+  .max(64)
+  .default([]);
 const sessionMessage = z.object({
   sessionId: z.string().min(1),
   heartbeatPeriodMs: z.coerce.number().positive(),
+  managers: managerList,
 });
-const heartbeatResponse = z.object({ periodMs: z.coerce.number().positive() });
+const heartbeatResponse = z.object({ periodMs: z.coerce.number().positive(), managers: managerList });
 const assignmentsMessage = z.object({
   type: z.enum(['COMPLETE', 'INCREMENTAL']),
   appliesTo: z.coerce.number(),
@@ -43,6 +48,8 @@ export interface RemoteSessionOptions {
   identity: NodeTLSIdentity;
   /** This node's advertise address ("ip"), sent with the registration. */
   advertiseAddr?: string;
+  /** Told the managers' addresses whenever a manager sends them (to remember for failover). */
+  onManagers?: (managers: string[]) => void;
 }
 
 export class RemoteSession implements DispatcherSession {
@@ -122,7 +129,12 @@ export class RemoteSession implements DispatcherSession {
           return;
         }
         this.sessionId = parsed.data.sessionId;
-        resolve({ sessionId: parsed.data.sessionId, heartbeatPeriodMs: parsed.data.heartbeatPeriodMs });
+        if (parsed.data.managers.length > 0) this.opts.onManagers?.(parsed.data.managers);
+        resolve({
+          sessionId: parsed.data.sessionId,
+          heartbeatPeriodMs: parsed.data.heartbeatPeriodMs,
+          managers: parsed.data.managers,
+        });
       });
       stream.on('error', (err: ServiceError) => {
         const e = this.explainRefusal(fromServiceError(err));
@@ -153,7 +165,7 @@ export class RemoteSession implements DispatcherSession {
     return new SwarmError('UNAUTHENTICATED', CERTIFICATES_EXPIRED_MESSAGE, { cause: e });
   }
 
-  async heartbeat(sessionId: string): Promise<{ periodMs: number }> {
+  async heartbeat(sessionId: string): Promise<{ periodMs: number; managers?: string[] }> {
     if (this.broken) throw this.broken;
     const r = await unaryCall(
       this.current(),
@@ -162,7 +174,8 @@ export class RemoteSession implements DispatcherSession {
       heartbeatResponse,
       { timeoutMs: HEARTBEAT_TIMEOUT_MS },
     );
-    return { periodMs: r.periodMs };
+    if (r.managers.length > 0) this.opts.onManagers?.(r.managers);
+    return { periodMs: r.periodMs, managers: r.managers };
   }
 
   watchAssignments(sessionId: string, onTasks: (tasks: Task[]) => void): () => void {

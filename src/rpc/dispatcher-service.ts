@@ -36,7 +36,7 @@ export function dispatcherServiceDefinition(): ServiceDefinition {
 /** What the leader's dispatcher offers remote sessions (src/manager/dispatcher/dispatcher.ts). */
 export interface DispatcherBackend {
   register(nodeId: string, description: NodeDescription, opts: { addr?: string }): Promise<SessionInfo>;
-  heartbeat(sessionId: string): Promise<{ periodMs: number }>;
+  heartbeat(sessionId: string): Promise<{ periodMs: number; managers?: string[] }>;
   watchAssignments(sessionId: string, onTasks: (tasks: Task[]) => void): () => void;
   updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void>;
   /** The node a live session belongs to. */
@@ -129,7 +129,11 @@ export function dispatcherService(options: DispatcherServiceOptions): RpcService
               offEnd();
               if (!ended) d.disconnected(info.sessionId);
             });
-            call.write({ sessionId: info.sessionId, heartbeatPeriodMs: String(info.heartbeatPeriodMs) });
+            call.write({
+              sessionId: info.sessionId,
+              heartbeatPeriodMs: String(info.heartbeatPeriodMs),
+              managers: info.managers ?? [],
+            });
             log.info('session opened', { node: peer.nodeId, session: info.sessionId });
           } catch (err) {
             fail(call, err);
@@ -138,7 +142,7 @@ export function dispatcherService(options: DispatcherServiceOptions): RpcService
       },
       Heartbeat: unaryHandler(sessionIdRequest, async (req, call) => {
         const r = await own(call, req.sessionId).heartbeat(req.sessionId);
-        return { periodMs: String(r.periodMs) };
+        return { periodMs: String(r.periodMs), managers: r.managers ?? [] };
       }),
       Assignments: (call: ServerWritableStream<object, object>) => {
         try {

@@ -1,7 +1,7 @@
 // SwarmError across gRPC: the server sends the code's gRPC status with the message as details; the client
 // turns the status back into a SwarmError, so callers on both sides see the same wording.
 import { type ServiceError, status } from '@grpc/grpc-js';
-import { asSwarmError, type ErrorCode, SwarmError } from '../api/errors.js';
+import { asSwarmError, type ErrorCode, noLeader, noLeaderMessage, SwarmError } from '../api/errors.js';
 
 /** What a handler passes to its callback for any thrown error. Internal causes stay on the server. */
 export function toServiceError(err: unknown): Partial<ServiceError> {
@@ -24,6 +24,8 @@ const fromStatus: Partial<Record<number, ErrorCode>> = {
 
 /** A failed call as a SwarmError; transport failures (no connection, deadline) become UNAVAILABLE. */
 export function fromServiceError(err: ServiceError): SwarmError {
+  // Docker's no-leader error travels as Unknown: known by its text.
+  if (err.details === noLeaderMessage) return noLeader(err);
   const code = fromStatus[err.code] ?? 'INTERNAL';
   return new SwarmError(code, err.details || err.message, { cause: err });
 }

@@ -147,17 +147,32 @@ export function incompleteLogs(nodeId: string): string {
   return `warning: incomplete log stream. some logs could not be retrieved for the following reasons: node ${nodeId} is not available`;
 }
 
+/** A node's own task logs, as its runtime gives them (undefined: no such container here). */
+export type LocalLogs = (taskId: string, opts: LogOptions) => AsyncIterable<LogEntry> | undefined;
+
 /** The manager side: which nodes listen, and the subscriptions in flight. */
 export class LogBroker {
   private readonly listeners = new Map<string, (m: object) => void>();
   private readonly subs = new Map<string, Subscription>();
   private next = 0;
 
+  private local: { nodeId: string; logsOf: LocalLogs } | undefined;
+
+  /** This manager's own node: its tasks' lines are read in-process (it does not listen over gRPC). */
+  serveLocal(nodeId: string, logsOf: LocalLogs): void {
+    this.local = { nodeId, logsOf };
+  }
+
   /**
    * The lines of `taskIds` on `nodeId`; throws UNAVAILABLE with Docker's warning when the node does
    * not listen, or (not following) stays silent too long.
    */
   async *logs(nodeId: string, taskIds: string[], opts: LogOptions): AsyncGenerator<TaskLogLine> {
+    if (this.local?.nodeId === nodeId) {
+      for (const taskId of taskIds)
+        for await (const entry of this.local.logsOf(taskId, opts) ?? []) yield { taskId, entry };
+      return;
+    }
     const listener = this.listeners.get(nodeId);
     if (!listener) throw new SwarmError('UNAVAILABLE', incompleteLogs(nodeId));
     const id = `${Date.now().toString(36)}-${this.next++}`;
@@ -337,7 +352,7 @@ const subscription = z.object({
 export function listenForLogSubscriptions(o: {
   manager: () => string | undefined;
   identity: NodeTLSIdentity;
-  logsOf: (taskId: string, opts: LogOptions) => AsyncIterable<LogEntry> | undefined;
+  logsOf: LocalLogs;
 }): { stop(): void } {
   let stopped = false;
   let client: Client | undefined;
@@ -396,11 +411,18 @@ export function listenForLogSubscriptions(o: {
     };
     s.on('error', (_e: ServiceError) => again());
     s.on('end', again);
+    connectedTo = address;
   };
+  let connectedTo: string | undefined;
+  // The broker is the leader's: when the node's manager changes (failover), listen there instead.
+  const follow = setInterval(() => {
+    if (stream && o.manager() !== connectedTo) stream.cancel();
+  }, 1000);
   connect();
   return {
     stop() {
       stopped = true;
+      clearInterval(follow);
       clearTimeout(timer);
       const s = stream;
       stream = undefined;

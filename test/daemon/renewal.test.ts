@@ -27,7 +27,7 @@ import { dispatcherService } from '../../src/rpc/dispatcher-service.js';
 import { type RunningRpcServer, startRpcServer } from '../../src/rpc/server.js';
 import { NodeTLSIdentity, type NodeTLSMaterial, serverCredentials } from '../../src/rpc/tls.js';
 import { waitFor } from '../helpers/swarmd.js';
-import { description, FakeBackend } from '../rpc/fake-dispatcher.js';
+import { description, FAKE_MANAGERS, FakeBackend } from '../rpc/fake-dispatcher.js';
 
 const HOUR = 3600_000;
 const MINUTE = 60_000;
@@ -135,7 +135,7 @@ test('in its renewal window a worker renews: same node and role, new key on disk
     assert.equal(issued.at(-1)?.peer?.fingerprint, worker.info.fingerprint);
 
     // The open session was not touched: same session ID, its stream intact, the manager saw no disconnect.
-    assert.deepEqual(await session.heartbeat(sessionId), { periodMs: 5000 });
+    assert.deepEqual(await session.heartbeat(sessionId), { periodMs: 5000, managers: FAKE_MANAGERS });
     assert.deepEqual(dispatcher.disconnects, []);
 
     // New connections present the renewed certificate: the manager accepts it and sees it.

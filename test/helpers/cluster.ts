@@ -89,8 +89,11 @@ export interface Cluster {
   switchNetns: string;
   /** JoinTokens.Worker from the manager's GET /swarm. */
   workerToken(): Promise<string>;
-  /** POST /swarm/join on `host` with the manager as remote, then waits until the manager lists it ready. */
-  join(host: ClusterHost, opts?: { availability?: string }): Promise<void>;
+  /**
+   * POST /swarm/join on `host` with the manager as remote (the worker token, or the manager token
+   * with role 'manager'), then waits until the manager lists it ready.
+   */
+  join(host: ClusterHost, opts?: { availability?: string; role?: 'manager' | 'worker' }): Promise<void>;
   /** What teardownCluster needs, as of now (swarmd pids change on restart). */
   record(): ClusterRecord;
   /**
@@ -336,6 +339,11 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
     if (r.status !== 200) throw new Error(`GET /swarm on ${manager.name}: ${r.status} ${r.body}`);
     return r.json<SwarmCluster>().JoinTokens.Worker;
   };
+  const managerToken = async () => {
+    const r = await manager.api('GET', '/swarm');
+    if (r.status !== 200) throw new Error(`GET /swarm on ${manager.name}: ${r.status} ${r.body}`);
+    return r.json<SwarmCluster>().JoinTokens.Manager;
+  };
   const cluster: Cluster = {
     id: identity.id,
     manager,
@@ -349,7 +357,7 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
         ListenAddr: addr,
         AdvertiseAddr: addr,
         RemoteAddrs: [`${manager.ip}:${SWARM_PORT}`],
-        JoinToken: await workerToken(),
+        JoinToken: joinOpts.role === 'manager' ? await managerToken() : await workerToken(),
         Availability: joinOpts.availability ?? 'active',
       });
       if (r.status < 200 || r.status > 299)

@@ -22,7 +22,7 @@ import { dispatcherService, dispatcherServiceDefinition } from '../../src/rpc/di
 import { methodOf } from '../../src/rpc/proto.js';
 import { type RunningRpcServer, startRpcServer } from '../../src/rpc/server.js';
 import { managerChannel, NodeTLSIdentity, serverCredentials } from '../../src/rpc/tls.js';
-import { description, FakeBackend } from './fake-dispatcher.js';
+import { description, FAKE_MANAGERS, FakeBackend } from './fake-dispatcher.js';
 
 const clusterId = newId();
 const managerId = newId();
@@ -92,15 +92,18 @@ const waitFor = async (cond: () => boolean) => {
   }
 };
 
-test('a remote session registers as its certificate, receives its tasks incrementally and reports status', async () => {
+test('a remote session registers as its certificate, receives its tasks incrementally, reports status and learns the managers', async () => {
+  const told: string[][] = [];
   const session = new RemoteSession({
     managers: () => [address],
     identity: worker,
     advertiseAddr: '10.0.0.9',
+    onManagers: (m) => told.push(m),
   });
   try {
     const info = await session.register('ignored-node-id', description);
     assert.equal(info.heartbeatPeriodMs, 5000);
+    assert.deepEqual(told, [FAKE_MANAGERS], 'the managers arrive with the session');
     assert.deepEqual(backend.registered.at(-1), { nodeId: workerId, addr: '10.0.0.9' });
     const sets: string[][] = [];
     const stop = session.watchAssignments(info.sessionId, (tasks) =>
@@ -116,7 +119,8 @@ test('a remote session registers as its certificate, receives its tasks incremen
       { taskId: 't2', status: { Timestamp: '2026-01-01T00:00:01Z', State: 'running', Message: 'started' } },
     ]);
     assert.equal(backend.statuses.at(-1)?.status.State, 'running');
-    assert.deepEqual(await session.heartbeat(info.sessionId), { periodMs: 5000 });
+    assert.deepEqual(await session.heartbeat(info.sessionId), { periodMs: 5000, managers: FAKE_MANAGERS });
+    assert.equal(told.length, 2, 'and with every heartbeat');
     stop();
   } finally {
     session.close();

@@ -4,6 +4,9 @@ import type { SessionInfo, TaskStatusUpdate } from '../../src/agent/session.js';
 import type { NodeDescription, Task } from '../../src/api/types.js';
 import type { DispatcherBackend } from '../../src/rpc/dispatcher-service.js';
 
+/** The managers the fake dispatcher tells sessions of. */
+export const FAKE_MANAGERS = ['10.0.0.1:2377', '10.0.0.2:2377'];
+
 export const description: NodeDescription = {
   Hostname: 'w1',
   Platform: { Architecture: 'x86_64', OS: 'linux' },
@@ -25,10 +28,10 @@ export class FakeBackend implements DispatcherBackend {
     this.registered.push({ nodeId, addr: opts.addr });
     const id = `s-${nodeId}`;
     this.sessions.set(id, nodeId);
-    return { sessionId: id, heartbeatPeriodMs: 5000 };
+    return { sessionId: id, heartbeatPeriodMs: 5000, managers: FAKE_MANAGERS };
   }
   async heartbeat() {
-    return { periodMs: 5000 };
+    return { periodMs: 5000, managers: FAKE_MANAGERS };
   }
   watchAssignments(_s: string, onTasks: (tasks: Task[]) => void) {
     this.push = onTasks;

@@ -15,9 +15,11 @@ export class NodeApi {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
+  /** Leader and reachability are computed: a manager whose node is down is unreachable. */
   private present(n: Node): Node {
     if (!n.ManagerStatus) return n;
-    const { Leader: _l, ...ms } = n.ManagerStatus;
+    const { Leader: _l, ...stored } = n.ManagerStatus;
+    const ms = { ...stored, Reachability: n.Status.State === 'down' ? 'unreachable' : stored.Reachability };
     return { ...n, ManagerStatus: n.ID === this.leaderId() ? { Leader: true, ...ms } : ms };
   }
 
@@ -43,10 +45,10 @@ export class NodeApi {
     const spec = validateNodeSpec(body);
     const node = this.resolve(ref);
     if (node.Spec.Role === 'worker' && spec.Role === 'manager') {
-      // A manager needs an etcd member of its own; until then the role would only be a label (and
-      // the node's next certificate renewal would hand it a manager certificate).
+      // A manager needs an etcd member of its own, which only a join makes today; a bare role change
+      // would be a label (and the node's next renewal would hand it a manager certificate).
       throw failedPrecondition(
-        'promoting a worker to manager is not supported by this swarm yet: managers other than the first are not available',
+        'promoting a worker to manager is not supported by this swarm yet: join a node with the manager token ("docker swarm join-token manager") instead',
       );
     }
     if (node.Spec.Role === 'manager' && spec.Role === 'worker') {

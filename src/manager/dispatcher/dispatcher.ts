@@ -58,12 +58,15 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
     private readonly cache: StoreCache<Tables>,
     private readonly fence: () => Fence | undefined,
     private readonly heartbeatPeriodMs: () => number,
+    /** The leading manager's own node: its agent registers in-process at once. */
+    private readonly selfId: string,
     private readonly now: () => number = Date.now,
   ) {
     this.startedAt = now();
   }
 
   start(): void {
+    void this.markNodesUnknown().catch((e) => log.warn('nodes not marked unknown', { err: e }));
     // Checked often: a dead agent's closed stream should mark its node down one period later, not
     // up to half a period after that.
     const tick = () => {
@@ -149,10 +152,10 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
       },
       Status: { ...n.Status, State: 'ready', Message: undefined, ...(opts.addr ? { Addr: opts.addr } : {}) },
     }));
-    return { sessionId: session.id, heartbeatPeriodMs: this.heartbeatPeriodMs() };
+    return { sessionId: session.id, heartbeatPeriodMs: this.heartbeatPeriodMs(), managers: this.managers() };
   }
 
-  async heartbeat(sessionId: string): Promise<{ periodMs: number }> {
+  async heartbeat(sessionId: string): Promise<{ periodMs: number; managers?: string[] }> {
     const s = this.session(sessionId);
     s.lastBeat = this.now();
     s.disconnectedAt = undefined;
@@ -162,7 +165,15 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
         Status: { ...n.Status, State: 'ready', Message: undefined },
       }));
     }
-    return { periodMs: this.heartbeatPeriodMs() };
+    return { periodMs: this.heartbeatPeriodMs(), managers: this.managers() };
+  }
+
+  /** The remote API addresses of the managers that are up (an agent fails over to them). */
+  private managers(): string[] {
+    return this.cache
+      .list('node')
+      .filter((n) => n.Spec.Role === 'manager' && n.Status.State !== 'down' && n.ManagerStatus?.Addr)
+      .map((n) => n.ManagerStatus?.Addr as string);
   }
 
   watchAssignments(sessionId: string, onTasks: (tasks: Task[]) => void): () => void {
@@ -265,6 +276,30 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
     }
   }
 
+  /**
+   * A new leader knows no session: every other node that was up is UNKNOWN until it registers here
+   * (SwarmKit's rule), so nothing is scheduled onto a node that died with the old leader. Those that
+   * never come back are DOWN after the grace period.
+   */
+  private async markNodesUnknown(): Promise<void> {
+    for (const n of this.cache.list('node')) {
+      if (n.ID === this.selfId || n.Status.State !== 'ready') continue;
+      if ([...this.sessions.values()].some((s) => s.nodeId === n.ID)) continue;
+      await this.writeNode(n.ID, (x) =>
+        x.Status.State !== 'ready' || [...this.sessions.values()].some((s) => s.nodeId === n.ID)
+          ? x
+          : {
+              ...x,
+              Status: {
+                ...x.Status,
+                State: 'unknown',
+                Message: 'Node moved to "unknown" state due to leadership change in cluster',
+              },
+            },
+      );
+    }
+  }
+
   /** Nodes whose heartbeats stopped become DOWN ("heartbeat failure"). */
   private async markDownNodes(): Promise<void> {
     if (!this.fence()) return;
@@ -291,7 +326,7 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
       }
       // A node never seen by this leader gets the grace from when the leader started.
       const seen = lastBeat.get(n.ID) ?? this.startedAt;
-      if (now - seen <= limit * (lastBeat.has(n.ID) ? 1 : 2)) continue;
+      if (now - seen <= limit) continue;
       log.info('node down: heartbeat failure', { node: n.ID });
       await this.writeNode(n.ID, (x) => ({
         ...x,

@@ -1,0 +1,189 @@
+// Several managers, through the docker CLI and the Engine API of a cluster in a box: the first host
+// inits, two more join with the manager token (their etcd members enter as learners and are promoted),
+// one joins as a worker. node ls shows one Leader and two Reachable; kill -9 of the leader's swarmd
+// → another manager leads within seconds, a scale through it converges, the worker's task keeps its
+// container; the dead manager restarted is Reachable again; service logs through a manager that
+// does not lead shows every task's lines.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type Cluster, type ClusterHost, startCluster, until } from '../helpers/cluster.js';
+import { buildBusyboxDockerArchive } from '../helpers/images.js';
+
+const DOCKER = '/usr/local/bin/docker';
+
+interface ApiTask {
+  ID: string;
+  NodeID?: string;
+  DesiredState: string;
+  Status: { State: string; ContainerStatus?: { ContainerID?: string } };
+}
+interface ApiNode {
+  ID: string;
+  Description?: { Hostname: string };
+  Status: { State: string };
+  ManagerStatus?: { Leader?: boolean; Reachability: string };
+}
+
+function docker(
+  host: ClusterHost,
+  args: string[],
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      DOCKER,
+      args,
+      { timeout: 90_000, env: { ...process.env, DOCKER_HOST: `unix://${host.socket}` } },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('several managers', { timeout: 300_000 }, () => {
+  let cluster: Cluster;
+  let m1: ClusterHost;
+  let m2: ClusterHost;
+  let m3: ClusterHost;
+  let worker: ClusterHost;
+  let imageDir: string;
+
+  const nodes = async (via: ClusterHost) => (await via.api('GET', '/nodes')).json<ApiNode[]>();
+  const managerStatus = async (via: ClusterHost) =>
+    (await nodes(via))
+      .filter((n) => n.ManagerStatus)
+      .map(
+        (n) =>
+          `${n.Description?.Hostname} ${n.ManagerStatus?.Leader ? 'leader' : n.ManagerStatus?.Reachability}`,
+      )
+      .sort();
+  const running = async (via: ClusterHost) =>
+    (await via.api('GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['web'] }))}`))
+      .json<ApiTask[]>()
+      .filter((t) => t.DesiredState === 'running' && t.Status.State === 'running');
+
+  before(async () => {
+    cluster = await startCluster({ workers: 3, join: false });
+    [m1, m2, m3, worker] = cluster.hosts as [ClusterHost, ClusterHost, ClusterHost, ClusterHost];
+    imageDir = mkdtempSync(join(tmpdir(), 'skt-ha-img-'));
+    await buildBusyboxDockerArchive(join(imageDir, 'busybox.tar'));
+  });
+  after(async () => {
+    await cluster?.destroy();
+    if (imageDir) rmSync(imageDir, { recursive: true, force: true });
+  });
+
+  it('two hosts join with the manager token: node ls shows one Leader and two Reachable', async () => {
+    const token = (await docker(m1, ['swarm', 'join-token', '-q', 'manager'])).stdout.trim();
+    for (const h of [m2, m3]) {
+      const r = await docker(h, [
+        'swarm',
+        'join',
+        '--token',
+        token,
+        '--advertise-addr',
+        h.ip,
+        `${m1.ip}:2377`,
+      ]);
+      assert.equal(r.stdout, 'This node joined a swarm as a manager.\n', r.stderr);
+    }
+    await cluster.join(worker);
+    const ls = await docker(m2, ['node', 'ls', '--format', '{{.Hostname}} {{.Status}} {{.ManagerStatus}}']);
+    assert.deepEqual(ls.stdout.trimEnd().split('\n').sort(), [
+      'manager Ready Leader',
+      'worker-1 Ready Reachable',
+      'worker-2 Ready Reachable',
+      'worker-3 Ready',
+    ]);
+    const info = (await m3.api('GET', '/info')).json<{
+      Swarm: { ControlAvailable: boolean; Managers: number };
+    }>();
+    assert.equal(info.Swarm.ControlAvailable, true);
+    assert.equal(info.Swarm.Managers, 3);
+  });
+
+  it('a service created through one manager runs on every node and logs through another', async () => {
+    const tar = readFileSync(join(imageDir, 'busybox.tar'));
+    for (const h of cluster.hosts) {
+      const r = await h.api('POST', '/images/load?quiet=1', tar, { 'Content-Type': 'application/x-tar' });
+      assert.equal(r.status, 200, r.body);
+    }
+    const r = await docker(m3, [
+      'service',
+      'create',
+      '-d',
+      '--name',
+      'web',
+      '--replicas',
+      '4',
+      '--stop-grace-period',
+      '0s',
+      'busybox',
+      'sh',
+      '-c',
+      'echo "task on $(hostname)"; exec sleep 3600',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const tasks = await until('4 running', async () => {
+      const t = await running(m1);
+      return t.length === 4 ? t : undefined;
+    });
+    assert.equal(new Set(tasks.map((t) => t.NodeID)).size, 4, 'one task per node');
+    const logs = await until('a line from each task through a manager that does not lead', async () => {
+      const l = await docker(m2, ['service', 'logs', '--raw', 'web']);
+      const lines = l.stdout.split('\n').filter((x) => x.startsWith('task on '));
+      return l.code === 0 && lines.length === 4 ? lines : undefined;
+    });
+    assert.equal(new Set(logs).size, 4);
+  });
+
+  it('kill -9 of the leader: another manager leads, a scale through it converges, the worker keeps its task', async () => {
+    const workerId = (await nodes(m1)).find((n) => n.Description?.Hostname === worker.name)?.ID;
+    const onWorker = (await running(m1)).find((t) => t.NodeID === workerId);
+    assert.ok(onWorker);
+    await m1.kill9();
+    const t0 = Date.now();
+    const status = await until(
+      'a new leader',
+      async () => {
+        const s = await managerStatus(m2);
+        return s.some((x) => /^worker-[12] leader$/.test(x)) ? s : undefined;
+      },
+      30_000,
+    );
+    assert.ok(Date.now() - t0 < 15_000, `new leader after ${Date.now() - t0} ms`);
+    assert.equal(status.filter((x) => x.endsWith('leader')).length, 1);
+    const scale = await docker(m3, ['service', 'scale', '-d', 'web=8']);
+    assert.equal(scale.code, 0, scale.stderr);
+    await until(
+      '8 running',
+      async () => {
+        const t = await running(m2);
+        return t.length === 8 ? t : undefined;
+      },
+      60_000,
+    );
+    const still = (await running(m2)).find((t) => t.ID === onWorker.ID);
+    assert.equal(still?.Status.ContainerStatus?.ContainerID, onWorker.Status.ContainerStatus?.ContainerID);
+  });
+
+  it('the killed manager restarted is Reachable again', async () => {
+    await m1.restart();
+    await until(
+      'manager reachable',
+      async () => {
+        const ready = (await nodes(m2)).find((n) => n.Description?.Hostname === 'manager')?.Status.State;
+        return ready === 'ready' && (await managerStatus(m2)).includes('manager reachable')
+          ? true
+          : undefined;
+      },
+      60_000,
+    );
+    const ls = await docker(m1, ['node', 'ls', '--format', '{{.Hostname}} {{.Status}}']);
+    assert.equal(ls.code, 0, ls.stderr);
+    assert.match(ls.stdout, /^manager Ready$/m);
+  });
+});
