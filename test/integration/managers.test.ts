@@ -5,43 +5,13 @@
 // container; the dead manager restarted is Reachable again; service logs through a manager that
 // does not lead shows every task's lines.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { type ApiNode, type ApiTask, docker } from '../helpers/cli.js';
 import { type Cluster, type ClusterHost, startCluster, until } from '../helpers/cluster.js';
 import { buildBusyboxDockerArchive } from '../helpers/images.js';
-
-const DOCKER = '/usr/local/bin/docker';
-
-interface ApiTask {
-  ID: string;
-  NodeID?: string;
-  DesiredState: string;
-  Status: { State: string; ContainerStatus?: { ContainerID?: string } };
-}
-interface ApiNode {
-  ID: string;
-  Description?: { Hostname: string };
-  Status: { State: string };
-  ManagerStatus?: { Leader?: boolean; Reachability: string };
-}
-
-function docker(
-  host: ClusterHost,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      DOCKER,
-      args,
-      { timeout: 90_000, env: { ...process.env, DOCKER_HOST: `unix://${host.socket}` } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
 
 describe('several managers', { timeout: 300_000 }, () => {
   let cluster: Cluster;

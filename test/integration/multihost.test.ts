@@ -5,52 +5,18 @@
 // a wrong CA digest leave the node outside the swarm with nothing written; a worker's Engine API
 // answers manager-only calls with Docker's 503 text.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { type ApiNode, type ApiTask, docker } from '../helpers/cli.js';
 import { type Cluster, type ClusterHost, sleep, startCluster, until } from '../helpers/cluster.js';
 import { buildBusyboxDockerArchive } from '../helpers/images.js';
-
-const DOCKER = '/usr/local/bin/docker';
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function docker(host: ClusterHost, args: string[], timeoutMs = 60_000): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      DOCKER,
-      args,
-      { env: { ...process.env, DOCKER_HOST: `unix://${host.socket}` }, timeout: timeoutMs },
-      (err, stdout, stderr) => {
-        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
-      },
-    );
-    child.stdin?.end();
-  });
-}
 
 async function ok(host: ClusterHost, args: string[]): Promise<string> {
   const r = await docker(host, args);
   assert.equal(r.code, 0, `docker ${args.join(' ')} on ${host.name}: ${r.stderr}`);
   return r.stdout;
-}
-
-interface ApiTask {
-  ID: string;
-  NodeID?: string;
-  DesiredState: string;
-  Status: { State: string };
-}
-interface ApiNode {
-  ID: string;
-  Description?: { Hostname: string };
-  Status: { State: string };
 }
 
 describe('multi-host swarm with the docker CLI', { timeout: 300_000 }, () => {

@@ -2,48 +2,18 @@
 // swarmd in its own netns): a global service reaches a node that joins later (swarmctl swarm join,
 // node ls, node ps, node inspect --pretty against the docker CLI's); an image missing on a node
 // rejects the task only there; a short silent link cut is a blip the session rides out (same
-// tasks, same containers); a worker's swarmd restarted re-adopts its containers; promotion is
-// refused until managers can join; `node rm` refuses a node that is up with Docker's wording, and a worker
-// that left the swarm is down, removable, and has no task container left; a rotated join token
-// refuses the old one.
+// tasks, same containers); a worker's swarmd restarted re-adopts its containers; promoting a
+// running worker is refused (managers join with the manager token); `node rm` refuses a node that
+// is up with Docker's wording, and a worker that left the swarm is down, removable, and has no task
+// container left; a rotated join token refuses the old one.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { type ApiNode, type ApiTask, docker, swarmctl } from '../helpers/cli.js';
 import { type Cluster, type ClusterHost, sleep, startCluster, until } from '../helpers/cluster.js';
 import { buildBusyboxDockerArchive } from '../helpers/images.js';
-
-interface ApiTask {
-  ID: string;
-  NodeID?: string;
-  DesiredState: string;
-  Status: { State: string; Err?: string; ContainerStatus?: { ContainerID?: string } };
-}
-interface ApiNode {
-  ID: string;
-  Description?: { Hostname: string };
-  Status: { State: string };
-}
-
-const SWARMCTL = join(import.meta.dirname, '../../../bin/swarmctl');
-
-const DOCKER = '/usr/local/bin/docker';
-
-type Run = { code: number; stdout: string; stderr: string };
-
-function runCli(file: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(file, args, { timeout: 60_000, env }, (err, stdout, stderr) =>
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
-    );
-  });
-}
-
-const swarmctl = (host: ClusterHost, args: string[]) => runCli(SWARMCTL, ['--socket', host.socket, ...args]);
-const docker = (host: ClusterHost, args: string[]) =>
-  runCli(DOCKER, args, { ...process.env, DOCKER_HOST: `unix://${host.socket}` });
 
 /** Task ID → container ID of the running tasks of `service`, as the manager reports them. */
 function containersOf(tasks: ApiTask[]): Map<string, string> {
@@ -228,7 +198,7 @@ describe('nodes across hosts', { timeout: 300_000 }, () => {
     for (const id of before.values()) assert.ok(ps.includes(id), `container ${id} still runs on worker-1`);
   });
 
-  it('promoting a worker is refused with a clear message until managers can join; the role stays', async () => {
+  it('promoting a running worker is refused with a clear message; the role stays', async () => {
     const r = await swarmctl(manager, ['node', 'promote', 'worker-1']);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /promoting a worker to manager is not supported by this swarm yet/);
