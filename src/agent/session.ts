@@ -15,11 +15,20 @@ export interface SessionInfo {
   managers?: string[];
 }
 
+export interface Heartbeat {
+  /** When to send the next one (ms). */
+  periodMs: number;
+  /** The managers' remote API addresses ("ip:port"), kept current. */
+  managers?: string[];
+  /** The role the cluster wants for this node: a promoted worker reads "manager". */
+  role?: 'manager' | 'worker';
+}
+
 export interface DispatcherSession {
   /** Opens a session for this node with its description; re-opening replaces the old session. */
   register(nodeId: string, description: NodeDescription): Promise<SessionInfo>;
   /** Keeps the node READY; returns the next period. Throws "session invalid" for a stale session. */
-  heartbeat(sessionId: string): Promise<{ periodMs: number; managers?: string[] }>;
+  heartbeat(sessionId: string): Promise<Heartbeat>;
   /**
    * Calls `onTasks` with the node's full task set (tasks assigned to it, state ≥ ASSIGNED) now and
    * after every change. Returns a function that ends the watch.

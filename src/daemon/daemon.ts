@@ -40,7 +40,7 @@ import { Manager } from '../manager/manager.js';
 import { NodeNetwork } from '../network/node-network.js';
 import { NetworkProviderImpl } from '../network/provider.js';
 import { addressTasks, PortPublisher } from '../network/publisher.js';
-import { type JoinedNode, joinSwarm } from '../rpc/ca-client.js';
+import { type JoinedNode, joinSwarm, renewNodeCertificate } from '../rpc/ca-client.js';
 import { RemoteSession } from '../rpc/dispatcher-client.js';
 import { type LocalLogs, listenForLogSubscriptions } from '../rpc/logbroker.js';
 import { type MemberJoin, requestMemberJoin } from '../rpc/membership.js';
@@ -193,6 +193,8 @@ export class Daemon implements ClusterBackend, SystemBackend {
   private stateError = '';
   /** Applies the port rules for the current state now (before a container is stopped). */
   private syncPortsNow: () => Promise<void> = async () => undefined;
+  /** A promotion is under way (heartbeats keep saying "manager" until it is done). */
+  private promoting = false;
   /** Serialises init/join/leave. */
   private membership: Promise<unknown> = Promise.resolve();
   readonly hostname: string;
@@ -332,6 +334,14 @@ export class Daemon implements ClusterBackend, SystemBackend {
         ? ''
         : state.advertiseAddr.replace(/:\d+$/, ''),
       onManagers: (managers) => void this.rememberManagers(managers),
+      onRole: (role) => {
+        if (role === 'manager' && !this.promoting) {
+          this.promoting = true;
+          void this.serialized(() => this.becomeManagerFromWorker()).finally(() => {
+            this.promoting = false;
+          });
+        }
+      },
     });
     this.remoteSession = session;
     let timer: NodeJS.Timeout | undefined;
@@ -388,6 +398,10 @@ export class Daemon implements ClusterBackend, SystemBackend {
     if (!this.state || !this.manager || this.agent) return;
     const manager = this.manager;
     const nodeId = this.state.nodeId;
+    // Demoted (or removed by the others): the etcd member is gone, this node carries on as a worker.
+    manager.member.onStateChange((s) => {
+      if (s === 'removed') void this.serialized(() => this.becomeWorker(manager));
+    });
     // Until the election has an outcome the agent would not know which transport to take.
     await manager.waitForLeader(5000);
     this.startPortSync(manager, nodeId);
@@ -511,9 +525,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
   }
 
   init(body: unknown): Promise<string> {
-    const run = this.membership.then(() => this.doInit(body));
-    this.membership = run.catch(() => undefined);
-    return run;
+    return this.serialized(() => this.doInit(body));
   }
 
   private async doInit(body: unknown): Promise<string> {
@@ -567,9 +579,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
   }
 
   join(body: unknown): Promise<void> {
-    const run = this.membership.then(() => this.doJoin(body));
-    this.membership = run.catch(() => undefined);
-    return run;
+    return this.serialized(() => this.doJoin(body));
   }
 
   /**
@@ -750,9 +760,113 @@ export class Daemon implements ClusterBackend, SystemBackend {
   }
 
   leave(force: boolean): Promise<void> {
-    const run = this.membership.then(() => this.doLeave(force));
+    return this.serialized(() => this.doLeave(force));
+  }
+
+  /** Runs a membership change after the ones before it (init, join, leave, role changes). */
+  private serialized<T>(change: () => Promise<T>): Promise<T> {
+    const run = this.membership.then(change);
     this.membership = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Promoted: this worker renews its certificate (the CA now gives it the manager role), enters the
+   * etcd cluster like a manager that joins, and its agent carries on in-process or with the leader,
+   * with the same tasks. A failure leaves it a worker; the next heartbeat tries again.
+   */
+  private async becomeManagerFromWorker(): Promise<void> {
+    const state = this.state;
+    const session = this.remoteSession;
+    if (state?.role !== 'worker' || !session) return;
+    const ip = state.advertiseAddr.replace(/:\d+$/, '');
+    if (ip === '0.0.0.0') {
+      this.stateError =
+        'cannot become a manager without an advertise address: leave and join again with --advertise-addr';
+      return;
+    }
+    const managers = state.remoteManagers ?? [];
+    log.info('this worker was promoted; becoming a manager', { node: state.nodeId });
+    const identity = new NodeTLSIdentity(await readNodeCertificates(this.stateDir));
+    const renewed = await renewNodeCertificate(session.manager ?? managers[0] ?? '', identity);
+    if (renewed.info.role !== 'manager') return; // demoted again meanwhile
+    const material = {
+      rootCertPem: identity.material.rootCertPem,
+      certPem: renewed.certPem,
+      keyPem: renewed.keyPem,
+    };
+    const ports = { client: await freePort(), peer: await freePort(ip), metrics: await freePort() };
+    const member = await this.requestMembership(managers, new NodeTLSIdentity(material), {
+      peerURL: peerURL(ip, ports.peer),
+      addr: state.advertiseAddr,
+    });
+    this.certRenewal?.stop();
+    this.certRenewal = undefined;
+    this.stopPortSync?.();
+    this.stopPortSync = undefined;
+    await this.agent?.stop();
+    this.agent = undefined;
+    session.close();
+    this.remoteSession = undefined;
+    const managerState: SwarmState = { ...state, role: 'manager' };
+    await this.becomeManager(managerState, async () => {
+      await writeNodeCertificates(this.stateDir, material);
+      return Manager.joinCluster({
+        stateDir: this.stateDir,
+        identity: { nodeId: state.nodeId, clusterId: state.clusterId, advertiseAddr: state.advertiseAddr },
+        ports,
+        member,
+        allocatePorts: portAllocator,
+      });
+    }).catch(async (e) => {
+      // becomeManager wiped the swarm state on failure: this node is a worker as it was.
+      await writeNodeCertificates(this.stateDir, identity.material);
+      await writeSwarmState(this.stateDir, state);
+      this.state = state;
+      await this.startWorkerAgent();
+      throw e;
+    });
+    await this.startAgent();
+  }
+
+  /**
+   * This manager's etcd member was removed (node demote, or node rm --force while it was away): its
+   * manager stops, its certificate is renewed with the worker role, and its agent carries on as a
+   * worker's with the same tasks (their containers keep running throughout).
+   */
+  private async becomeWorker(manager: Manager): Promise<void> {
+    const state = this.state;
+    if (this.manager !== manager || state?.role !== 'manager') return; // left meanwhile
+    const managers = manager.managerAddrs().filter((a) => a !== state.advertiseAddr);
+    log.info('this manager was demoted; carrying on as a worker', { node: state.nodeId, managers });
+    this.stopPortSync?.();
+    this.stopPortSync = undefined;
+    await this.agent?.stop();
+    this.agent = undefined;
+    this.remoteSession?.close();
+    this.remoteSession = undefined;
+    await manager.stop();
+    this.manager = undefined;
+    const identity = new NodeTLSIdentity(await readNodeCertificates(this.stateDir));
+    let renewed: Awaited<ReturnType<typeof renewNodeCertificate>> | undefined;
+    for (const addr of managers) {
+      renewed = await renewNodeCertificate(addr, identity).catch((e) => {
+        log.warn('certificate renewal after demotion failed', { manager: addr, err: e });
+        return undefined;
+      });
+      if (renewed) break;
+    }
+    if (renewed) {
+      await writeNodeCertificates(this.stateDir, {
+        rootCertPem: identity.material.rootCertPem,
+        certPem: renewed.certPem,
+        keyPem: renewed.keyPem,
+      });
+    }
+    await rm(join(this.stateDir, 'etcd'), { recursive: true, force: true });
+    this.state = { ...state, role: 'worker', remoteManagers: managers };
+    await writeSwarmState(this.stateDir, this.state);
+    await this.startWorkerAgent();
   }
 
   private async doLeave(force: boolean): Promise<void> {
@@ -776,6 +890,9 @@ export class Daemon implements ClusterBackend, SystemBackend {
     this.remoteSession?.close();
     this.remoteSession = undefined;
     this.stateError = '';
+    await this.manager
+      ?.leaveCluster()
+      .catch((e) => log.warn('could not leave the managers cleanly', { err: e }));
     await this.manager?.stop();
     this.manager = undefined;
     this.state = undefined;

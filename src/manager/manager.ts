@@ -32,6 +32,7 @@ import { type PortAllocator, ServiceApi } from './controlapi/services.js';
 import { TaskApi } from './controlapi/tasks.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import { LeaderLoop } from './leader.js';
+import { planMembers } from './members.js';
 import { type RemoteApi, startRemoteApi } from './remoteapi.js';
 import { CachedControlStore } from './storeadapter.js';
 import { type Tables, tables } from './tables.js';
@@ -66,7 +67,7 @@ export class Manager {
   private readonly controlStore: CachedControlStore;
   readonly election: LeaderElection;
   /** The leader's components; present while this manager leads. */
-  private leader: { loop: LeaderLoop; dispatcher: Dispatcher } | undefined;
+  private leader: { loop: LeaderLoop; dispatcher: Dispatcher; members: () => void } | undefined;
   private leaderChange: Promise<void> = Promise.resolve();
   private stopped = false;
 
@@ -116,12 +117,13 @@ export class Manager {
             () => this.heartbeatPeriodMs(),
             this.identity.nodeId,
           );
-          this.leader = { loop, dispatcher };
+          this.leader = { loop, dispatcher, members: this.reconcileMembers() };
           dispatcher.start();
           loop.start();
         } else if (!s.isLeader && this.leader) {
           const l = this.leader;
           this.leader = undefined;
+          l.members();
           await l.loop.stop();
           await l.dispatcher.stop();
         }
@@ -248,6 +250,72 @@ export class Manager {
     };
   }
 
+  /**
+   * `swarm leave` of one manager among several: its node record becomes a worker's (so the others
+   * can remove it once it is down) and its etcd member leaves the cluster, so the quorum counts only
+   * the managers that remain. The last manager has nobody to leave.
+   */
+  async leaveCluster(): Promise<void> {
+    const managers = this.cache.list('node').filter((n) => n.Spec.Role === 'manager');
+    if (managers.length <= 1) return;
+    await this.updateNode(this.identity.nodeId, (n) => {
+      const { ManagerStatus: _ms, ...rest } = n;
+      return { ...rest, Spec: { ...n.Spec, Role: 'worker' } };
+    });
+    const self = (await listMembers(this.client)).find((m) => m.name === this.identity.nodeId);
+    // The leader may have removed it already, on seeing the node a worker.
+    if (self)
+      await removeMember(this.client, self.id, 10_000).catch((e) =>
+        log.warn('member not removed', { err: e }),
+      );
+  }
+
+  /**
+   * Leader only: etcd members follow the manager nodes (src/manager/members.ts decides). Runs after
+   * node changes and every few seconds; returns its stop function.
+   */
+  private reconcileMembers(): () => void {
+    let running: Promise<void> | undefined;
+    let again = false;
+    const pass = async () => {
+      const plan = planMembers(this.cache.list('node'), await listMembers(this.client), this.identity.nodeId);
+      for (const m of plan.remove) {
+        log.info('removing the etcd member of a node that is no manager', { member: m.id, node: m.name });
+        await removeMember(this.client, m.id, 10_000);
+      }
+      for (const id of plan.clearManagerStatus) {
+        await this.updateNode(id, (n) => {
+          const { ManagerStatus: _ms, ...rest } = n;
+          return rest;
+        });
+      }
+    };
+    const kick = () => {
+      if (running) {
+        again = true;
+        return;
+      }
+      running = pass()
+        .catch((e) => log.warn('member reconcile failed', { err: e }))
+        .finally(() => {
+          running = undefined;
+          if (again) {
+            again = false;
+            kick();
+          }
+        });
+    };
+    const off = this.cache.subscribe((ev) => {
+      if (ev.kind === 'node') kick();
+    });
+    const timer = setInterval(kick, 5000);
+    kick();
+    return () => {
+      off();
+      clearInterval(timer);
+    };
+  }
+
   private async updateNode(nodeId: string, change: (n: Node) => Node): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       const n = this.cache.get('node', nodeId);
@@ -345,6 +413,7 @@ export class Manager {
     await this.remote?.server.stop(500);
     await this.leaderChange;
     if (this.leader) {
+      this.leader.members();
       await this.leader.loop.stop();
       await this.leader.dispatcher.stop();
       this.leader = undefined;

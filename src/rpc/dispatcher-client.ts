@@ -4,7 +4,7 @@
 import type { Client, ClientReadableStream, ServiceError } from '@grpc/grpc-js';
 import { Metadata } from '@grpc/grpc-js';
 import { z } from 'zod';
-import type { DispatcherSession, SessionInfo, TaskStatusUpdate } from '../agent/session.js';
+import type { DispatcherSession, Heartbeat, SessionInfo, TaskStatusUpdate } from '../agent/session.js';
 import { SwarmError } from '../api/errors.js';
 import { type NodeDescription, type Task, TaskSchema } from '../api/types.js';
 import { stripNulls } from '../api/validate.js';
@@ -33,7 +33,11 @@ const sessionMessage = z.object({
   heartbeatPeriodMs: z.coerce.number().positive(),
   managers: managerList,
 });
-const heartbeatResponse = z.object({ periodMs: z.coerce.number().positive(), managers: managerList });
+const heartbeatResponse = z.object({
+  periodMs: z.coerce.number().positive(),
+  managers: managerList,
+  role: z.enum(['manager', 'worker', '']).default(''),
+});
 const assignmentsMessage = z.object({
   type: z.enum(['COMPLETE', 'INCREMENTAL']),
   appliesTo: z.coerce.number(),
@@ -50,6 +54,8 @@ export interface RemoteSessionOptions {
   advertiseAddr?: string;
   /** Told the managers' addresses whenever a manager sends them (to remember for failover). */
   onManagers?: (managers: string[]) => void;
+  /** Told the role the cluster wants for this node, with every heartbeat. */
+  onRole?: (role: 'manager' | 'worker') => void;
 }
 
 export class RemoteSession implements DispatcherSession {
@@ -165,7 +171,7 @@ export class RemoteSession implements DispatcherSession {
     return new SwarmError('UNAUTHENTICATED', CERTIFICATES_EXPIRED_MESSAGE, { cause: e });
   }
 
-  async heartbeat(sessionId: string): Promise<{ periodMs: number; managers?: string[] }> {
+  async heartbeat(sessionId: string): Promise<Heartbeat> {
     if (this.broken) throw this.broken;
     const r = await unaryCall(
       this.current(),
@@ -175,7 +181,8 @@ export class RemoteSession implements DispatcherSession {
       { timeoutMs: HEARTBEAT_TIMEOUT_MS },
     );
     if (r.managers.length > 0) this.opts.onManagers?.(r.managers);
-    return { periodMs: r.periodMs, managers: r.managers };
+    if (r.role) this.opts.onRole?.(r.role);
+    return { periodMs: r.periodMs, managers: r.managers, ...(r.role ? { role: r.role } : {}) };
   }
 
   watchAssignments(sessionId: string, onTasks: (tasks: Task[]) => void): () => void {

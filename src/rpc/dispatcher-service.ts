@@ -4,7 +4,7 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import { z } from 'zod';
-import type { SessionInfo, TaskStatusUpdate } from '../agent/session.js';
+import type { Heartbeat, SessionInfo, TaskStatusUpdate } from '../agent/session.js';
 import { SwarmError } from '../api/errors.js';
 import {
   describeZodError,
@@ -36,7 +36,7 @@ export function dispatcherServiceDefinition(): ServiceDefinition {
 /** What the leader's dispatcher offers remote sessions (src/manager/dispatcher/dispatcher.ts). */
 export interface DispatcherBackend {
   register(nodeId: string, description: NodeDescription, opts: { addr?: string }): Promise<SessionInfo>;
-  heartbeat(sessionId: string): Promise<{ periodMs: number; managers?: string[] }>;
+  heartbeat(sessionId: string): Promise<Heartbeat>;
   watchAssignments(sessionId: string, onTasks: (tasks: Task[]) => void): () => void;
   updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void>;
   /** The node a live session belongs to. */
@@ -142,7 +142,7 @@ export function dispatcherService(options: DispatcherServiceOptions): RpcService
       },
       Heartbeat: unaryHandler(sessionIdRequest, async (req, call) => {
         const r = await own(call, req.sessionId).heartbeat(req.sessionId);
-        return { periodMs: String(r.periodMs), managers: r.managers ?? [] };
+        return { periodMs: String(r.periodMs), managers: r.managers ?? [], role: r.role ?? '' };
       }),
       Assignments: (call: ServerWritableStream<object, object>) => {
         try {

@@ -3,7 +3,8 @@
 // one joins as a worker. node ls shows one Leader and two Reachable; kill -9 of the leader's swarmd
 // → another manager leads within seconds, a scale through it converges, the worker's task keeps its
 // container; the dead manager restarted is Reachable again; service logs through a manager that
-// does not lead shows every task's lines.
+// does not lead shows every task's lines; promote/demote round trip keeps the worker's task; a
+// manager that leaves takes its etcd member along.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +13,25 @@ import { after, before, describe, it } from 'node:test';
 import { type ApiNode, type ApiTask, docker } from '../helpers/cli.js';
 import { type Cluster, type ClusterHost, startCluster, until } from '../helpers/cluster.js';
 import { buildBusyboxDockerArchive } from '../helpers/images.js';
+
+/** The names (node IDs) of the etcd members, as the member on `host` lists them. */
+async function etcdMembers(host: ClusterHost): Promise<string[]> {
+  const dir = join(host.stateDir, 'etcd');
+  const { clientPort } = JSON.parse(readFileSync(join(dir, 'member.json'), 'utf8')) as { clientPort: number };
+  const tls = join(dir, 'tls');
+  const r = await host.inNetns('etcdctl', [
+    `--endpoints=https://127.0.0.1:${clientPort}`,
+    `--cacert=${tls}/ca.crt`,
+    `--cert=${tls}/client.crt`,
+    `--key=${tls}/client.key`,
+    'member',
+    'list',
+    '-w',
+    'json',
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { members: { name: string }[] }).members.map((m) => m.name);
+}
 
 describe('several managers', { timeout: 300_000 }, () => {
   let cluster: Cluster;
@@ -30,6 +50,8 @@ describe('several managers', { timeout: 300_000 }, () => {
           `${n.Description?.Hostname} ${n.ManagerStatus?.Leader ? 'leader' : n.ManagerStatus?.Reachability}`,
       )
       .sort();
+  let workerNodeId = '';
+  const workerIdOf = () => workerNodeId;
   const running = async (via: ClusterHost) =>
     (await via.api('GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['web'] }))}`))
       .json<ApiTask[]>()
@@ -61,6 +83,7 @@ describe('several managers', { timeout: 300_000 }, () => {
       assert.equal(r.stdout, 'This node joined a swarm as a manager.\n', r.stderr);
     }
     await cluster.join(worker);
+    workerNodeId = (await nodes(m1)).find((n) => n.Description?.Hostname === 'worker-3')?.ID ?? '';
     const ls = await docker(m2, ['node', 'ls', '--format', '{{.Hostname}} {{.Status}} {{.ManagerStatus}}']);
     assert.deepEqual(ls.stdout.trimEnd().split('\n').sort(), [
       'manager Ready Leader',
@@ -155,5 +178,58 @@ describe('several managers', { timeout: 300_000 }, () => {
     const ls = await docker(m1, ['node', 'ls', '--format', '{{.Hostname}} {{.Status}}']);
     assert.equal(ls.code, 0, ls.stderr);
     assert.match(ls.stdout, /^manager Ready$/m);
+  });
+
+  it('promote and demote round trip: the worker becomes a Reachable manager and a worker again, its task untouched', async () => {
+    const before = (await running(m2)).filter((t) => t.NodeID === workerIdOf());
+    assert.ok(before.length > 0);
+    const promote = await docker(m2, ['node', 'promote', 'worker-3']);
+    assert.equal(promote.stdout, 'Node worker-3 promoted to a manager in the swarm.\n', promote.stderr);
+    await until(
+      'worker-3 a reachable manager',
+      async () => ((await managerStatus(m2)).includes('worker-3 reachable') ? true : undefined),
+      60_000,
+    );
+    await until(
+      'worker-3 to serve the cluster API',
+      async () => ((await docker(worker, ['node', 'ls', '-q'])).code === 0 ? true : undefined),
+      60_000,
+    );
+    const demote = await docker(m2, ['node', 'demote', 'worker-3']);
+    assert.equal(demote.stdout, 'Manager worker-3 demoted in the swarm.\n', demote.stderr);
+    await until(
+      'worker-3 a worker again, with a session',
+      async () => {
+        const n = (await nodes(m2)).find((x) => x.Description?.Hostname === 'worker-3');
+        return n && !n.ManagerStatus && n.Status.State === 'ready' ? true : undefined;
+      },
+      60_000,
+    );
+    const asWorker = await docker(worker, ['node', 'ls']);
+    assert.match(asWorker.stderr, /This node is not a swarm manager/);
+    const after = (await running(m2)).filter((t) => t.NodeID === workerIdOf());
+    assert.deepEqual(
+      after.map((t) => t.Status.ContainerStatus?.ContainerID).sort(),
+      before.map((t) => t.Status.ContainerStatus?.ContainerID).sort(),
+    );
+  });
+
+  it('a manager that leaves takes its etcd member along: the others keep a quorum without it', async () => {
+    const left = await docker(m3, ['swarm', 'leave', '--force']);
+    assert.equal(left.code, 0, left.stderr);
+    const id = (await nodes(m2)).find((n) => n.Description?.Hostname === 'worker-2')?.ID ?? '';
+    await until('worker-2 down', async () =>
+      (await nodes(m2)).find((n) => n.ID === id)?.Status.State === 'down' ? true : undefined,
+    );
+    const rm = await docker(m2, ['node', 'rm', 'worker-2']);
+    assert.equal(rm.code, 0, rm.stderr);
+    const left2 = await managerStatus(m2);
+    assert.equal(left2.length, 2, left2.join(', '));
+    // etcd counts the remaining two: its own member list, read on a manager's loopback client port.
+    const names = (await etcdMembers(m2)).sort();
+    const ids = (await nodes(m2)).filter((n) => n.ManagerStatus).map((n) => n.ID);
+    assert.deepEqual(names, ids.sort());
+    const scale = await docker(m1, ['service', 'scale', '-d', 'web=6']);
+    assert.equal(scale.code, 0, scale.stderr);
   });
 });

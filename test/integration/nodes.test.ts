@@ -2,9 +2,8 @@
 // swarmd in its own netns): a global service reaches a node that joins later (swarmctl swarm join,
 // node ls, node ps, node inspect --pretty against the docker CLI's); an image missing on a node
 // rejects the task only there; a short silent link cut is a blip the session rides out (same
-// tasks, same containers); a worker's swarmd restarted re-adopts its containers; promoting a
-// running worker is refused (managers join with the manager token); `node rm` refuses a node that
-// is up with Docker's wording, and a worker that left the swarm is down, removable, and has no task
+// tasks, same containers); a worker's swarmd restarted re-adopts its containers; `node rm` refuses
+// a node that is up with Docker's wording, and a worker that left the swarm is down, removable, and has no task
 // container left; a rotated join token refuses the old one.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -196,14 +195,6 @@ describe('nodes across hosts', { timeout: 300_000 }, () => {
     assert.deepEqual([...now].sort(), [...before].sort());
     const ps = (await w1.api('GET', '/containers/json')).json<{ Id: string }[]>().map((c) => c.Id);
     for (const id of before.values()) assert.ok(ps.includes(id), `container ${id} still runs on worker-1`);
-  });
-
-  it('promoting a running worker is refused with a clear message; the role stays', async () => {
-    const r = await swarmctl(manager, ['node', 'promote', 'worker-1']);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /promoting a worker to manager is not supported by this swarm yet/);
-    const role = await swarmctl(manager, ['node', 'inspect', '--format', '{{.Spec.Role}}', 'worker-1']);
-    assert.equal(role.stdout, 'worker\n');
   });
 
   it('node rm refuses a node that is up; a worker that left is down, removable, and empty', async () => {

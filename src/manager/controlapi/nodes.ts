@@ -44,13 +44,6 @@ export class NodeApi {
   async update(ref: string, version: number, body: unknown): Promise<Node> {
     const spec = validateNodeSpec(body);
     const node = this.resolve(ref);
-    if (node.Spec.Role === 'worker' && spec.Role === 'manager') {
-      // A manager needs an etcd member of its own, which only a join makes today; a bare role change
-      // would be a label (and the node's next renewal would hand it a manager certificate).
-      throw failedPrecondition(
-        'promoting a worker to manager is not supported by this swarm yet: join a node with the manager token ("docker swarm join-token manager") instead',
-      );
-    }
     if (node.Spec.Role === 'manager' && spec.Role === 'worker') {
       const managers = this.store.list('node').filter((n) => n.Spec.Role === 'manager');
       if (managers.length <= 1) {
@@ -71,7 +64,9 @@ export class NodeApi {
   async remove(ref: string, force: boolean): Promise<void> {
     // Docker's engine does not resolve "self" here: `docker node rm self` is "node self not found".
     const node = this.store.resolve('node', ref);
-    if (node.Spec.Role === 'manager' || node.ManagerStatus) {
+    // A dead manager may go with --force: the leader then removes its etcd member.
+    const deadAndForced = force && node.Status.State === 'down';
+    if ((node.Spec.Role === 'manager' || node.ManagerStatus) && !deadAndForced) {
       throw failedPrecondition(
         `rpc error: code = FailedPrecondition desc = node ${node.ID} is a cluster manager and is a member of the raft cluster. It must be demoted to worker before removal`,
       );

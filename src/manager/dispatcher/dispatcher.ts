@@ -3,7 +3,7 @@
 // contract; the local agent calls it in-process, remote agents over gRPC.
 import { randomBytes } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
-import type { DispatcherSession, SessionInfo, TaskStatusUpdate } from '../../agent/session.js';
+import type { DispatcherSession, Heartbeat, SessionInfo, TaskStatusUpdate } from '../../agent/session.js';
 import { SwarmError } from '../../api/errors.js';
 import type { Node, NodeDescription, Task } from '../../api/types.js';
 import { taskStateIndex } from '../../api/types.js';
@@ -155,7 +155,7 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
     return { sessionId: session.id, heartbeatPeriodMs: this.heartbeatPeriodMs(), managers: this.managers() };
   }
 
-  async heartbeat(sessionId: string): Promise<{ periodMs: number; managers?: string[] }> {
+  async heartbeat(sessionId: string): Promise<Heartbeat> {
     const s = this.session(sessionId);
     s.lastBeat = this.now();
     s.disconnectedAt = undefined;
@@ -165,7 +165,11 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
         Status: { ...n.Status, State: 'ready', Message: undefined },
       }));
     }
-    return { periodMs: this.heartbeatPeriodMs(), managers: this.managers() };
+    return {
+      periodMs: this.heartbeatPeriodMs(),
+      managers: this.managers(),
+      role: this.cache.get('node', s.nodeId)?.Spec.Role,
+    };
   }
 
   /** The remote API addresses of the managers that are up (an agent fails over to them). */
