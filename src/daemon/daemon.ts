@@ -29,7 +29,7 @@ import { logRoutes } from '../engineapi/logs.js';
 import type { Route } from '../engineapi/router.js';
 import { EngineServer } from '../engineapi/server.js';
 import { SWARMD_VERSION, type SystemBackend, systemRoutes } from '../engineapi/system.js';
-import { peerURL } from '../etcd/supervisor.js';
+import { EtcdMember, peerURL } from '../etcd/supervisor.js';
 import { RuncExecutor } from '../executor/runc/executor.js';
 import { ContainerRuntime } from '../executor/runc/runtime.js';
 import type { Executor, LogEntry } from '../executor/types.js';
@@ -85,6 +85,9 @@ const JOIN_TIMEOUT_MS = 20_000;
 /** A CA that cannot be reached is tried this many times, this far apart (SwarmKit: 5 × 2 s). */
 const JOIN_ATTEMPTS = 3;
 const JOIN_RETRY_MS = 1000;
+
+const REMOVED_MANAGER_MESSAGE =
+  "this node's etcd member was removed from the swarm's managers: leave the swarm (swarm leave --force) and join it again";
 
 const alreadyInSwarm = () =>
   new SwarmError(
@@ -455,8 +458,16 @@ export class Daemon implements ClusterBackend, SystemBackend {
     log.info('containers adopted', { report: adopted });
     await this.network.cleanupLeftovers({ keep: new Set(adopted.running) });
     if (this.state?.role === 'manager') {
-      this.manager = await Manager.resume(this.stateDir, this.state, portAllocator);
-      await this.manager.startRemoteApi(this.stateDir, remoteListenAddr(this.state.listenAddr));
+      try {
+        this.manager = await Manager.resume(this.stateDir, this.state, portAllocator);
+      } catch (e) {
+        if (!(e instanceof SwarmError && /was removed/.test(e.message))) throw e;
+        // Its etcd member was removed while it was away (another manager's --force-new-cluster, or
+        // node rm --force): it serves only `swarm leave --force`, and says so in `docker info`.
+        this.stateError = REMOVED_MANAGER_MESSAGE;
+        log.error('this manager was removed from the managers', { err: e });
+      }
+      await this.manager?.startRemoteApi(this.stateDir, remoteListenAddr(this.state.listenAddr));
     }
     const routes = [
       ...systemRoutes(this),
@@ -529,8 +540,12 @@ export class Daemon implements ClusterBackend, SystemBackend {
   }
 
   private async doInit(body: unknown): Promise<string> {
-    if (this.state) throw alreadyInSwarm();
     const parsed = InitRequestSchema.safeParse(stripNulls(body ?? {}));
+    if (this.state) {
+      if (parsed.success && parsed.data.ForceNewCluster && this.state.role === 'manager')
+        return this.forceNewCluster(this.state);
+      throw alreadyInSwarm();
+    }
     if (!parsed.success)
       throw new SwarmError('INVALID_ARGUMENT', `invalid init request: ${describeZodError(parsed.error)}`);
     const req = parsed.data;
@@ -576,6 +591,28 @@ export class Daemon implements ClusterBackend, SystemBackend {
     });
     void this.startAgent().catch((e) => log.error('agent failed to start', { err: e }));
     return identity.nodeId;
+  }
+
+  /**
+   * `swarm init --force-new-cluster` on a manager (a quorum lost for good): its etcd member restarts
+   * once as a one-member cluster from its own data, so every service, task and node stays; the other
+   * managers' members are gone (they leave and join again).
+   */
+  private async forceNewCluster(state: SwarmState): Promise<string> {
+    log.warn("rebuilding a one-manager cluster from this manager's data", { node: state.nodeId });
+    this.stopPortSync?.();
+    this.stopPortSync = undefined;
+    await this.agent?.stop();
+    this.agent = undefined;
+    this.remoteSession?.close();
+    this.remoteSession = undefined;
+    await this.manager?.stop();
+    this.manager = undefined;
+    await EtcdMember.forceNewCluster(this.stateDir);
+    this.manager = await Manager.resume(this.stateDir, state, portAllocator);
+    await this.manager.startRemoteApi(this.stateDir, remoteListenAddr(state.listenAddr));
+    await this.startAgent();
+    return state.nodeId;
   }
 
   join(body: unknown): Promise<void> {

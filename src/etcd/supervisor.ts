@@ -26,6 +26,11 @@ const memberConfigSchema = z.object({
   clusterToken: z.string().min(1),
   /** Set once etcd reported this member permanently removed: the data dir must never start again. */
   removed: z.boolean().optional(),
+  /**
+   * Start once with etcd's --force-new-cluster (swarm init --force-new-cluster): a one-member
+   * cluster from this member's data. Cleared once it answered healthy.
+   */
+  forceNewCluster: z.boolean().optional(),
 });
 export type MemberConfig = z.infer<typeof memberConfigSchema>;
 
@@ -96,6 +101,7 @@ export function etcdArgs(cfg: MemberConfig, paths: MemberPaths): string[] {
     '--election-timeout=1000',
     '--logger=zap',
     '--log-outputs=stderr',
+    ...(cfg.forceNewCluster ? ['--force-new-cluster'] : []),
   ];
 }
 
@@ -200,6 +206,17 @@ export class EtcdMember {
     const valid = memberConfigSchema.parse(cfg);
     await writeMemberConfig(stateDir, valid);
     return new EtcdMember(stateDir, valid);
+  }
+
+  /** Marks the persisted member to start once as a one-member cluster from its data. */
+  static async forceNewCluster(stateDir: string): Promise<void> {
+    const cfg = await readMemberConfig(stateDir);
+    if (!cfg) throw failedPrecondition(`no etcd member in ${stateDir}/etcd to rebuild a cluster from`);
+    await writeMemberConfig(stateDir, {
+      ...cfg,
+      forceNewCluster: true,
+      initialCluster: `${cfg.name}=${peerURL(cfg.peerIP, cfg.peerPort)}`,
+    });
   }
 
   /** The member persisted in `<stateDir>/etcd/member.json`, or undefined if there is none. */
@@ -352,9 +369,11 @@ export class EtcdMember {
         if (this.current !== 'running') {
           this.healthySince = Date.now();
           this.setState('running');
-          if (this.cfg.clusterState === 'new') {
-            // Bootstrapped: from now on the data dir holds the cluster, any restart joins `existing`.
-            this.cfg = { ...this.cfg, clusterState: 'existing' };
+          if (this.cfg.clusterState === 'new' || this.cfg.forceNewCluster) {
+            // Bootstrapped (or rebuilt alone): from now on the data dir holds the cluster, any
+            // restart joins `existing` as it is.
+            const { forceNewCluster: _f, ...rest } = this.cfg;
+            this.cfg = { ...rest, clusterState: 'existing' };
             await writeMemberConfig(this.stateDir, this.cfg);
           }
         } else if (Date.now() - this.healthySince > HEALTHY_RESET_MS) {

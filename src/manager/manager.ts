@@ -412,11 +412,12 @@ export class Manager {
     this.stopped = true;
     await this.remote?.server.stop(500);
     await this.leaderChange;
-    if (this.leader) {
-      this.leader.members();
-      await this.leader.loop.stop();
-      await this.leader.dispatcher.stop();
-      this.leader = undefined;
+    const l = this.leader;
+    this.leader = undefined;
+    if (l) {
+      l.members();
+      await l.loop.stop();
+      await l.dispatcher.stop();
     }
     await this.election.stop().catch(() => undefined);
     await this.cache.stop().catch(() => undefined);

@@ -103,5 +103,8 @@ describe('etcd supervisor', () => {
     ]) {
       assert.ok(args.includes(flag), flag);
     }
+    assert.equal(args.includes('--force-new-cluster'), false, 'only when asked, once');
+    const rebuild = etcdArgs({ ...member.config, forceNewCluster: true }, memberPaths(member.stateDir));
+    assert.ok(rebuild.includes('--force-new-cluster'));
   });
 });

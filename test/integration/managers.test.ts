@@ -4,7 +4,8 @@
 // → another manager leads within seconds, a scale through it converges, the worker's task keeps its
 // container; the dead manager restarted is Reachable again; service logs through a manager that
 // does not lead shows every task's lines; promote/demote round trip keeps the worker's task; a
-// manager that leaves takes its etcd member along.
+// manager that leaves takes its etcd member along; with a quorum lost writes fail fast and
+// --force-new-cluster recovers.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -231,5 +232,45 @@ describe('several managers', { timeout: 300_000 }, () => {
     assert.deepEqual(names, ids.sort());
     const scale = await docker(m1, ['service', 'scale', '-d', 'web=6']);
     assert.equal(scale.code, 0, scale.stderr);
+  });
+
+  it('with the majority of managers gone writes fail fast; --force-new-cluster recovers; the other rejoins', async () => {
+    await m2.swarmd.kill9WithEtcd();
+    const t0 = Date.now();
+    const refused = await docker(m1, ['service', 'scale', '-d', 'web=7']);
+    assert.notEqual(refused.code, 0);
+    assert.match(
+      refused.stderr,
+      /The swarm does not have a leader\. It's possible that too few managers are online/,
+    );
+    assert.ok(Date.now() - t0 < 6000, `refused after ${Date.now() - t0} ms`);
+    const init = await docker(m1, ['swarm', 'init', '--force-new-cluster', '--advertise-addr', m1.ip]);
+    assert.equal(init.code, 0, init.stderr);
+    assert.match(init.stdout, /^Swarm initialized: current node \(\w+\) is now a manager\./);
+    const scale = await docker(m1, ['service', 'scale', '-d', 'web=7']);
+    assert.equal(scale.code, 0, scale.stderr);
+    assert.deepEqual(await etcdMembers(m1), [
+      (await nodes(m1)).find((n) => n.Description?.Hostname === 'manager')?.ID,
+    ]);
+
+    // The other manager comes back to a cluster that no longer counts it: it says so and can leave.
+    await m2.restart();
+    const info = (await m2.api('GET', '/info')).json<{ Swarm: { Error: string } }>();
+    assert.match(info.Swarm.Error, /etcd member was removed from the swarm's managers/);
+    const left = await docker(m2, ['swarm', 'leave', '--force']);
+    assert.equal(left.code, 0, left.stderr);
+    const oldId = (await nodes(m1)).find((n) => n.Description?.Hostname === 'worker-1')?.ID ?? '';
+    await until(
+      'the old worker-1 down',
+      async () => ((await nodes(m1)).find((n) => n.ID === oldId)?.Status.State === 'down' ? true : undefined),
+      60_000,
+    );
+    assert.equal((await docker(m1, ['node', 'rm', '--force', oldId])).code, 0);
+    await cluster.join(m2, { role: 'manager' });
+    await until('worker-1 a reachable manager again', async () =>
+      (await managerStatus(m1)).includes('worker-1 reachable') ? true : undefined,
+    );
+    assert.equal((await etcdMembers(m1)).length, 2);
+    await until('7 running', async () => ((await running(m1)).length === 7 ? true : undefined), 60_000);
   });
 });
