@@ -151,6 +151,11 @@ export function validateServiceSpec(body: unknown): ServiceSpec {
   validateResources(spec);
   validatePorts(spec);
   validateConstraints(spec);
+  // Docker's engine stores a replicated service's count even when the client left it out (the
+  // docker CLI sends `{"Replicated": {}}` without --replicas): it reads back as 1.
+  const replicated = spec.Mode === undefined ? {} : spec.Mode.Replicated;
+  if (replicated && replicated.Replicas === undefined)
+    return { ...spec, Mode: { ...spec.Mode, Replicated: { ...replicated, Replicas: 1 } } };
   return spec;
 }
 

@@ -23,6 +23,16 @@ test('a minimal service spec is accepted and unknown fields are dropped', () => 
   assert.equal('SomeFutureField' in spec, false);
 });
 
+test('a replicated service without a count, or without a mode, is stored with 1 replica (as Docker reads it back)', () => {
+  assert.deepEqual(validateServiceSpec({ ...ok, Mode: { Replicated: {} } }).Mode, {
+    Replicated: { Replicas: 1 },
+  });
+  const { Mode: _m, ...noMode } = ok;
+  assert.deepEqual(validateServiceSpec(noMode).Mode, { Replicated: { Replicas: 1 } });
+  assert.deepEqual(validateServiceSpec({ ...ok, Mode: { Global: {} } }).Mode, { Global: {} });
+  assert.deepEqual(validateServiceSpec(ok).Mode, { Replicated: { Replicas: 2 } });
+});
+
 test('JSON nulls are treated as unset, as Docker decodes them', () => {
   const spec = validateServiceSpec({
     ...ok,
