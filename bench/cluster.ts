@@ -4,22 +4,19 @@
 // every 20 ms): join per node, create → 50 running across 3 nodes, worker kill -9 → replicas back,
 // silent link cut → replicas back, drain of a node holding 10 tasks (time and fewest running).
 // Docker's figures come from research/anchors.md ("Docker swarm mode, several nodes").
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type ClusterHost, sleep, startCluster, until as untilEvery } from '../test/helpers/cluster.js';
-import { buildBusyboxDockerArchive } from '../test/helpers/images.js';
-import { ANCHORS_FILE, ms, row } from './lib/report.js';
+import { type ClusterHost, sleep, startCluster } from '../test/helpers/cluster.js';
+import {
+  type BoxTask as ApiTask,
+  createService,
+  dockerFigure,
+  joinSwarm,
+  loadBusybox,
+  sleepSpec as spec,
+  tasksOf,
+  until,
+} from './lib/box.js';
+import { ms, row } from './lib/report.js';
 
-/** Polled every 20 ms: the figures are times. */
-const until = <T>(what: string, probe: () => Promise<T | undefined>) => untilEvery(what, probe, 60_000, 20);
-
-interface ApiTask {
-  ID: string;
-  NodeID?: string;
-  DesiredState: string;
-  Status: { State: string };
-}
 interface ApiNode {
   ID: string;
   Version: { Index: number };
@@ -28,44 +25,18 @@ interface ApiNode {
   Status: { State: string };
 }
 
-/** Docker's figure from the multi-node table of anchors.md: the row starting with `label`, column 2. */
-function dockerFigure(label: string): { value: string; from: string } {
-  try {
-    const line = readFileSync(ANCHORS_FILE, 'utf8')
-      .split('\n')
-      .find((l) => l.startsWith(`| ${label}`));
-    const value = line?.split('|')[2]?.trim().replaceAll('*', '');
-    return { value: value || 'n/a', from: 'anchors.md, several nodes' };
-  } catch {
-    return { value: 'n/a', from: 'anchors.md not readable' };
-  }
-}
-
-function spec(name: string, replicas: number) {
-  return {
-    Name: name,
-    TaskTemplate: { ContainerSpec: { Image: 'busybox', Command: ['sleep', '3600'], StopGracePeriod: 0 } },
-    Mode: { Replicated: { Replicas: replicas } },
-  };
-}
-
 export async function main(): Promise<void> {
   console.log('cluster benchmark: 1 manager + 2 workers, each swarmd in its own netns (2 cores shared)');
   const cluster = await startCluster({ workers: 2, join: false });
-  const imageDir = mkdtempSync(join(tmpdir(), 'skt-bench-cl-'));
   const { manager } = cluster;
   const [w1, w2] = cluster.workers as [ClusterHost, ClusterHost];
   const nodes = async () => (await manager.api('GET', '/nodes')).json<ApiNode[]>();
   const nodeOf = async (h: ClusterHost) => (await nodes()).find((n) => n.Description?.Hostname === h.name);
   const running = async (service: string) =>
-    (await manager.api('GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [service] }))}`))
-      .json<ApiTask[]>()
-      .filter((t) => t.DesiredState === 'running' && t.Status.State === 'running');
-  const create = async (name: string, replicas: number) => {
-    const r = await manager.api('POST', '/services/create', spec(name, replicas));
-    if (r.status !== 201) throw new Error(`service create: ${r.status} ${r.body}`);
-    return r.json<{ ID: string }>().ID;
-  };
+    (await tasksOf(manager, service)).filter(
+      (t) => t.DesiredState === 'running' && t.Status.State === 'running',
+    );
+  const create = (name: string, replicas: number) => createService(manager, spec(name, replicas));
   const remove = async (id: string) => {
     await manager.api('DELETE', `/services/${id}`);
     for (const h of cluster.hosts)
@@ -80,13 +51,7 @@ export async function main(): Promise<void> {
     const joins: number[] = [];
     for (const w of [w1, w2]) {
       const t0 = performance.now();
-      const r = await w.api('POST', '/swarm/join', {
-        ListenAddr: `${w.ip}:2377`,
-        AdvertiseAddr: `${w.ip}:2377`,
-        RemoteAddrs: [`${manager.ip}:2377`],
-        JoinToken: token,
-      });
-      if (r.status !== 200) throw new Error(`join ${w.name}: ${r.status} ${r.body}`);
+      await joinSwarm(w, manager, token);
       await until(`${w.name} ready`, async () =>
         (await nodeOf(w))?.Status.State === 'ready' ? true : undefined,
       );
@@ -98,13 +63,7 @@ export async function main(): Promise<void> {
       dockerFigure('worker `swarm join`'),
     );
 
-    const archive = join(imageDir, 'busybox.tar');
-    await buildBusyboxDockerArchive(archive);
-    const tar = readFileSync(archive);
-    for (const h of cluster.hosts) {
-      const r = await h.api('POST', '/images/load?quiet=1', tar, { 'Content-Type': 'application/x-tar' });
-      if (r.status !== 200) throw new Error(`image load on ${h.name}: ${r.status}`);
-    }
+    await loadBusybox(cluster.hosts);
     const ids = new Map((await nodes()).map((n) => [n.ID, n.Description?.Hostname ?? n.ID]));
     const spread = (tasks: ApiTask[]) => {
       const c = new Map<string, number>();
@@ -212,6 +171,5 @@ export async function main(): Promise<void> {
     );
   } finally {
     await cluster.destroy();
-    rmSync(imageDir, { recursive: true, force: true });
   }
 }
