@@ -375,6 +375,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     this.startSweep((taskId) => agent.tasks().some((t) => t.ID === taskId));
     await agent.start();
     this.answerLogSubscriptions(() => session.manager ?? this.state?.remoteManagers?.[0], identity);
+    this.certRenewal?.stop();
     this.certRenewal = startCertRenewal({
       stateDir: this.stateDir,
       identity,
@@ -409,7 +410,14 @@ export class Daemon implements ClusterBackend, SystemBackend {
     await manager.waitForLeader(5000);
     this.startPortSync(manager, nodeId);
     this.startSweep((taskId) => manager.cache.get('task', taskId)?.NodeID === nodeId);
-    const identity = new NodeTLSIdentity(await readNodeCertificates(this.stateDir));
+    const identity = manager.tlsIdentity ?? new NodeTLSIdentity(await readNodeCertificates(this.stateDir));
+    // Any manager signs, this one included: the leader's address first.
+    this.certRenewal?.stop();
+    this.certRenewal = startCertRenewal({
+      stateDir: this.stateDir,
+      identity,
+      manager: () => manager.managerAddrs()[0],
+    });
     const otherManagers = () => manager.managerAddrs().filter((a) => a !== this.state?.advertiseAddr);
     const remote = new RemoteSession({
       managers: otherManagers,
@@ -600,6 +608,8 @@ export class Daemon implements ClusterBackend, SystemBackend {
    */
   private async forceNewCluster(state: SwarmState): Promise<string> {
     log.warn("rebuilding a one-manager cluster from this manager's data", { node: state.nodeId });
+    this.certRenewal?.stop();
+    this.certRenewal = undefined;
     this.stopPortSync?.();
     this.stopPortSync = undefined;
     await this.agent?.stop();
@@ -876,6 +886,8 @@ export class Daemon implements ClusterBackend, SystemBackend {
     if (this.manager !== manager || state?.role !== 'manager') return; // left meanwhile
     const managers = manager.managerAddrs().filter((a) => a !== state.advertiseAddr);
     log.info('this manager was demoted; carrying on as a worker', { node: state.nodeId, managers });
+    this.certRenewal?.stop();
+    this.certRenewal = undefined;
     this.stopPortSync?.();
     this.stopPortSync = undefined;
     await this.agent?.stop();

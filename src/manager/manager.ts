@@ -23,6 +23,7 @@ import type { LogOptions } from '../executor/types.js';
 import { createLogger } from '../lib/log.js';
 import { incompleteLogs, LogBroker, subscribeLogs, type TaskLogLine } from '../rpc/logbroker.js';
 import type { MemberJoin } from '../rpc/membership.js';
+import type { NodeTLSIdentity } from '../rpc/tls.js';
 import { StoreCache } from '../store/cache.js';
 import { LeaderElection } from '../store/election.js';
 import { ClusterStore } from '../store/store.js';
@@ -202,6 +203,11 @@ export class Manager {
     if (!leader || !identity) throw new SwarmError('UNAVAILABLE', incompleteLogs(nodeId));
     const { signal: _s, until: _u, ...options } = opts;
     return subscribeLogs(leader, identity, { ...options, nodeId, taskIds });
+  }
+
+  /** This node's live TLS identity (the remote API's; certificate renewal swaps it in place). */
+  get tlsIdentity(): NodeTLSIdentity | undefined {
+    return this.remote?.identity;
   }
 
   /** Serves the CA and the dispatcher to other nodes on `listenAddr` ("ip:port"). */
