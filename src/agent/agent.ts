@@ -283,7 +283,11 @@ export class Agent {
           log.warn('heartbeat failed; registering again', { err: e });
           this.stopWatch?.();
           await new Promise((r) => setTimeout(r, 200));
-          if (!this.stopped) await this.connect().catch(() => this.scheduleHeartbeat(1000));
+          if (!this.stopped)
+            await this.connect().catch((err) => {
+              log.warn('no session yet; retrying', { err });
+              this.scheduleHeartbeat(1000);
+            });
         }
       },
       Math.max(50, periodMs / 2),

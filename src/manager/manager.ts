@@ -220,6 +220,7 @@ export class Manager {
       store: this.store,
       cache: this.cache,
       dispatcher: () => this.leader?.dispatcher,
+      managers: () => this.managerAddrs(),
       logs: this.logs,
       membership: { join: (nodeId, req) => this.joinMember(nodeId, req) },
     });

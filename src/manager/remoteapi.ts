@@ -27,6 +27,8 @@ export interface RemoteApiOptions {
   store: ClusterStore<Tables>;
   cache: StoreCache<Tables>;
   dispatcher: () => DispatcherBackend | undefined;
+  /** The managers' remote API addresses, the leader's first. */
+  managers: () => string[];
   logs: LogBroker;
   membership: MembershipBackend;
 }
@@ -38,7 +40,7 @@ export interface RemoteApi {
 
 /** The CA as the manager serves it: tokens and expiry from the cluster object, nodes recorded. */
 export function managerCABackend(
-  o: Omit<RemoteApiOptions, 'stateDir' | 'listenAddr' | 'dispatcher' | 'logs' | 'membership'>,
+  o: Omit<RemoteApiOptions, 'stateDir' | 'listenAddr' | 'dispatcher' | 'managers' | 'logs' | 'membership'>,
 ): CABackend {
   const cluster = () => o.cache.list('cluster')[0];
   const tokens = () => ({
@@ -88,7 +90,7 @@ export async function startRemoteApi(o: RemoteApiOptions): Promise<RemoteApi> {
   const identity = new NodeTLSIdentity(certs);
   const server = await startRpcServer(o.listenAddr, serverCredentials(identity), [
     caService(managerCABackend(o)),
-    dispatcherService({ backend: o.dispatcher, clusterId: () => o.clusterId }),
+    dispatcherService({ backend: o.dispatcher, clusterId: () => o.clusterId, managers: o.managers }),
     o.logs.service(() => o.clusterId),
     o.logs.logsService(() => o.clusterId),
     membershipService({ backend: o.membership, clusterId: () => o.clusterId }),

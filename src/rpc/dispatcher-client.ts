@@ -13,7 +13,7 @@ import { CERTIFICATES_EXPIRED_MESSAGE, certificateExpired } from '../ca/renewal.
 import { createLogger } from '../lib/log.js';
 import { type AssignmentsChange, applyAssignments, type ReceivedSet } from './assignments.js';
 import { openClient, unaryCall } from './client.js';
-import { dispatcherServiceDefinition } from './dispatcher-service.js';
+import { dispatcherServiceDefinition, MANAGERS_TRAILER } from './dispatcher-service.js';
 import { fromServiceError } from './errors.js';
 import { methodOf } from './proto.js';
 import { managerChannel, type NodeTLSIdentity } from './tls.js';
@@ -114,6 +114,8 @@ export class RemoteSession implements DispatcherSession {
     this.sessionStream = stream;
     return new Promise<SessionInfo>((resolve, reject) => {
       let settled = false;
+      /** The session exists: a stream that ends after this ends the session. */
+      let opened = false;
       const timer = setTimeout(() => {
         if (settled) return;
         settled = true;
@@ -135,6 +137,7 @@ export class RemoteSession implements DispatcherSession {
           return;
         }
         this.sessionId = parsed.data.sessionId;
+        opened = true;
         if (parsed.data.managers.length > 0) this.opts.onManagers?.(parsed.data.managers);
         resolve({
           sessionId: parsed.data.sessionId,
@@ -143,17 +146,25 @@ export class RemoteSession implements DispatcherSession {
         });
       });
       stream.on('error', (err: ServiceError) => {
+        // A follower refuses with the managers' addresses, the leader's first: go there next.
+        const told = String(err.metadata?.get(MANAGERS_TRAILER)[0] ?? '')
+          .split(',')
+          .filter((a) => /^[0-9.]+:\d{1,5}$/.test(a));
+        if (told.length > 0) {
+          this.opts.onManagers?.(told);
+          this.next = 0;
+        }
         const e = this.explainRefusal(fromServiceError(err));
         if (!settled) {
           settled = true;
           clearTimeout(timer);
           reject(e);
-        } else if (this.sessionStream === stream) {
+        } else if (this.sessionStream === stream && opened) {
           this.broken = e;
         }
       });
       stream.on('end', () => {
-        if (this.sessionStream === stream && settled) {
+        if (this.sessionStream === stream && opened) {
           this.broken ??= new SwarmError('UNAVAILABLE', 'session ended by the manager');
         }
       });

@@ -1,7 +1,7 @@
 // The dispatcher over gRPC (proto/dispatcher.proto), server side: authentication by certificate,
 // validation of what arrives, incremental assignment messages. What a session means is the backend's
 // (src/manager/dispatcher): this file is only the remote transport of the agent's session contract.
-import type { ServerWritableStream } from '@grpc/grpc-js';
+import { Metadata, type ServerWritableStream } from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import { z } from 'zod';
 import type { Heartbeat, SessionInfo, TaskStatusUpdate } from '../agent/session.js';
@@ -51,8 +51,14 @@ export interface DispatcherServiceOptions {
   /** The leader's dispatcher, or undefined when this manager does not lead. */
   backend: () => DispatcherBackend | undefined;
   clusterId: () => string;
+  /** The managers' remote API addresses, the leader's first: told to an agent that came to a follower. */
+  managers?: () => string[];
 }
 
+/** Trailer of a follower's refusal: where the managers are ("ip:port,ip:port", the leader's first). */
+export const MANAGERS_TRAILER = 'swarm-managers';
+
+const NOT_LEADER = 'dispatcher is stopped: this manager is not the leader';
 const MAX_JSON_BYTES = 1024 * 1024;
 const json = z
   .instanceof(Buffer)
@@ -89,7 +95,7 @@ export function dispatcherService(options: DispatcherServiceOptions): RpcService
   const roles = ['worker', 'manager'] as const;
   const leader = (): DispatcherBackend => {
     const d = options.backend();
-    if (!d) throw new SwarmError('UNAVAILABLE', 'dispatcher is stopped: this manager is not the leader');
+    if (!d) throw new SwarmError('UNAVAILABLE', NOT_LEADER);
     return d;
   };
   /** The backend, once the caller is known to own the session. */
@@ -104,6 +110,12 @@ export function dispatcherService(options: DispatcherServiceOptions): RpcService
     // grpc-js sends a server stream's final status from an 'error' event carrying code and details.
     call.emit('error', toServiceError(err));
   };
+  /** A session opened on a follower: refused, with the way to the leader in the trailers. */
+  const notLeader = (call: ServerWritableStream<object, object>, err: unknown) => {
+    const metadata = new Metadata();
+    metadata.set(MANAGERS_TRAILER, (options.managers?.() ?? []).join(','));
+    call.emit('error', { ...toServiceError(err), metadata });
+  };
 
   return {
     definition: dispatcherServiceDefinition(),
@@ -116,7 +128,8 @@ export function dispatcherService(options: DispatcherServiceOptions): RpcService
             if (!req.success)
               throw new SwarmError('INVALID_ARGUMENT', `invalid request: ${req.error.issues[0]?.message}`);
             const description = parseJSON(req.data.description, NodeDescriptionSchema, 'node description');
-            const d = leader();
+            const d = options.backend();
+            if (!d) return notLeader(call, new SwarmError('UNAVAILABLE', NOT_LEADER));
             const info = await d.register(peer.nodeId, description, {
               addr: req.data.addr || peerIP(call.getPeer()),
             });

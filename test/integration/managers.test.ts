@@ -1,6 +1,6 @@
 // Several managers, through the docker CLI and the Engine API of a cluster in a box: the first host
 // inits, two more join with the manager token (their etcd members enter as learners and are promoted),
-// one joins as a worker. node ls shows one Leader and two Reachable; kill -9 of the leader's swarmd
+// one joins as a worker through a manager that does not lead. node ls shows one Leader and two Reachable; kill -9 of the leader's swarmd
 // → another manager leads within seconds, a scale through it converges, the worker's task keeps its
 // container; the dead manager restarted is Reachable again; service logs through a manager that
 // does not lead shows every task's lines; promote/demote round trip keeps the worker's task; a
@@ -83,7 +83,18 @@ describe('several managers', { timeout: 300_000 }, () => {
       ]);
       assert.equal(r.stdout, 'This node joined a swarm as a manager.\n', r.stderr);
     }
-    await cluster.join(worker);
+    // The worker joins through a manager that does not lead: it is pointed to the leader.
+    const workerToken = (await docker(m1, ['swarm', 'join-token', '-q', 'worker'])).stdout.trim();
+    const joined = await docker(worker, [
+      'swarm',
+      'join',
+      '--token',
+      workerToken,
+      '--advertise-addr',
+      worker.ip,
+      `${m2.ip}:2377`,
+    ]);
+    assert.equal(joined.stdout, 'This node joined a swarm as a worker.\n', joined.stderr);
     workerNodeId = (await nodes(m1)).find((n) => n.Description?.Hostname === 'worker-3')?.ID ?? '';
     const ls = await docker(m2, ['node', 'ls', '--format', '{{.Hostname}} {{.Status}} {{.ManagerStatus}}']);
     assert.deepEqual(ls.stdout.trimEnd().split('\n').sort(), [
