@@ -35,6 +35,7 @@ import { ContainerRuntime } from '../executor/runc/runtime.js';
 import type { Executor, LogEntry } from '../executor/types.js';
 import { createLogger } from '../lib/log.js';
 import { allocatePorts } from '../manager/allocator/ports.js';
+import { unsupportedSwarmSpec } from '../manager/controlapi/cluster.js';
 import type { PortAllocator } from '../manager/controlapi/services.js';
 import { Manager } from '../manager/manager.js';
 import { NodeNetwork } from '../network/node-network.js';
@@ -557,7 +558,10 @@ export class Daemon implements ClusterBackend, SystemBackend {
     if (!parsed.success)
       throw new SwarmError('INVALID_ARGUMENT', `invalid init request: ${describeZodError(parsed.error)}`);
     const req = parsed.data;
-    const spec = initialSwarmSpec(req.Spec === undefined ? {} : validateSwarmSpec(req.Spec));
+    const requested = req.Spec === undefined ? {} : validateSwarmSpec(req.Spec);
+    const unsupported = unsupportedSwarmSpec(requested);
+    if (unsupported) throw unsupported;
+    const spec = initialSwarmSpec(requested);
     const listen = req.ListenAddr || this.flags.listenRemoteApi;
     const adv = chooseAdvertiseAddr(
       req.AdvertiseAddr || this.flags.advertiseAddr,
