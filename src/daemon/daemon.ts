@@ -388,8 +388,9 @@ export class Daemon implements ClusterBackend, SystemBackend {
   private async rememberManagers(managers: string[]): Promise<void> {
     const state = this.state;
     if (state?.role !== 'worker') return;
+    // Order matters: the leader comes first, and a refused session dials the first one next.
     const known = state.remoteManagers ?? [];
-    if (known.length === managers.length && known.every((m) => managers.includes(m))) return;
+    if (known.length === managers.length && known.every((m, i) => managers[i] === m)) return;
     this.state = { ...state, remoteManagers: managers };
     await writeSwarmState(this.stateDir, this.state).catch((e) =>
       log.warn('manager list not saved', { err: e }),

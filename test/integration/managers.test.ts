@@ -171,6 +171,13 @@ describe('several managers', { timeout: 300_000 }, () => {
       },
       60_000,
     );
+    // The worker found the new leader (the managers' order it keeps puts the leader first).
+    await until(
+      'the worker registered with the new leader',
+      async () =>
+        (await nodes(m2)).find((n) => n.ID === workerId)?.Status.State === 'ready' ? true : undefined,
+      30_000,
+    );
     const still = (await running(m2)).find((t) => t.ID === onWorker.ID);
     assert.equal(still?.Status.ContainerStatus?.ContainerID, onWorker.Status.ContainerStatus?.ContainerID);
   });
