@@ -172,11 +172,12 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
     };
   }
 
-  /** The remote API addresses of the managers that are up (an agent fails over to them). */
+  /** The remote API addresses of the managers that are up, this leader's first (agents dial in order). */
   private managers(): string[] {
     return this.cache
       .list('node')
       .filter((n) => n.Spec.Role === 'manager' && n.Status.State !== 'down' && n.ManagerStatus?.Addr)
+      .sort((a, b) => Number(b.ID === this.selfId) - Number(a.ID === this.selfId))
       .map((n) => n.ManagerStatus?.Addr as string);
   }
 
