@@ -17,6 +17,8 @@ export interface CertificatePaths {
   rootCert: string;
   nodeCert: string;
   nodeKey: string;
+  /** Managers only: the cluster's data key, which seals store values such as the root CA key. */
+  dataKey: string;
 }
 
 export interface NodeCertificateFiles {
@@ -36,7 +38,21 @@ export function certificatePaths(stateDir: string): CertificatePaths {
     rootCert: join(dir, 'swarm-root-ca.crt'),
     nodeCert: join(dir, 'swarm-node.crt'),
     nodeKey: join(dir, 'swarm-node.key'),
+    dataKey: join(dir, 'swarm-data.key'),
   };
+}
+
+/** Writes a manager's copy of the cluster's data key (0600, in the 0700 certificates dir). */
+export async function writeDataKey(stateDir: string, key: Buffer): Promise<void> {
+  const p = certificatePaths(stateDir);
+  await mkdir(p.dir, { recursive: true, mode: DIR_MODE });
+  await writeFileAtomic(p.dataKey, `${key.toString('base64')}\n`, KEY_MODE);
+}
+
+/** This manager's data key, or undefined if it has none (a manager of an older swarm). */
+export async function readDataKey(stateDir: string): Promise<Buffer | undefined> {
+  const text = await readFile(certificatePaths(stateDir).dataKey, 'utf8').catch(() => undefined);
+  return text === undefined ? undefined : Buffer.from(text.trim(), 'base64');
 }
 
 /** Replaces `path` with `data` so a reader sees the old or the new content, never a torn file. */

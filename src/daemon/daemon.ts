@@ -918,6 +918,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
       });
     }
     await rm(join(this.stateDir, 'etcd'), { recursive: true, force: true });
+    await rm(certificatePaths(this.stateDir).dataKey, { force: true });
     this.state = { ...state, role: 'worker', remoteManagers: managers };
     await writeSwarmState(this.stateDir, this.state);
     await this.startWorkerAgent();

@@ -7,6 +7,7 @@ import { SwarmError } from '../api/errors.js';
 import { newId } from '../api/ids.js';
 import type { Cluster, Node, NodeDescription, SwarmSpec } from '../api/types.js';
 import type { RootCA } from '../ca/certificates.js';
+import { readDataKey, writeDataKey } from '../ca/store.js';
 import { generateJoinToken } from '../ca/tokens.js';
 import type { ControlApis } from '../engineapi/cluster.js';
 import { createEtcdClient, loopbackClientURL } from '../etcd/client.js';
@@ -26,6 +27,7 @@ import type { MemberJoin } from '../rpc/membership.js';
 import type { NodeTLSIdentity } from '../rpc/tls.js';
 import { StoreCache } from '../store/cache.js';
 import { LeaderElection } from '../store/election.js';
+import { isSealed, newDataKey, seal, unseal } from '../store/sealed.js';
 import { ClusterStore } from '../store/store.js';
 import { ClusterApi } from './controlapi/cluster.js';
 import { NodeApi } from './controlapi/nodes.js';
@@ -173,11 +175,17 @@ export class Manager {
     const cache = new StoreCache(store);
     await cache.start();
     const m = new Manager(identity, member, client, store, cache, allocatePorts);
+    m.dataKey = await readDataKey(stateDir);
     const root = await client.get(ROOT_CA_KEY).string();
     if (root) {
-      const rootCA = JSON.parse(root) as RootCA;
-      m.rootCA = rootCA;
-      m.rootCertPem = () => rootCA.certPem;
+      // Sealed since data keys exist; a swarm made before them stored it in clear.
+      if (isSealed(root) && !m.dataKey)
+        log.error('no data key to open the root CA with: this manager cannot sign');
+      else {
+        const rootCA = JSON.parse(isSealed(root) && m.dataKey ? unseal(m.dataKey, root) : root) as RootCA;
+        m.rootCA = rootCA;
+        m.rootCertPem = () => rootCA.certPem;
+      }
     }
     m.followLeadership();
     log.info('manager started', { node: identity.nodeId, stateDir });
@@ -186,6 +194,19 @@ export class Manager {
 
   /** The root CA certificate (PEM). */
   rootCertPem: () => string = () => '';
+  /** The cluster's data key (seals store values such as the root CA key); managers only. */
+  private dataKey: Buffer | undefined;
+
+  /** The data key, made now for a swarm from before data keys (the root CA is then sealed with it). */
+  private async requireDataKey(): Promise<Buffer> {
+    if (this.dataKey) return this.dataKey;
+    const key = newDataKey();
+    if (this.rootCA) await this.client.put(ROOT_CA_KEY).value(seal(key, JSON.stringify(this.rootCA)));
+    await writeDataKey(this.member.stateDir, key);
+    this.dataKey = key;
+    return key;
+  }
+
   /** The root CA with its key (managers only: it lives in etcd). */
   private rootCA: RootCA | undefined;
   private remote: RemoteApi | undefined;
@@ -254,6 +275,7 @@ export class Manager {
       initialCluster,
       clusterToken: this.member.config.clusterToken,
       etcdCA: await loadEtcdCA(this.member.paths.tlsDir),
+      dataKey: await this.requireDataKey(),
     };
   }
 
@@ -351,8 +373,10 @@ export class Manager {
         clusterToken: o.identity.clusterId,
       },
     );
+    const dataKey = newDataKey();
+    await writeDataKey(o.stateDir, dataKey);
     const m = await Manager.open(o.stateDir, o.identity, member, o.allocatePorts);
-    await m.client.put(ROOT_CA_KEY).value(JSON.stringify(o.rootCA));
+    await m.client.put(ROOT_CA_KEY).value(seal(dataKey, JSON.stringify(o.rootCA)));
     m.rootCA = o.rootCA;
     m.rootCertPem = () => o.rootCA.certPem;
     const cluster: Omit<Cluster, 'Version' | 'CreatedAt' | 'UpdatedAt'> = {
@@ -396,6 +420,7 @@ export class Manager {
     member: MemberJoin;
     allocatePorts: PortAllocator;
   }): Promise<Manager> {
+    await writeDataKey(o.stateDir, o.member.dataKey);
     const member = await createMember(o.stateDir, o.identity, o.ports, o.member.etcdCA, {
       initialCluster: o.member.initialCluster,
       clusterState: 'existing',

@@ -19,6 +19,7 @@ export interface MemberJoin {
   initialCluster: string;
   clusterToken: string;
   etcdCA: { certPem: string; keyPem: string };
+  dataKey: Buffer;
 }
 
 /** What a manager does for a joining manager (src/manager/remoteapi.ts). */
@@ -36,6 +37,7 @@ const joinResponse = z.object({
   clusterToken: z.string().min(1),
   etcdCaCert: z.instanceof(Buffer),
   etcdCaKey: z.instanceof(Buffer),
+  dataKey: z.instanceof(Buffer).refine((b) => b.length === 32, 'a data key is 32 bytes'),
 });
 
 export function membershipService(o: { backend: MembershipBackend; clusterId: () => string }): RpcService {
@@ -51,6 +53,7 @@ export function membershipService(o: { backend: MembershipBackend; clusterId: ()
           clusterToken: j.clusterToken,
           etcdCaCert: Buffer.from(j.etcdCA.certPem),
           etcdCaKey: Buffer.from(j.etcdCA.keyPem),
+          dataKey: j.dataKey,
         };
       }),
     },
@@ -77,6 +80,7 @@ export async function requestMemberJoin(
       initialCluster: r.initialCluster,
       clusterToken: r.clusterToken,
       etcdCA: { certPem: r.etcdCaCert.toString('utf8'), keyPem: r.etcdCaKey.toString('utf8') },
+      dataKey: r.dataKey,
     };
   } finally {
     client.close();

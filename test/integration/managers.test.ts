@@ -7,13 +7,21 @@
 // manager that leaves takes its etcd member along; with a quorum lost writes fail fast and
 // --force-new-cluster recovers.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type ApiNode, type ApiTask, docker } from '../helpers/cli.js';
 import { type Cluster, type ClusterHost, startCluster, until } from '../helpers/cluster.js';
 import { buildBusyboxDockerArchive } from '../helpers/images.js';
+
+/** Files under `dir` whose bytes contain `text`. */
+function filesHolding(dir: string, text: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name))
+    .filter((f) => readFileSync(f).includes(text));
+}
 
 /** The names (node IDs) of the etcd members, as the member on `host` lists them. */
 async function etcdMembers(host: ClusterHost): Promise<string[]> {
@@ -103,6 +111,9 @@ describe('several managers', { timeout: 300_000 }, () => {
       'worker-2 Ready Reachable',
       'worker-3 Ready',
     ]);
+    // The root CA's key is in etcd sealed with the data key: no manager's etcd data holds it in clear.
+    for (const h of [m1, m2, m3])
+      assert.deepEqual(filesHolding(join(h.stateDir, 'etcd', 'data'), 'PRIVATE KEY'), []);
     const info = (await m3.api('GET', '/info')).json<{
       Swarm: { ControlAvailable: boolean; Managers: number };
     }>();

@@ -18,6 +18,7 @@ const answer: MemberJoin = {
   initialCluster: 'a=https://10.0.0.1:2380,b=https://10.0.0.2:2380',
   clusterToken: clusterId,
   etcdCA: { certPem: 'CERT', keyPem: 'KEY' },
+  dataKey: Buffer.alloc(32, 7),
 };
 
 let server: RunningRpcServer;
