@@ -341,9 +341,11 @@ export class Daemon implements ClusterBackend, SystemBackend {
       onRole: (role) => {
         if (role === 'manager' && !this.promoting) {
           this.promoting = true;
-          void this.serialized(() => this.becomeManagerFromWorker()).finally(() => {
-            this.promoting = false;
-          });
+          void this.serialized(() => this.becomeManagerFromWorker())
+            .catch((e) => log.warn('promotion to manager failed; the next heartbeat tries again', { err: e }))
+            .finally(() => {
+              this.promoting = false;
+            });
         }
       },
     });
@@ -410,6 +412,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     });
     // Until the election has an outcome the agent would not know which transport to take.
     await manager.waitForLeader(5000);
+    if (this.manager !== manager || this.agent || this.state?.role !== 'manager') return; // changed meanwhile
     this.startPortSync(manager, nodeId);
     this.startSweep((taskId) => manager.cache.get('task', taskId)?.NodeID === nodeId);
     const identity = manager.tlsIdentity ?? new NodeTLSIdentity(await readNodeCertificates(this.stateDir));
@@ -521,7 +524,8 @@ export class Daemon implements ClusterBackend, SystemBackend {
       });
       return;
     }
-    await this.startAgent();
+    // After init/join/leave requests already queued: the API is listening by now.
+    await this.serialized(() => this.startAgent());
   }
 
   async stop(): Promise<void> {
@@ -852,14 +856,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
       peerURL: peerURL(ip, ports.peer),
       addr: state.advertiseAddr,
     });
-    this.certRenewal?.stop();
-    this.certRenewal = undefined;
-    this.stopPortSync?.();
-    this.stopPortSync = undefined;
-    await this.agent?.stop();
-    this.agent = undefined;
-    session.close();
-    this.remoteSession = undefined;
+    // The worker's agent keeps heartbeating while the manager opens (its node must not go down).
     const managerState: SwarmState = { ...state, role: 'manager' };
     await this.becomeManager(managerState, async () => {
       await writeNodeCertificates(this.stateDir, material);
@@ -875,9 +872,16 @@ export class Daemon implements ClusterBackend, SystemBackend {
       await writeNodeCertificates(this.stateDir, identity.material);
       await writeSwarmState(this.stateDir, state);
       this.state = state;
-      await this.startWorkerAgent();
       throw e;
     });
+    this.certRenewal?.stop();
+    this.certRenewal = undefined;
+    this.stopPortSync?.();
+    this.stopPortSync = undefined;
+    await this.agent?.stop();
+    this.agent = undefined;
+    session.close();
+    this.remoteSession = undefined;
     await this.startAgent();
   }
 
@@ -917,10 +921,11 @@ export class Daemon implements ClusterBackend, SystemBackend {
         keyPem: renewed.keyPem,
       });
     }
-    await rm(join(this.stateDir, 'etcd'), { recursive: true, force: true });
-    await rm(certificatePaths(this.stateDir).dataKey, { force: true });
+    // The worker's state first: a crash from here on restarts a worker, never a manager without etcd.
     this.state = { ...state, role: 'worker', remoteManagers: managers };
     await writeSwarmState(this.stateDir, this.state);
+    await rm(join(this.stateDir, 'etcd'), { recursive: true, force: true });
+    await rm(certificatePaths(this.stateDir).dataKey, { force: true });
     await this.startWorkerAgent();
   }
 

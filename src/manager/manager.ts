@@ -170,10 +170,19 @@ export class Manager {
     await member.start();
     const creds = await loadClientCredentials(member.paths.tlsDir);
     const client = createEtcdClient({ endpoints: [loopbackClientURL(member.config.clientPort)], ...creds });
-    await waitUntilVoter(client);
     const store = new ClusterStore(client, tables);
     const cache = new StoreCache(store);
-    await cache.start();
+    try {
+      await waitUntilVoter(client);
+      await cache.start();
+    } catch (e) {
+      // Nothing keeps running: the caller wipes the state dir, and a supervised etcd left behind
+      // would keep a member (maybe a voter) alive that nobody owns.
+      await cache.stop().catch(() => undefined);
+      client.close();
+      await member.stop();
+      throw e;
+    }
     const m = new Manager(identity, member, client, store, cache, allocatePorts);
     m.dataKey = await readDataKey(stateDir);
     const root = await client.get(ROOT_CA_KEY).string();
@@ -241,7 +250,8 @@ export class Manager {
       store: this.store,
       cache: this.cache,
       dispatcher: () => this.leader?.dispatcher,
-      managers: () => this.managerAddrs(),
+      // A follower's refusal must not send the agent back to the follower itself.
+      managers: () => this.managerAddrs().filter((a) => a !== this.identity.advertiseAddr),
       logs: this.logs,
       membership: { join: (nodeId, req) => this.joinMember(nodeId, req) },
     });
@@ -251,14 +261,22 @@ export class Manager {
    * A manager-token node enters the etcd cluster: a learner now, a voter once it has caught up (the
    * promotion is retried in the background while the joiner starts its member).
    */
-  private async joinMember(nodeId: string, req: { peerURL: string; addr: string }): Promise<MemberJoin> {
+  private joinMember(nodeId: string, req: { peerURL: string; addr: string }): Promise<MemberJoin> {
+    // One join at a time on this manager, as SwarmKit's.
+    const run = this.joining.then(() => this.addMember(nodeId, req));
+    this.joining = run.catch(() => undefined);
+    return run;
+  }
+  private joining: Promise<unknown> = Promise.resolve();
+
+  private async addMember(nodeId: string, req: { peerURL: string; addr: string }): Promise<MemberJoin> {
     const node = this.cache.get('node', nodeId);
     if (node?.Spec.Role !== 'manager')
       throw new SwarmError('PERMISSION_DENIED', `node ${nodeId} is not a manager of this swarm`);
     // A join that failed half way left a learner that never started (etcd allows one learner at a
-    // time): it goes before the new one. Manager joins are one at a time, as SwarmKit's.
+    // time), or this node's own member from an earlier attempt: they go before the new one.
     for (const m of await listMembers(this.client))
-      if (m.isLearner && m.name === '') await removeMember(this.client, m.id);
+      if ((m.isLearner && m.name === '') || m.name === nodeId) await removeMember(this.client, m.id);
     const { id, initialCluster } = await addLearner(this.client, nodeId, req.peerURL);
     await this.updateNode(nodeId, (n) => ({
       ...n,
@@ -306,8 +324,19 @@ export class Manager {
   private reconcileMembers(): () => void {
     let running: Promise<void> | undefined;
     let again = false;
+    let stopped = false;
     const pass = async () => {
-      const plan = planMembers(this.cache.list('node'), await listMembers(this.client), this.identity.nodeId);
+      // Decide on what etcd holds now, not on a cache a new leader may not have caught up with.
+      await this.cache.waitForRevision(await this.store.revision());
+      if (stopped) return;
+      const members = await listMembers(this.client);
+      const plan = planMembers(this.cache.list('node'), members, this.identity.nodeId);
+      // A started learner whose promotion was lost (its serving manager restarted) is promoted here.
+      for (const m of members)
+        if (m.isLearner && m.name !== '' && this.cache.get('node', m.name)?.Spec.Role === 'manager')
+          await promote(this.client, m.id, 5000).catch((e) =>
+            log.debug('learner not promoted yet', { err: e }),
+          );
       for (const m of plan.remove) {
         log.info('removing the etcd member of a node that is no manager', { member: m.id, node: m.name });
         await removeMember(this.client, m.id, 10_000);
@@ -320,6 +349,7 @@ export class Manager {
       }
     };
     const kick = () => {
+      if (stopped) return;
       if (running) {
         again = true;
         return;
@@ -340,6 +370,7 @@ export class Manager {
     const timer = setInterval(kick, 5000);
     kick();
     return () => {
+      stopped = true;
       off();
       clearInterval(timer);
     };
