@@ -329,6 +329,14 @@ export class Manager {
       // Decide on what etcd holds now, not on a cache a new leader may not have caught up with.
       await this.cache.waitForRevision(await this.store.revision());
       if (stopped) return;
+      if (this.cache.get('node', this.identity.nodeId)?.Spec.Role === 'worker') {
+        // Demoted while leading: the plan never removes the leader's own member, so step down and
+        // let the next leader remove it (this manager then carries on as a worker).
+        log.info('this leader was demoted; stepping down');
+        stopped = true;
+        void this.election.stop();
+        return;
+      }
       const members = await listMembers(this.client);
       const plan = planMembers(this.cache.list('node'), members, this.identity.nodeId);
       // A started learner whose promotion was lost (its serving manager restarted) is promoted here.

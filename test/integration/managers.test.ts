@@ -244,6 +244,36 @@ describe('several managers', { timeout: 300_000 }, () => {
     );
   });
 
+  it('demoting the leader: another manager leads and the old leader carries on as a worker', async () => {
+    const status = await managerStatus(m2);
+    const leaderName = status.find((x) => x.endsWith(' leader'))?.split(' ')[0] ?? '';
+    const leaderHost = cluster.hosts.find((h) => h.name === leaderName) as ClusterHost;
+    const via = [m1, m2, m3].find((h) => h !== leaderHost) as ClusterHost;
+    const demote = await docker(via, ['node', 'demote', leaderName]);
+    assert.equal(demote.code, 0, demote.stderr);
+    await until(
+      `${leaderName} a worker, another manager leading`,
+      async () => {
+        const n = (await nodes(via)).find((x) => x.Description?.Hostname === leaderName);
+        const s = await managerStatus(via);
+        return n && !n.ManagerStatus && n.Status.State === 'ready' && s.some((x) => x.endsWith(' leader'))
+          ? true
+          : undefined;
+      },
+      60_000,
+    );
+    const promote = await docker(via, ['node', 'promote', leaderName]);
+    assert.equal(promote.code, 0, promote.stderr);
+    await until(
+      `${leaderName} a reachable manager again`,
+      async () => ((await managerStatus(via)).includes(`${leaderName} reachable`) ? true : undefined),
+      60_000,
+    );
+    await until('it serves the cluster API again', async () =>
+      (await docker(leaderHost, ['node', 'ls', '-q'])).code === 0 ? true : undefined,
+    );
+  });
+
   it('a manager that leaves takes its etcd member along: the others keep a quorum without it', async () => {
     const left = await docker(m3, ['swarm', 'leave', '--force']);
     assert.equal(left.code, 0, left.stderr);
