@@ -2,9 +2,8 @@
 // the image — the holders are read from the container runtime at that moment, so they survive
 // restarts — and a task whose image is missing pulls it first, as Docker's engine does.
 import { SwarmError } from '../api/errors.js';
-import type { RegistryAuth } from '../executor/images/registry.js';
 import { ImageStore } from '../executor/images/store.js';
-import type { ResolvedImage } from '../executor/types.js';
+import type { RegistryAuth, ResolvedImage } from '../executor/types.js';
 import { createLogger } from '../lib/log.js';
 
 const log = createLogger({ component: 'images' });

@@ -1,6 +1,14 @@
 // The executor contract the agent drives (SwarmKit's Executor/Controller shape) and the container
 // types it speaks in, with Docker's field names. Self-contained: nothing here imports the cluster API.
-import type { RegistryAuth } from './images/registry.js';
+
+/** Docker's AuthConfig as carried (base64url JSON) in the X-Registry-Auth header. */
+export interface RegistryAuth {
+  username?: string;
+  password?: string;
+  serveraddress?: string;
+  identitytoken?: string;
+  registrytoken?: string;
+}
 
 /** A mount in a ContainerSpec (Docker's `mount.Mount`). */
 export interface MountSpec {

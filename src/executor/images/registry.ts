@@ -8,19 +8,11 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { z } from 'zod';
 import { invalidArgument, SwarmError } from '../../api/errors.js';
 import { MAX_REGISTRY_AUTH_LENGTH } from '../../api/types.js';
+import type { RegistryAuth } from '../types.js';
 import { fsyncPath, HashingStream, sha256Digest } from './fsutil.js';
 import { MANIFEST_ACCEPT } from './manifests.js';
 import { DEFAULT_DOMAIN } from './reference.js';
 import type { Descriptor } from './types.js';
-
-/** Docker's AuthConfig as carried (base64url JSON) in the X-Registry-Auth header. */
-export interface RegistryAuth {
-  username?: string;
-  password?: string;
-  serveraddress?: string;
-  identitytoken?: string;
-  registrytoken?: string;
-}
 
 const authSchema = z
   .object({

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { invalidArgument, notFound, SwarmError } from '../../api/errors.js';
 import { createLogger } from '../../lib/log.js';
-import type { ImageResolver } from '../types.js';
+import type { ImageResolver, RegistryAuth } from '../types.js';
 import { readImageArchive } from './archive.js';
 import {
   decompressHashed,
@@ -31,12 +31,7 @@ import {
   repositoryName,
   withDefaultTag,
 } from './reference.js';
-import {
-  DEFAULT_INSECURE_REGISTRIES,
-  isInsecureRegistry,
-  type RegistryAuth,
-  RegistryClient,
-} from './registry.js';
+import { DEFAULT_INSECURE_REGISTRIES, isInsecureRegistry, RegistryClient } from './registry.js';
 import { planRemoval } from './removal.js';
 import {
   type Image,

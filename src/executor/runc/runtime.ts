@@ -13,7 +13,6 @@ import type { Readable, Writable } from 'node:stream';
 import { conflict, invalidArgument, notFound, SwarmError } from '../../api/errors.js';
 import { run } from '../../lib/exec.js';
 import { createLogger } from '../../lib/log.js';
-import type { RegistryAuth } from '../images/registry.js';
 import type {
   ContainerSpec,
   HealthConfig,
@@ -23,6 +22,7 @@ import type {
   LogOptions,
   NetworkProvider,
   PreparedNetwork,
+  RegistryAuth,
   ResourceRequirements,
 } from '../types.js';
 import { buildOciSpec, normalizeSignal, parseProcLimits, resolveUser } from './bundle.js';
