@@ -4,13 +4,12 @@
 // every 20 ms): join per node, create → 50 running across 3 nodes, worker kill -9 → replicas back,
 // silent link cut → replicas back, drain of a node holding 10 tasks (time and fewest running).
 // Docker's figures come from research/anchors.md ("Docker swarm mode, several nodes").
-import { type ClusterHost, sleep, startCluster } from '../test/helpers/cluster.js';
+import { type ClusterHost, loadBusybox, sleep, startCluster } from '../test/helpers/cluster.js';
 import {
   type BoxTask as ApiTask,
   createService,
   dockerFigure,
   joinSwarm,
-  loadBusybox,
   sleepSpec as spec,
   tasksOf,
   until,

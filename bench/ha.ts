@@ -16,13 +16,12 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TaskState, taskStateIndex } from '../src/api/types.js';
 import type { ApiNode } from '../test/helpers/cli.js';
-import { type ClusterHost, sleep, startCluster } from '../test/helpers/cluster.js';
+import { type ClusterHost, loadBusybox, sleep, startCluster } from '../test/helpers/cluster.js';
 import {
   type BoxTask,
   createService,
   dockerFigure,
   joinSwarm,
-  loadBusybox,
   sleepSpec,
   tasksOf,
   until,

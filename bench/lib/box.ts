@@ -1,11 +1,8 @@
 // What the cluster-in-a-box benchmarks (bench/cluster.ts, bench/ha.ts) share: polling through the
 // Engine API every 20 ms, Docker's figures from the "several nodes" table of research/anchors.md, a
 // `swarm join` with the body Docker's CLI sends, busybox loaded on every host, a service spec.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { type ClusterHost, until as untilEvery } from '../../test/helpers/cluster.js';
-import { buildBusyboxDockerArchive } from '../../test/helpers/images.js';
 import { ANCHORS_FILE } from './report.js';
 
 /** Polled every 20 ms: the figures are times. */
@@ -55,22 +52,6 @@ export async function joinSwarm(host: ClusterHost, remote: ClusterHost, token: s
     JoinToken: token,
   });
   if (r.status !== 200) throw new Error(`join ${host.name}: ${r.status} ${r.body}`);
-}
-
-/** Loads a busybox image (built in a temp dir, removed after) on each host. */
-export async function loadBusybox(hosts: readonly ClusterHost[]): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'skt-bench-img-'));
-  try {
-    const archive = join(dir, 'busybox.tar');
-    await buildBusyboxDockerArchive(archive);
-    const tar = readFileSync(archive);
-    for (const h of hosts) {
-      const r = await h.api('POST', '/images/load?quiet=1', tar, { 'Content-Type': 'application/x-tar' });
-      if (r.status !== 200) throw new Error(`image load on ${h.name}: ${r.status}`);
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
 }
 
 /** A replicated busybox service that sleeps and stops at once (StopGracePeriod 0). */

@@ -20,7 +20,12 @@ import {
 import { stripNulls, validateSwarmSpec } from '../api/validate.js';
 import { createNodeCredentials, createRootCA } from '../ca/certificates.js';
 import { CERTIFICATES_EXPIRED_MESSAGE, certificateExpired } from '../ca/renewal.js';
-import { certificatePaths, readNodeCertificates, writeNodeCertificates } from '../ca/store.js';
+import {
+  certificatePaths,
+  type NodeCertificateFiles,
+  readNodeCertificates,
+  writeNodeCertificates,
+} from '../ca/store.js';
 import { parseJoinToken } from '../ca/tokens.js';
 import { type ClusterBackend, type ControlApis, clusterRoutes } from '../engineapi/cluster.js';
 import { containerRoutes } from '../engineapi/containers.js';
@@ -386,6 +391,21 @@ export class Daemon implements ClusterBackend, SystemBackend {
     });
   }
 
+  /**
+   * Stops what runs for this node's part in the swarm (the agent, which leaves its containers running,
+   * its session, certificate renewal, port sync, orphan sweep, log listener); the manager is the caller's.
+   */
+  private async stopNodeAgent(): Promise<void> {
+    this.certRenewal?.stop();
+    this.certRenewal = undefined;
+    this.stopPortSync?.();
+    this.stopPortSync = undefined;
+    await this.agent?.stop();
+    this.agent = undefined;
+    this.remoteSession?.close();
+    this.remoteSession = undefined;
+  }
+
   /** Keeps the managers a worker was last told of, on disk too: a restart finds them after a failover. */
   private async rememberManagers(managers: string[]): Promise<void> {
     const state = this.state;
@@ -617,14 +637,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
    */
   private async forceNewCluster(state: SwarmState): Promise<string> {
     log.warn("rebuilding a one-manager cluster from this manager's data", { node: state.nodeId });
-    this.certRenewal?.stop();
-    this.certRenewal = undefined;
-    this.stopPortSync?.();
-    this.stopPortSync = undefined;
-    await this.agent?.stop();
-    this.agent = undefined;
-    this.remoteSession?.close();
-    this.remoteSession = undefined;
+    await this.stopNodeAgent();
     await this.manager?.stop();
     this.manager = undefined;
     await EtcdMember.forceNewCluster(this.stateDir);
@@ -724,26 +737,39 @@ export class Daemon implements ClusterBackend, SystemBackend {
     advertise: string,
     listen: string,
   ): Promise<void> {
-    const ip = advertise.replace(/:\d+$/, '');
-    const identity = {
+    const state: SwarmState = {
       nodeId: joined.info.nodeId,
       clusterId: joined.info.clusterId,
       advertiseAddr: advertise,
-    };
-    const state: SwarmState = {
-      ...identity,
       role: 'manager',
       listenAddr: listen,
       createdAt: new Date().toISOString(),
       remoteManagers: managers,
     };
-    await this.becomeManager(state, async () => {
-      await writeNodeCertificates(this.stateDir, joined);
+    await this.enterManagers(state, joined, managers);
+    log.info('joined the swarm as a manager', { node: state.nodeId, cluster: state.clusterId, managers });
+    await this.startAgent();
+    await this.waitJoined();
+  }
+
+  /**
+   * This node's etcd member enters the managers' cluster (a manager adds it as a learner and promotes
+   * it once it has caught up) and its manager opens: a join with the manager token, or a promotion.
+   */
+  private enterManagers(state: SwarmState, certs: NodeCertificateFiles, managers: string[]): Promise<void> {
+    const ip = state.advertiseAddr.replace(/:\d+$/, '');
+    return this.becomeManager(state, async () => {
+      await writeNodeCertificates(this.stateDir, certs);
       const ports = { client: await freePort(), peer: await freePort(ip), metrics: await freePort() };
-      const member = await this.requestMembership(managers, new NodeTLSIdentity(joined), {
+      const member = await this.requestMembership(managers, new NodeTLSIdentity(certs), {
         peerURL: peerURL(ip, ports.peer),
-        addr: advertise,
+        addr: state.advertiseAddr,
       });
+      const identity = {
+        nodeId: state.nodeId,
+        clusterId: state.clusterId,
+        advertiseAddr: state.advertiseAddr,
+      };
       return Manager.joinCluster({
         stateDir: this.stateDir,
         identity,
@@ -752,9 +778,6 @@ export class Daemon implements ClusterBackend, SystemBackend {
         allocatePorts: portAllocator,
       });
     });
-    log.info('joined the swarm as a manager', { node: state.nodeId, cluster: state.clusterId, managers });
-    await this.startAgent();
-    await this.waitJoined();
   }
 
   /**
@@ -851,37 +874,14 @@ export class Daemon implements ClusterBackend, SystemBackend {
       certPem: renewed.certPem,
       keyPem: renewed.keyPem,
     };
-    const ports = { client: await freePort(), peer: await freePort(ip), metrics: await freePort() };
-    const member = await this.requestMembership(managers, new NodeTLSIdentity(material), {
-      peerURL: peerURL(ip, ports.peer),
-      addr: state.advertiseAddr,
-    });
-    // The worker's agent keeps heartbeating while the manager opens (its node must not go down).
-    const managerState: SwarmState = { ...state, role: 'manager' };
-    await this.becomeManager(managerState, async () => {
-      await writeNodeCertificates(this.stateDir, material);
-      return Manager.joinCluster({
-        stateDir: this.stateDir,
-        identity: { nodeId: state.nodeId, clusterId: state.clusterId, advertiseAddr: state.advertiseAddr },
-        ports,
-        member,
-        allocatePorts: portAllocator,
-      });
-    }).catch(async (e) => {
+    await this.enterManagers({ ...state, role: 'manager' }, material, managers).catch(async (e) => {
       // becomeManager wiped the swarm state on failure: this node is a worker as it was.
       await writeNodeCertificates(this.stateDir, identity.material);
       await writeSwarmState(this.stateDir, state);
       this.state = state;
       throw e;
     });
-    this.certRenewal?.stop();
-    this.certRenewal = undefined;
-    this.stopPortSync?.();
-    this.stopPortSync = undefined;
-    await this.agent?.stop();
-    this.agent = undefined;
-    session.close();
-    this.remoteSession = undefined;
+    await this.stopNodeAgent();
     await this.startAgent();
   }
 
@@ -895,14 +895,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     if (this.manager !== manager || state?.role !== 'manager') return; // left meanwhile
     const managers = manager.managerAddrs().filter((a) => a !== state.advertiseAddr);
     log.info('this manager was demoted; carrying on as a worker', { node: state.nodeId, managers });
-    this.certRenewal?.stop();
-    this.certRenewal = undefined;
-    this.stopPortSync?.();
-    this.stopPortSync = undefined;
-    await this.agent?.stop();
-    this.agent = undefined;
-    this.remoteSession?.close();
-    this.remoteSession = undefined;
+    await this.stopNodeAgent();
     await manager.stop();
     this.manager = undefined;
     const identity = new NodeTLSIdentity(await readNodeCertificates(this.stateDir));
@@ -941,14 +934,8 @@ export class Daemon implements ClusterBackend, SystemBackend {
               `${managers - 1} managers out of ${managers}. Without a Raft quorum your swarm will be inaccessible. The only way to restore a swarm that has lost consensus is to reinitialize it with \`--force-new-cluster\`. Use \`--force\` to suppress this message.`,
       );
     }
-    this.stopPortSync?.();
+    await this.stopNodeAgent();
     this.syncPortsNow = async () => undefined;
-    this.certRenewal?.stop();
-    this.certRenewal = undefined;
-    await this.agent?.stop();
-    this.agent = undefined;
-    this.remoteSession?.close();
-    this.remoteSession = undefined;
     this.stateError = '';
     await this.manager
       ?.leaveCluster()

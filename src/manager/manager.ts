@@ -36,6 +36,7 @@ import { TaskApi } from './controlapi/tasks.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
 import { LeaderLoop } from './leader.js';
 import { planMembers } from './members.js';
+import { changeNode } from './nodewrite.js';
 import { type RemoteApi, startRemoteApi } from './remoteapi.js';
 import { CachedControlStore } from './storeadapter.js';
 import { type Tables, tables } from './tables.js';
@@ -384,18 +385,8 @@ export class Manager {
     };
   }
 
-  private async updateNode(nodeId: string, change: (n: Node) => Node): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      const n = this.cache.get('node', nodeId);
-      if (!n) return;
-      try {
-        const updated = await this.store.update('node', change(n));
-        await this.cache.waitForRevision(updated.Version.Index).catch(() => undefined);
-        return;
-      } catch (e) {
-        if (!(e instanceof SwarmError && e.code === 'OUT_OF_SEQUENCE') || attempt >= 5) throw e;
-      }
-    }
+  private updateNode(nodeId: string, change: (n: Node) => Node): Promise<void> {
+    return changeNode(this.store, this.cache, nodeId, change);
   }
 
   /** swarm init: a new single-member etcd cluster holding a new cluster object and this node. */

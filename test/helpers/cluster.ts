@@ -5,12 +5,15 @@
 // removes it, from this process or another one.
 import { spawn } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { scrubRuntime } from '../../bench/lib/containers.js';
 import type { Node, Cluster as SwarmCluster } from '../../src/api/types.js';
 import { run } from '../../src/lib/exec.js';
 import { NETNS_DIR, netnsPath, netnsPrefix, ownerTag } from '../../src/network/names.js';
+import { buildBusyboxDockerArchive } from './images.js';
 import {
   type ApiResponse,
   isLiveProcess,
@@ -442,6 +445,22 @@ async function scrubHost(stateDir: string): Promise<void> {
  * about removed services), services removed and containers waited for, swarmds and etcds stopped,
  * leftovers scrubbed, state dirs unmounted and removed, host and switch namespaces deleted.
  */
+/** Loads a busybox image tagged `tag` (built in a temp dir, removed after) on each of `hosts`, through the API. */
+export async function loadBusybox(hosts: readonly ClusterHost[], tag = 'busybox:latest'): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'skt-img-'));
+  try {
+    const archive = join(dir, 'busybox.tar');
+    await buildBusyboxDockerArchive(archive, { tag });
+    const tar = readFileSync(archive);
+    for (const h of hosts) {
+      const r = await h.api('POST', '/images/load?quiet=1', tar, { 'Content-Type': 'application/x-tar' });
+      if (r.status !== 200) throw new Error(`image load on ${h.name}: ${r.status} ${r.body}`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export async function teardownCluster(c: ClusterRecord): Promise<void> {
   const switchExists = existsSync(netnsPath(c.switchNetns));
   if (switchExists)

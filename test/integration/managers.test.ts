@@ -7,13 +7,11 @@
 // manager that leaves takes its etcd member along; with a quorum lost writes fail fast and
 // --force-new-cluster recovers.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type ApiNode, type ApiTask, docker } from '../helpers/cli.js';
-import { type Cluster, type ClusterHost, startCluster, until } from '../helpers/cluster.js';
-import { buildBusyboxDockerArchive } from '../helpers/images.js';
+import { type Cluster, type ClusterHost, loadBusybox, startCluster, until } from '../helpers/cluster.js';
 
 /** Files under `dir` whose bytes contain `text`. */
 function filesHolding(dir: string, text: string): string[] {
@@ -48,7 +46,6 @@ describe('several managers', { timeout: 300_000 }, () => {
   let m2: ClusterHost;
   let m3: ClusterHost;
   let worker: ClusterHost;
-  let imageDir: string;
 
   const nodes = async (via: ClusterHost) => (await via.api('GET', '/nodes')).json<ApiNode[]>();
   const managerStatus = async (via: ClusterHost) =>
@@ -69,12 +66,9 @@ describe('several managers', { timeout: 300_000 }, () => {
   before(async () => {
     cluster = await startCluster({ workers: 3, join: false });
     [m1, m2, m3, worker] = cluster.hosts as [ClusterHost, ClusterHost, ClusterHost, ClusterHost];
-    imageDir = mkdtempSync(join(tmpdir(), 'skt-ha-img-'));
-    await buildBusyboxDockerArchive(join(imageDir, 'busybox.tar'));
   });
   after(async () => {
     await cluster?.destroy();
-    if (imageDir) rmSync(imageDir, { recursive: true, force: true });
   });
 
   it('two hosts join with the manager token: node ls shows one Leader and two Reachable', async () => {
@@ -122,11 +116,7 @@ describe('several managers', { timeout: 300_000 }, () => {
   });
 
   it('a service created through one manager runs on every node and logs through another', async () => {
-    const tar = readFileSync(join(imageDir, 'busybox.tar'));
-    for (const h of cluster.hosts) {
-      const r = await h.api('POST', '/images/load?quiet=1', tar, { 'Content-Type': 'application/x-tar' });
-      assert.equal(r.status, 200, r.body);
-    }
+    await loadBusybox(cluster.hosts);
     const r = await docker(m3, [
       'service',
       'create',

@@ -6,13 +6,16 @@
 // a node that is up with Docker's wording, and a worker that left the swarm is down, removable, and has no task
 // container left; a rotated join token refuses the old one.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type ApiNode, type ApiTask, docker, swarmctl } from '../helpers/cli.js';
-import { type Cluster, type ClusterHost, sleep, startCluster, until } from '../helpers/cluster.js';
-import { buildBusyboxDockerArchive } from '../helpers/images.js';
+import {
+  type Cluster,
+  type ClusterHost,
+  loadBusybox,
+  sleep,
+  startCluster,
+  until,
+} from '../helpers/cluster.js';
 
 /** Task ID → container ID of the running tasks of `service`, as the manager reports them. */
 function containersOf(tasks: ApiTask[]): Map<string, string> {
@@ -24,8 +27,6 @@ describe('nodes across hosts', { timeout: 300_000 }, () => {
   let manager: ClusterHost;
   let w1: ClusterHost;
   let w2: ClusterHost;
-  let tar: Buffer;
-  let imageDir: string;
 
   const nodeOf = async (h: ClusterHost) =>
     (await manager.api('GET', '/nodes')).json<ApiNode[]>().find((n) => n.Description?.Hostname === h.name);
@@ -38,10 +39,6 @@ describe('nodes across hosts', { timeout: 300_000 }, () => {
     return (await tasksOf(service)).filter(
       (t) => t.NodeID === id && t.DesiredState === 'running' && t.Status.State === 'running',
     );
-  };
-  const loadImage = async (h: ClusterHost) => {
-    const r = await h.api('POST', '/images/load?quiet=1', tar, { 'Content-Type': 'application/x-tar' });
-    assert.equal(r.status, 200, `image load on ${h.name}: ${r.body}`);
   };
   const create = async (name: string, mode: object) => {
     const r = await manager.api('POST', '/services/create', {
@@ -56,16 +53,11 @@ describe('nodes across hosts', { timeout: 300_000 }, () => {
     cluster = await startCluster({ workers: 2, join: false });
     manager = cluster.manager;
     [w1, w2] = cluster.workers as [ClusterHost, ClusterHost];
-    imageDir = mkdtempSync(join(tmpdir(), 'skt-nodes-img-'));
-    await buildBusyboxDockerArchive(join(imageDir, 'busybox.tar'));
-    tar = readFileSync(join(imageDir, 'busybox.tar'));
     await cluster.join(w1);
-    await loadImage(manager);
-    await loadImage(w1);
+    await loadBusybox([manager, w1]);
   });
   after(async () => {
     await cluster?.destroy();
-    if (imageDir) rmSync(imageDir, { recursive: true, force: true });
   });
 
   it('a global service runs on every node, including one that joins later', async () => {
@@ -78,7 +70,7 @@ describe('nodes across hosts', { timeout: 300_000 }, () => {
     await until('2 replicas on worker-1', async () =>
       (await runningOn('spread', w1)).length === 2 ? true : undefined,
     );
-    await loadImage(w2);
+    await loadBusybox([w2]);
     const token = await cluster.workerToken();
     const joined = await swarmctl(w2, [
       'swarm',
@@ -139,12 +131,7 @@ describe('nodes across hosts', { timeout: 300_000 }, () => {
   });
 
   it('an image missing on some nodes rejects the task only there; the node that has it runs its task', async () => {
-    const path = join(imageDir, 'onlyhere.tar');
-    await buildBusyboxDockerArchive(path, { tag: 'onlyhere:1' });
-    const r = await manager.api('POST', '/images/load?quiet=1', readFileSync(path), {
-      'Content-Type': 'application/x-tar',
-    });
-    assert.equal(r.status, 200, r.body);
+    await loadBusybox([manager], 'onlyhere:1');
     const created = await manager.api('POST', '/services/create', {
       Name: 'partial',
       TaskTemplate: {

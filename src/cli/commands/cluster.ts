@@ -365,16 +365,17 @@ const nodeInspect: Run = async (ctx, inv) => {
   return 0;
 };
 
+/** A labels section as the CLI prints it: Go ranges over the map in key order; values keep their case. */
+function labelLines(title: string, labels: Record<string, string> | null | undefined): string[] {
+  const entries = Object.entries(labels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  if (entries.length === 0) return [];
+  return [title, ...entries.map(([k, v]) => ` - ${k}${v ? `=${v}` : ''}`)];
+}
+
 function prettyNode(n: Node): string {
   const lines = [`ID:\t\t\t${n.ID}`];
   if (n.Spec.Name) lines.push(`Name:\t\t\t${n.Spec.Name}`);
-  const labels = Object.entries(n.Spec.Labels ?? {});
-  if (labels.length > 0) {
-    lines.push('Labels:');
-    // Go ranges over the map in key order; PrettyPrint-free, so values keep their case.
-    for (const [k, v] of labels.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      lines.push(` - ${k}${v ? `=${v}` : ''}`);
-  }
+  lines.push(...labelLines('Labels:', n.Spec.Labels));
   lines.push(`Hostname:              \t${n.Description?.Hostname ?? ''}`);
   lines.push(`Joined at:             \t${prettyCase(goTimeString(n.CreatedAt ?? ''))}`);
   lines.push(
@@ -404,13 +405,7 @@ function prettyNode(n: Node): string {
     for (const t of [...plugins.keys()].sort()) lines.push(` ${t}:\t\t${plugins.get(t)?.join(', ')}`);
   }
   lines.push(`Engine Version:\t\t${n.Description?.Engine?.EngineVersion ?? ''}`);
-  const engineLabels = Object.entries(n.Description?.Engine?.Labels ?? {}).sort(([a], [b]) =>
-    a < b ? -1 : a > b ? 1 : 0,
-  );
-  if (engineLabels.length > 0) {
-    lines.push('Engine Labels:');
-    for (const [k, v] of engineLabels) lines.push(` - ${k}${v ? `=${v}` : ''}`);
-  }
+  lines.push(...labelLines('Engine Labels:', n.Description?.Engine?.Labels));
   const tls = n.Description?.TLSInfo;
   if (tls?.TrustRoot) {
     lines.push(

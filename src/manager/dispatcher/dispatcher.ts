@@ -2,7 +2,6 @@
 // and task status reports batched into the store. It implements the agent's DispatcherSession
 // contract; the local agent calls it in-process, remote agents over gRPC.
 import { randomBytes } from 'node:crypto';
-import { isDeepStrictEqual } from 'node:util';
 import type { DispatcherSession, Heartbeat, SessionInfo, TaskStatusUpdate } from '../../agent/session.js';
 import { SwarmError } from '../../api/errors.js';
 import type { Node, NodeDescription, Task } from '../../api/types.js';
@@ -11,6 +10,7 @@ import { createLogger } from '../../lib/log.js';
 import type { DispatcherBackend } from '../../rpc/dispatcher-service.js';
 import type { StoreCache } from '../../store/cache.js';
 import { type BatchOp, type ClusterStore, type Fence, isNotLeader } from '../../store/store.js';
+import { changeNode } from '../nodewrite.js';
 import type { Tables } from '../tables.js';
 
 const log = createLogger({ component: 'dispatcher' });
@@ -38,11 +38,6 @@ export function assignedTasks(tasks: readonly Task[]): Task[] {
   return tasks.filter((t) => taskStateIndex(t.Status.State) >= assigned);
 }
 
-/** The object as JSON would carry it: keys whose value is undefined dropped, at every depth. */
-function stripUndefined(v: unknown): unknown {
-  return JSON.parse(JSON.stringify(v));
-}
-
 export class Dispatcher implements DispatcherSession, DispatcherBackend {
   private readonly sessions = new Map<string, Session>();
   private readonly queue = new Map<string, { nodeId: string; update: TaskStatusUpdate }>();
@@ -63,6 +58,9 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
     private readonly now: () => number = Date.now,
   ) {
     this.startedAt = now();
+    this.forgetManagers = cache.subscribe((ev) => {
+      if (ev.kind === 'node') this.managerList = undefined;
+    });
   }
 
   start(): void {
@@ -82,6 +80,7 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.forgetManagers();
     clearTimeout(this.checkTimer);
     clearTimeout(this.flushTimer);
     await this.flush();
@@ -172,14 +171,20 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
     };
   }
 
-  /** The remote API addresses of the managers that are up, this leader's first (agents dial in order). */
+  /**
+   * The remote API addresses of the managers that are up, this leader's first (agents dial in order).
+   * Every heartbeat carries it: computed once per change of the nodes, not per heartbeat.
+   */
   private managers(): string[] {
-    return this.cache
+    this.managerList ??= this.cache
       .list('node')
       .filter((n) => n.Spec.Role === 'manager' && n.Status.State !== 'down' && n.ManagerStatus?.Addr)
       .sort((a, b) => Number(b.ID === this.selfId) - Number(a.ID === this.selfId))
       .map((n) => n.ManagerStatus?.Addr as string);
+    return this.managerList;
   }
+  private managerList: string[] | undefined;
+  private readonly forgetManagers: () => void;
 
   watchAssignments(sessionId: string, onTasks: (tasks: Task[]) => void): () => void {
     const { nodeId } = this.session(sessionId);
@@ -262,23 +267,8 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
     if (this.queue.size > 0 && !this.flushTimer) this.flushTimer = setTimeout(() => void this.flush(), 20);
   }
 
-  private async writeNode(nodeId: string, change: (n: Node) => Node): Promise<void> {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const n = this.cache.get('node', nodeId);
-      if (!n) return;
-      const next = change(n);
-      // An unchanged node keeps its version: a client holding it (node inspect, then node update)
-      // must not see "update out of sequence" because an agent registered again.
-      if (isDeepStrictEqual(stripUndefined(next), stripUndefined(n))) return;
-      try {
-        const updated = await this.store.update('node', next, { fence: this.fence() });
-        await this.cache.waitForRevision(updated.Version.Index).catch(() => undefined);
-        return;
-      } catch (e) {
-        if (e instanceof SwarmError && e.code === 'OUT_OF_SEQUENCE') continue;
-        throw e;
-      }
-    }
+  private writeNode(nodeId: string, change: (n: Node) => Node): Promise<void> {
+    return changeNode(this.store, this.cache, nodeId, change, () => ({ fence: this.fence() }));
   }
 
   /**
