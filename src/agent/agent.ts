@@ -272,10 +272,19 @@ export class Agent {
     this.scheduleHeartbeat(info.heartbeatPeriodMs);
   }
 
-  private scheduleHeartbeat(periodMs: number): void {
+  /** Sends the next heartbeat now: the node has news for the managers (e.g. a renewed certificate). */
+  heartbeatNow(): void {
+    // Only a heartbeat waiting on its timer is brought forward; one in flight carries on.
+    if (this.stopped || this.heartbeatTimer === undefined) return;
+    clearTimeout(this.heartbeatTimer);
+    this.scheduleHeartbeat(0, true);
+  }
+
+  private scheduleHeartbeat(periodMs: number, now = false): void {
     if (this.stopped) return;
     this.heartbeatTimer = setTimeout(
       async () => {
+        this.heartbeatTimer = undefined;
         try {
           const r = await this.opts.session.heartbeat(this.sessionId ?? '');
           this.scheduleHeartbeat(r.periodMs);
@@ -290,7 +299,7 @@ export class Agent {
             });
         }
       },
-      Math.max(50, periodMs / 2),
+      now ? 0 : Math.max(50, periodMs / 2),
     );
   }
 

@@ -1,6 +1,6 @@
 // The agent ↔ dispatcher contract, transport-neutral: in-process on a manager's own node, gRPC over
 // mTLS for remote nodes. The dispatcher implements it; the agent only calls it.
-import type { NodeDescription, Task, TaskStatus } from '../api/types.js';
+import type { NodeDescription, Task, TaskStatus, TLSInfo } from '../api/types.js';
 
 export interface TaskStatusUpdate {
   taskId: string;
@@ -22,13 +22,23 @@ export interface Heartbeat {
   managers?: string[];
   /** The role the cluster wants for this node: a promoted worker reads "manager". */
   role?: 'manager' | 'worker';
+  /**
+   * What the node should trust and who signs certificates now (base64 SPKI): during a root rotation
+   * a node renews once its certificate's issuer differs, and takes the new root once it is in force.
+   */
+  trust?: { rootCA: string; issuerPublicKey: string };
+}
+
+/** What a node reports with each heartbeat: the TLS state it is in (Docker's node TLSInfo). */
+export interface NodeReport {
+  tlsInfo?: TLSInfo;
 }
 
 export interface DispatcherSession {
   /** Opens a session for this node with its description; re-opening replaces the old session. */
   register(nodeId: string, description: NodeDescription): Promise<SessionInfo>;
   /** Keeps the node READY; returns the next period. Throws "session invalid" for a stale session. */
-  heartbeat(sessionId: string): Promise<Heartbeat>;
+  heartbeat(sessionId: string, report?: NodeReport): Promise<Heartbeat>;
   /**
    * Calls `onTasks` with the node's full task set (tasks assigned to it, state ≥ ASSIGNED) now and
    * after every change. Returns a function that ends the watch.

@@ -333,6 +333,14 @@ export const NodeSpecSchema = z.object({
 });
 export type NodeSpec = z.infer<typeof NodeSpecSchema>;
 
+/** Docker's TLSInfo: a trust root (PEM) and a certificate issuer's subject and public key (base64 DER). */
+export const TLSInfoSchema = z.object({
+  TrustRoot: z.string(),
+  CertIssuerSubject: z.string(),
+  CertIssuerPublicKey: z.string(),
+});
+export type TLSInfo = z.infer<typeof TLSInfoSchema>;
+
 export const NodeDescriptionSchema = z.object({
   Hostname: z.string(),
   Platform: z.object({ Architecture: z.string(), OS: z.string() }),
@@ -342,9 +350,7 @@ export const NodeDescriptionSchema = z.object({
     Labels: labels().optional(),
     Plugins: z.array(z.object({ Type: z.string(), Name: z.string() })).optional(),
   }),
-  TLSInfo: z
-    .object({ TrustRoot: z.string(), CertIssuerSubject: z.string(), CertIssuerPublicKey: z.string() })
-    .optional(),
+  TLSInfo: TLSInfoSchema.optional(),
 });
 export type NodeDescription = z.infer<typeof NodeDescriptionSchema>;
 
@@ -402,16 +408,21 @@ export type SwarmSpec = z.infer<typeof SwarmSpecSchema>;
 export const ClusterSchema = z.object({
   ...meta,
   Spec: SwarmSpecSchema,
-  TLSInfo: z.object({
-    TrustRoot: z.string(),
-    CertIssuerSubject: z.string(),
-    CertIssuerPublicKey: z.string(),
-  }),
+  TLSInfo: TLSInfoSchema,
   RootRotationInProgress: z.boolean(),
+  /** Ours, not on the wire: the root being rotated to and its cross-signed copy (keys are sealed apart). */
+  RootRotation: z.object({ CACert: z.string(), CrossSignedCACert: z.string() }).optional(),
   DefaultAddrPool: z.array(z.string()),
   SubnetSize: int(),
   DataPathPort: int(),
   JoinTokens: z.object({ Worker: z.string(), Manager: z.string() }),
+  // Ours, not Docker's (the CLI echoes Spec back whole, so they cannot live there): a join token stops
+  // admitting nodes JoinTokenTTL (ns; 0 or absent: never) after it was made. A token without an
+  // issue time (made before TTLs existed) never expires until rotated.
+  JoinTokenTTL: duration().optional(),
+  JoinTokensIssuedAt: z
+    .object({ Worker: z.string().datetime().optional(), Manager: z.string().datetime().optional() })
+    .optional(),
 });
 export type Cluster = z.infer<typeof ClusterSchema>;
 

@@ -53,6 +53,15 @@ export interface RootCA {
   keyPem: string;
 }
 
+/**
+ * Who signs node certificates: the root itself, or during a root rotation the new root's key with
+ * `chainPem` (the new root cross-signed by the old one) sent after each leaf, so that nodes which
+ * still trust only the old root accept certificates from the new key.
+ */
+export interface SigningCA extends RootCA {
+  chainPem?: string;
+}
+
 export interface IssueOptions {
   /** Lifetime measured from `now` (the certificate itself starts an hour earlier). */
   validityMs?: number;
@@ -128,7 +137,7 @@ function isP256(key: x509.PublicKey): boolean {
 }
 
 async function issue(
-  rootCA: RootCA,
+  rootCA: SigningCA,
   publicKey: x509.PublicKey,
   identity: NodeIdentity,
   options: IssueOptions,
@@ -164,7 +173,7 @@ async function issue(
       await x509.AuthorityKeyIdentifierExtension.create(rootCert.publicKey),
     ],
   });
-  return encodePem('CERTIFICATE', new Uint8Array(cert.rawData));
+  return encodePem('CERTIFICATE', new Uint8Array(cert.rawData)) + (rootCA.chainPem ?? '');
 }
 
 function firstCertificateDer(pem: string): Buffer {
@@ -198,7 +207,7 @@ export async function issueNodeCertificate(
  * which only proves possession of the key.
  */
 export async function signCSR(
-  rootCA: RootCA,
+  rootCA: SigningCA,
   csrPem: string,
   identity: NodeIdentity,
   options: IssueOptions = {},
@@ -219,7 +228,7 @@ export async function signCSR(
 
 /** Generates a key and has the (local) root CA certify it: how the first manager gets its certificate. */
 export async function createNodeCredentials(
-  rootCA: RootCA,
+  rootCA: SigningCA,
   identity: NodeIdentity,
   options: IssueOptions = {},
 ): Promise<{ certPem: string; keyPem: string }> {
@@ -289,21 +298,173 @@ export function parseRootCABundle(pem: string): NodeX509Certificate[] {
   });
 }
 
-/** Checks that a node certificate was signed by one of the roots (at any time) and returns its identity. */
+/** Every certificate of a PEM bundle, parsed (the leaf first, then the chain it was sent with). */
+function parseBundle(pem: string | Uint8Array): NodeX509Certificate[] {
+  const ders = typeof pem === 'string' ? decodeCertificateBundle(pem) : [Buffer.from(pem)];
+  return ders.map((der) => {
+    try {
+      return new NodeX509Certificate(der);
+    } catch (err) {
+      throw new SwarmError('INVALID_ARGUMENT', 'invalid certificate: cannot be parsed', { cause: err });
+    }
+  });
+}
+
+function signs(issuer: NodeX509Certificate, cert: NodeX509Certificate): boolean {
+  return cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
+}
+
+/**
+ * The certificate that signed `leaf`: a root of the bundle, or an intermediate of `chain` (a CA) that
+ * one of the roots signed, as during a root rotation. Undefined when none did.
+ */
+function issuerOf(
+  leaf: NodeX509Certificate,
+  chain: NodeX509Certificate[],
+  roots: NodeX509Certificate[],
+): NodeX509Certificate | undefined {
+  const direct = roots.find((root) => signs(root, leaf));
+  if (direct) return direct;
+  return chain.find((ca) => ca.ca && signs(ca, leaf) && roots.some((root) => signs(root, ca)));
+}
+
+/** Checks that a node certificate (leaf, then any chain) leads to one of the roots and returns its identity. */
 export function verifyNodeCertificateSignature(
   cert: string | Uint8Array,
   rootCertPem: string,
 ): NodeCertificateInfo {
   const info = parseNodeCertificate(cert);
-  const der = typeof cert === 'string' ? firstCertificateDer(cert) : Buffer.from(cert);
-  const leaf = new NodeX509Certificate(der);
-  const signedByRoot = parseRootCABundle(rootCertPem).some(
-    (root) => leaf.checkIssued(root) && leaf.verify(root.publicKey),
-  );
-  if (!signedByRoot) {
+  const [leaf, ...chain] = parseBundle(cert);
+  if (!leaf || !issuerOf(leaf, chain, parseRootCABundle(rootCertPem))) {
     throw new SwarmError('UNAUTHENTICATED', 'node certificate is not signed by the swarm root CA');
   }
   return info;
+}
+
+/** Docker's TLSInfo of a node or cluster: its trust root and its certificate issuer's subject and key (base64 DER). */
+export interface TLSInfo {
+  TrustRoot: string;
+  CertIssuerSubject: string;
+  CertIssuerPublicKey: string;
+}
+
+/** The DER of a certificate's subject Name (walks the TBSCertificate's top-level fields). */
+function subjectDer(certDer: Buffer): Buffer {
+  // Minimal DER walk: Certificate ::= SEQ { tbs SEQ { [0] version?, serial, sigAlg, issuer, validity, subject, … } }
+  const read = (buf: Buffer, off: number) => {
+    const tag = buf[off] as number;
+    let len = buf[off + 1] as number;
+    let hdr = 2;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      len = 0;
+      for (let i = 0; i < n; i++) len = (len << 8) | (buf[off + 2 + i] as number);
+      hdr = 2 + n;
+    }
+    return { tag, start: off, contentStart: off + hdr, end: off + hdr + len };
+  };
+  const cert = read(certDer, 0);
+  const tbs = read(certDer, cert.contentStart);
+  let p = tbs.contentStart;
+  const fields: { start: number; end: number; tag: number }[] = [];
+  while (p < tbs.end) {
+    const f = read(certDer, p);
+    fields.push(f);
+    p = f.end;
+  }
+  const hasVersion = fields[0]?.tag === 0xa0;
+  const subject = fields[(hasVersion ? 1 : 0) + 4];
+  if (!subject) return Buffer.alloc(0);
+  return certDer.subarray(subject.start, subject.end);
+}
+
+function issuerInfo(issuer: NodeX509Certificate): Pick<TLSInfo, 'CertIssuerSubject' | 'CertIssuerPublicKey'> {
+  return {
+    CertIssuerSubject: subjectDer(issuer.raw).toString('base64'),
+    CertIssuerPublicKey: issuer.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'),
+  };
+}
+
+/** The cluster's TLSInfo for a root: the root is its own issuer. */
+export function rootTLSInfo(rootCertPem: string): TLSInfo {
+  const [root] = parseRootCABundle(rootCertPem);
+  if (!root) throw invalidArgument('no PEM certificate found');
+  return { TrustRoot: rootCertPem, ...issuerInfo(root) };
+}
+
+/** The base64 SPKI of a CA certificate: what a node's CertIssuerPublicKey shows once that CA signed it. */
+export function publicKeyOf(caCertPem: string): string {
+  const [cert] = parseBundle(caCertPem);
+  if (!cert) throw invalidArgument('no PEM certificate found');
+  return issuerInfo(cert).CertIssuerPublicKey;
+}
+
+/** A node's TLSInfo from its own material: the root it trusts and who signed its certificate. */
+export function nodeTLSInfo(material: { rootCertPem: string; certPem: string }): TLSInfo {
+  const [leaf, ...chain] = parseBundle(material.certPem);
+  const roots = parseRootCABundle(material.rootCertPem);
+  const issuer = leaf ? issuerOf(leaf, chain, roots) : undefined;
+  // A certificate no root signs (it should not happen) names the root, so a rotation still sees it stale.
+  return {
+    TrustRoot: material.rootCertPem,
+    ...(issuer ? issuerInfo(issuer) : { CertIssuerSubject: '', CertIssuerPublicKey: '' }),
+  };
+}
+
+/** The root cross-signed by the old one: the new root's subject and key, issued by the old root. */
+export async function crossSignRoot(oldRoot: RootCA, newRootCertPem: string): Promise<string> {
+  const oldCert = new x509.X509Certificate(firstCertificateDer(oldRoot.certPem));
+  const newCert = new x509.X509Certificate(firstCertificateDer(newRootCertPem));
+  const cross = await x509.X509CertificateGenerator.create({
+    serialNumber: newSerialNumber(),
+    subject: newCert.subjectName,
+    issuer: oldCert.subjectName,
+    notBefore: newCert.notBefore,
+    notAfter: newCert.notAfter.getTime() < oldCert.notAfter.getTime() ? newCert.notAfter : oldCert.notAfter,
+    publicKey: newCert.publicKey,
+    signingKey: await importSigningKey(oldRoot.keyPem),
+    signingAlgorithm,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(newCert.publicKey),
+      await x509.AuthorityKeyIdentifierExtension.create(oldCert.publicKey),
+    ],
+  });
+  return encodePem('CERTIFICATE', new Uint8Array(cross.rawData));
+}
+
+/** SwarmKit's floor for a new root: it must stay valid at least this long. */
+export const MIN_ROOT_CA_VALIDITY_MS = 365 * 24 * 3600_000;
+
+/**
+ * Checks a root CA an operator gives (`swarm ca --rotate --ca-cert --ca-key`): one self-signed CA
+ * certificate, valid for a year at least, and an ECDSA P-256 key that is its own. Returns it canonical.
+ */
+export function checkGivenRootCA(certPem: string, keyPem: string, now = new Date()): RootCA {
+  const roots = parseRootCABundle(certPem);
+  const [root] = roots;
+  if (!root || roots.length !== 1)
+    throw invalidArgument('the CA certificate must be exactly one certificate');
+  if (Date.parse(root.validTo) - now.getTime() < MIN_ROOT_CA_VALIDITY_MS)
+    throw invalidArgument(
+      'the CA certificate expires in less than a year: give one valid for a year at least',
+    );
+  if (Date.parse(root.validFrom) > now.getTime())
+    throw invalidArgument('the CA certificate is not valid yet');
+  let key: ReturnType<typeof createPrivateKey>;
+  try {
+    key = createPrivateKey(keyPem);
+  } catch (err) {
+    throw new SwarmError('INVALID_ARGUMENT', 'invalid CA key: not a PEM private key', { cause: err });
+  }
+  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
+    throw invalidArgument('the CA key must be an ECDSA P-256 key');
+  if (!root.checkPrivateKey(key)) throw invalidArgument('the CA key does not match the CA certificate');
+  return {
+    certPem: encodePem('CERTIFICATE', root.raw),
+    keyPem: key.export({ type: 'pkcs8', format: 'pem' }).toString(),
+  };
 }
 
 /**

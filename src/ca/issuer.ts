@@ -1,21 +1,35 @@
 // The CA's decision for one certificate request: who the requester is (new node by join token, or an
-// existing node renewing with its current certificate) and what certificate it gets. No I/O.
+// existing node renewing with its current certificate) and what certificate it gets; a join token past
+// its expiry (the cluster's JoinTokenTTL, ours) admits nobody. No I/O; the clock is `now`.
 
 import { SwarmError } from '../api/errors.js';
 import { newId } from '../api/ids.js';
-import { type NodeCertificateInfo, type NodeRole, type RootCA, signCSR } from './certificates.js';
-import { JOIN_TOKEN_REJECTED, roleForToken } from './tokens.js';
+import { type NodeCertificateInfo, type NodeRole, type SigningCA, signCSR } from './certificates.js';
+import {
+  expiredJoinTokenMessage,
+  JOIN_TOKEN_REJECTED,
+  type JoinTokenPolicy,
+  joinTokenExpiries,
+  roleForToken,
+} from './tokens.js';
 
 export interface NodeIssuerConfig {
-  rootCA: RootCA;
+  rootCA: SigningCA;
   clusterId: string;
-  /** The current tokens (they rotate). */
-  joinTokens: () => { worker: string; manager: string };
+  /** The current tokens (they rotate) and the cluster's expiry policy for them. */
+  joinTokens: () => CurrentJoinTokens;
   /** Lifetime of issued certificates (the cluster's NodeCertExpiry); default 90 days. */
   validityMs?: () => number;
   /** The role a renewing node gets now (promotion/demotion changes it); default: the role it holds. */
   renewalRole?: (peer: NodeCertificateInfo) => Promise<NodeRole>;
   now?: () => Date;
+}
+
+export interface CurrentJoinTokens {
+  worker: string;
+  manager: string;
+  /** Absent: the tokens never expire. */
+  policy?: JoinTokenPolicy | undefined;
 }
 
 export interface CertificateRequest {
@@ -56,7 +70,12 @@ export function createNodeIssuer(
       };
     }
     if (request.token === '') throw new SwarmError('INVALID_ARGUMENT', JOIN_TOKEN_REJECTED);
-    const role = roleForToken(request.token, config.joinTokens());
+    const tokens = config.joinTokens();
+    const role = roleForToken(request.token, tokens);
+    const expiresAt = joinTokenExpiries(tokens.policy ?? {})[role];
+    // Written so that an unreadable expiry (NaN) refuses the token rather than admitting it for ever.
+    if (expiresAt && !((options.now ?? new Date()).getTime() < expiresAt.getTime()))
+      throw new SwarmError('INVALID_ARGUMENT', expiredJoinTokenMessage(role));
     const identity = { nodeId: newId(), role, clusterId: config.clusterId };
     return {
       ...identity,

@@ -41,3 +41,25 @@ export function certificateExpired(cert: CertificateValidity, now: Date): boolea
 /** Docker's wording for a node whose certificate expired (moby daemon/cluster/errors.go). */
 export const CERTIFICATES_EXPIRED_MESSAGE =
   'Swarm certificates have expired. To replace them, leave the swarm and join again.';
+
+/** What the cluster wants a node to trust and who signs now (base64 SPKI), from the heartbeat. */
+export interface DesiredTrust {
+  rootCA: string;
+  issuerPublicKey: string;
+}
+
+/**
+ * A node's step in a root rotation: take the root in force once its certificate chains to it
+ * ('trust-root'), or renew now because another key signs certificates ('renew'), or nothing.
+ * `issuerPublicKey` is the node's certificate issuer's, `chainsTo` checks its certificate against a root.
+ */
+export function rotationStep(
+  current: { rootCertPem: string; issuerPublicKey: string },
+  desired: DesiredTrust | undefined,
+  chainsTo: (rootCertPem: string) => boolean,
+): 'trust-root' | 'renew' | 'none' {
+  if (!desired) return 'none';
+  if (desired.rootCA !== current.rootCertPem && chainsTo(desired.rootCA)) return 'trust-root';
+  if (desired.issuerPublicKey !== current.issuerPublicKey) return 'renew';
+  return 'none';
+}

@@ -120,3 +120,47 @@ export function roleForToken(token: string, tokens: { worker: string; manager: s
   if (isWorker) return 'worker';
   throw invalidArgument(JOIN_TOKEN_REJECTED);
 }
+
+// ---- Expiry (ours, beyond Docker): a token admits nodes for the cluster's JoinTokenTTL after it was made.
+
+/** The shortest TTL: a token must live long enough to be copied to the node that joins. */
+const MIN_JOIN_TOKEN_TTL_NS = 60e9;
+
+/** Checks a join token TTL in nanoseconds (0: never expires); returns it, or throws INVALID_ARGUMENT. */
+export function validateJoinTokenTTL(ttlNs: number): number {
+  if (!Number.isSafeInteger(ttlNs) || ttlNs < 0)
+    throw invalidArgument(
+      `invalid join token TTL ${ttlNs}: expected a whole number of nanoseconds, 0 or more`,
+    );
+  if (ttlNs !== 0 && ttlNs < MIN_JOIN_TOKEN_TTL_NS)
+    throw invalidArgument('join token TTL must be at least 1m0s');
+  return ttlNs;
+}
+
+/**
+ * When a token made at `issuedAt` (ISO time) stops admitting nodes under a TTL of `ttlNs`; undefined when
+ * it never does: no TTL, or a token made before TTLs existed (no issue time).
+ */
+export function tokenExpiry(issuedAt: string | undefined, ttlNs: number | undefined): Date | undefined {
+  if (!ttlNs || issuedAt === undefined) return undefined;
+  return new Date(Date.parse(issuedAt) + Math.floor(ttlNs / 1e6));
+}
+
+/** The cluster object's fields that say when its join tokens expire (src/api/types.ts ClusterSchema). */
+export interface JoinTokenPolicy {
+  JoinTokenTTL?: number | undefined;
+  JoinTokensIssuedAt?: { Worker?: string | undefined; Manager?: string | undefined } | undefined;
+}
+
+/** Each token's expiry under the cluster's policy (see tokenExpiry). */
+export function joinTokenExpiries(cluster: JoinTokenPolicy): Record<NodeRole, Date | undefined> {
+  return {
+    worker: tokenExpiry(cluster.JoinTokensIssuedAt?.Worker, cluster.JoinTokenTTL),
+    manager: tokenExpiry(cluster.JoinTokensIssuedAt?.Manager, cluster.JoinTokenTTL),
+  };
+}
+
+/** What a node that presents an expired token is told (no part of the token itself). */
+export function expiredJoinTokenMessage(role: NodeRole): string {
+  return `join token has expired: run "swarm join-token --rotate ${role}" on a manager for a new one`;
+}

@@ -187,6 +187,8 @@ export function prettyInfo(info: Info, clientContext: string): string {
         `   Expiry Duration: ${humanCertExpiry(spec?.CAConfig?.NodeCertExpiry ?? 0)}`,
       );
       out.push(`   Force Rotate: ${num(obj(spec?.CAConfig).ForceRotate)}`);
+      const tokenTTL = num(obj(cluster).JoinTokenTTL); // ours, not in Docker's output
+      if (tokenTTL > 0) out.push(`  Join Token TTL: ${formatGoDuration(tokenTTL)}`);
       out.push(`  Autolock Managers: ${spec?.EncryptionConfig?.AutoLockManagers === true}`);
       out.push(`  Root Rotation In Progress: ${cluster.RootRotationInProgress === true}`);
     }

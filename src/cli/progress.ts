@@ -317,3 +317,62 @@ export async function watchServiceProgress(
     if (!(await clock.sleep(POLL_INTERVAL_MS))) return 'interrupted';
   }
 }
+
+// --- root CA rotation (`swarm ca --rotate`) ---------------------------------------------------
+
+/** What one poll of a root rotation shows: the desired root's digest, then nodes on the new certificate and root. */
+export interface RootRotationView {
+  messages: ProgressMessage[];
+  done: boolean;
+}
+
+interface TLSView {
+  TrustRoot?: string;
+  CertIssuerSubject?: string;
+  CertIssuerPublicKey?: string;
+}
+
+/** "[=====>      ] 3/5 nodes", docker's progress bar with units. */
+export function renderCountBar(current: number, total: number, units: string): string {
+  const filled = total > 0 ? Math.floor((BAR_WIDTH * Math.min(current, total)) / total) : 0;
+  const bar =
+    filled >= BAR_WIDTH
+      ? '='.repeat(BAR_WIDTH + 1)
+      : `${'='.repeat(filled)}>${' '.repeat(BAR_WIDTH - filled - 1)}`;
+  return `[${bar}] ${current}/${total} ${units}`;
+}
+
+/**
+ * One poll, as the docker CLI counts it: nodes whose certificate issuer is the cluster's, nodes whose
+ * trust root is the cluster's; the trust roots count only once no rotation is in progress and every
+ * certificate is right. Done when both are complete. `digest` is the desired root's sha256.
+ */
+export function rootRotationProgress(
+  cluster: { TLSInfo?: TLSView; RootRotationInProgress?: boolean },
+  nodes: readonly { Description?: { TLSInfo?: TLSView | null } | null }[],
+  digest: string,
+): RootRotationView {
+  const want = cluster.TLSInfo ?? {};
+  let certs = 0;
+  let roots = 0;
+  for (const n of nodes) {
+    const tls = n.Description?.TLSInfo ?? {};
+    if (
+      tls.CertIssuerPublicKey === want.CertIssuerPublicKey &&
+      tls.CertIssuerSubject === want.CertIssuerSubject
+    )
+      certs++;
+    if (tls.TrustRoot === want.TrustRoot) roots++;
+  }
+  const total = nodes.length;
+  const settled = certs === total && cluster.RootRotationInProgress !== true;
+  const shownRoots = settled ? roots : 0;
+  return {
+    messages: [
+      { id: 'desired root digest', action: digest },
+      { id: '  rotated TLS certificates', action: renderCountBar(certs, total, 'nodes') },
+      { id: '  rotated CA certificates', action: ` ${renderCountBar(shownRoots, total, 'nodes')}` },
+    ],
+    done: settled && roots === total,
+  };
+}

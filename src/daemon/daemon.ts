@@ -26,7 +26,7 @@ import {
   readNodeCertificates,
   writeNodeCertificates,
 } from '../ca/store.js';
-import { parseJoinToken } from '../ca/tokens.js';
+import { parseJoinToken, validateJoinTokenTTL } from '../ca/tokens.js';
 import { type ClusterBackend, type ControlApis, clusterRoutes } from '../engineapi/cluster.js';
 import { containerRoutes } from '../engineapi/containers.js';
 import { imageRoutes } from '../engineapi/images.js';
@@ -57,8 +57,9 @@ import type { DaemonFlags } from './flags.js';
 import { NodeImageStore } from './images.js';
 import { ManagerSession } from './manager-session.js';
 import { freePort } from './ports.js';
-import { startCertRenewal } from './renewal.js';
+import { type CertRenewal, startCertRenewal } from './renewal.js';
 import { readSwarmState, removeSwarmState, type SwarmState, writeSwarmState } from './state.js';
+import { TrustReportingSession } from './trust.js';
 
 const log = createLogger({ component: 'daemon' });
 
@@ -75,6 +76,8 @@ const InitRequestSchema = z.object({
   Spec: z.unknown().optional(),
   AutoLockManagers: z.boolean().optional(),
   Availability: z.string().optional(),
+  /** Ours: join tokens expire this long (ns) after they are made; 0 or absent: never. */
+  JoinTokenTTL: z.number().optional(),
 });
 
 const JoinRequestSchema = z.object({
@@ -197,7 +200,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
   private stopPortSync: (() => void) | undefined;
   /** A worker's session with the managers. */
   private remoteSession: RemoteSession | undefined;
-  private certRenewal: { stop(): void } | undefined;
+  private certRenewal: CertRenewal | undefined;
   /** Why this node cannot take part in its swarm now (docker info's Swarm.Error). */
   private stateError = '';
   /** Applies the port rules for the current state now (before a container is stopped). */
@@ -372,10 +375,11 @@ export class Daemon implements ClusterBackend, SystemBackend {
       if (!timer)
         timer = setTimeout(() => void sync().catch((e) => log.warn('port rules not applied', { err: e })), 5);
     };
+    const trusted = new TrustReportingSession(session, identity, () => this.certRenewal?.kick());
     const agent = new Agent({
       nodeId: state.nodeId,
       executor: this.executor,
-      session,
+      session: trusted,
       stateDir: this.stateDir,
       onAssignments: kick,
     });
@@ -388,6 +392,8 @@ export class Daemon implements ClusterBackend, SystemBackend {
       stateDir: this.stateDir,
       identity,
       manager: () => session.manager ?? this.state?.remoteManagers?.[0],
+      desired: () => trusted.desired,
+      onChanged: () => this.agent?.heartbeatNow(),
     });
   }
 
@@ -436,13 +442,6 @@ export class Daemon implements ClusterBackend, SystemBackend {
     this.startPortSync(manager, nodeId);
     this.startSweep((taskId) => manager.cache.get('task', taskId)?.NodeID === nodeId);
     const identity = manager.tlsIdentity ?? new NodeTLSIdentity(await readNodeCertificates(this.stateDir));
-    // Any manager signs, this one included: the leader's address first.
-    this.certRenewal?.stop();
-    this.certRenewal = startCertRenewal({
-      stateDir: this.stateDir,
-      identity,
-      manager: () => manager.managerAddrs()[0],
-    });
     const otherManagers = () => manager.managerAddrs().filter((a) => a !== this.state?.advertiseAddr);
     const remote = new RemoteSession({
       managers: otherManagers,
@@ -450,15 +449,21 @@ export class Daemon implements ClusterBackend, SystemBackend {
       advertiseAddr: this.state.advertiseAddr.replace(/:\d+$/, ''),
     });
     this.remoteSession = remote;
-    this.agent = new Agent({
-      nodeId,
-      executor: this.executor,
-      session: new ManagerSession(
-        () => (this.manager === manager ? manager.dispatcher() : undefined),
-        remote,
-      ),
+    const trusted = new TrustReportingSession(
+      new ManagerSession(() => (this.manager === manager ? manager.dispatcher() : undefined), remote),
+      identity,
+      () => this.certRenewal?.kick(),
+    );
+    // Any manager signs, this one included: the leader's address first.
+    this.certRenewal?.stop();
+    this.certRenewal = startCertRenewal({
       stateDir: this.stateDir,
+      identity,
+      manager: () => manager.managerAddrs()[0],
+      desired: () => trusted.desired,
+      onChanged: () => this.agent?.heartbeatNow(),
     });
+    this.agent = new Agent({ nodeId, executor: this.executor, session: trusted, stateDir: this.stateDir });
     await this.agent.start();
     manager.logs.serveLocal(nodeId, this.localTaskLogs);
     // A manager that does not lead answers `service logs` run elsewhere through the leader's broker.
@@ -584,6 +589,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
       throw new SwarmError('INVALID_ARGUMENT', `invalid init request: ${describeZodError(parsed.error)}`);
     const req = parsed.data;
     const requested = req.Spec === undefined ? {} : validateSwarmSpec(req.Spec);
+    const joinTokenTTL = validateJoinTokenTTL(req.JoinTokenTTL ?? 0);
     const unsupported = unsupportedSwarmSpec(requested);
     if (unsupported) throw unsupported;
     const spec = initialSwarmSpec(requested);
@@ -619,6 +625,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
         dataPathPort: req.DataPathPort || 4789,
         ports: { client: await freePort(), peer: await freePort(adv.ip), metrics: await freePort() },
         allocatePorts: portAllocator,
+        joinTokenTTL,
       });
     });
     log.info('swarm initialised', {

@@ -29,7 +29,7 @@ export class ManagerSession implements DispatcherSession {
     if (d) this.remote.close();
     return d ? d.register(nodeId, description) : this.remote.register(nodeId, description);
   }
-  heartbeat: DispatcherSession['heartbeat'] = (id) => this.current().heartbeat(id);
+  heartbeat: DispatcherSession['heartbeat'] = (id, report) => this.current().heartbeat(id, report);
   watchAssignments: DispatcherSession['watchAssignments'] = (id, cb) =>
     this.current().watchAssignments(id, cb);
   updateTaskStatus: DispatcherSession['updateTaskStatus'] = (id, u) => this.current().updateTaskStatus(id, u);

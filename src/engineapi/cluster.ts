@@ -9,7 +9,7 @@ import type { ClusterApi } from '../manager/controlapi/cluster.js';
 import type { NodeApi } from '../manager/controlapi/nodes.js';
 import type { RegistryAuthFrom, ServiceApi } from '../manager/controlapi/services.js';
 import type { TaskApi } from '../manager/controlapi/tasks.js';
-import { boolParam, parseFilters, type Route, sendJSON } from './router.js';
+import { boolParam, intParam, parseFilters, type Route, sendJSON } from './router.js';
 
 export interface ControlApis {
   cluster: ClusterApi;
@@ -111,6 +111,7 @@ export function clusterRoutes(backend: ClusterBackend): Route[] {
           rotateWorkerToken: boolParam(query, 'rotateWorkerToken'),
           rotateManagerToken: boolParam(query, 'rotateManagerToken'),
           rotateManagerUnlockKey: boolParam(query, 'rotateManagerUnlockKey'),
+          joinTokenTTL: intParam(query, 'joinTokenTTL'),
         });
         sendEmpty(res);
       },

@@ -1,12 +1,12 @@
 // A manager node's control plane: its supervised etcd member, the store and its watch cache, the
 // control API, and (on the leader) the reconciling components. `bootstrap` makes a new cluster
 // (swarm init); `resume` restarts one from the state dir (swarmd restart, even after kill -9).
-import { X509Certificate } from 'node:crypto';
+
 import type { Etcd3 } from 'etcd3';
 import { SwarmError } from '../api/errors.js';
 import { newId } from '../api/ids.js';
 import type { Cluster, Node, NodeDescription, SwarmSpec } from '../api/types.js';
-import type { RootCA } from '../ca/certificates.js';
+import { type RootCA, rootTLSInfo } from '../ca/certificates.js';
 import { readDataKey, writeDataKey } from '../ca/store.js';
 import { generateJoinToken } from '../ca/tokens.js';
 import type { ControlApis } from '../engineapi/cluster.js';
@@ -27,7 +27,7 @@ import type { MemberJoin } from '../rpc/membership.js';
 import type { NodeTLSIdentity } from '../rpc/tls.js';
 import { StoreCache } from '../store/cache.js';
 import { LeaderElection } from '../store/election.js';
-import { isSealed, newDataKey, seal, unseal } from '../store/sealed.js';
+import { newDataKey } from '../store/sealed.js';
 import { ClusterStore } from '../store/store.js';
 import { ClusterApi } from './controlapi/cluster.js';
 import { NodeApi } from './controlapi/nodes.js';
@@ -38,13 +38,11 @@ import { LeaderLoop } from './leader.js';
 import { planMembers } from './members.js';
 import { changeNode } from './nodewrite.js';
 import { type RemoteApi, startRemoteApi } from './remoteapi.js';
+import { finishRotation, RootCAKeys, rotationConverged } from './rootca.js';
 import { CachedControlStore } from './storeadapter.js';
 import { type Tables, tables } from './tables.js';
 
 const log = createLogger({ component: 'manager' });
-
-/** etcd key of the root CA's key pair: managers only (the etcd client port trusts only the etcd CA). */
-export const ROOT_CA_KEY = '/swarm-ca/root';
 
 export interface ManagerIdentity {
   nodeId: string;
@@ -64,6 +62,8 @@ export interface BootstrapOptions {
   dataPathPort: number;
   ports: { client: number; peer: number; metrics: number };
   allocatePorts: PortAllocator;
+  /** Join tokens expire this long (ns) after they are made (ours); 0 or absent: never. */
+  joinTokenTTL?: number;
 }
 
 export class Manager {
@@ -71,7 +71,9 @@ export class Manager {
   private readonly controlStore: CachedControlStore;
   readonly election: LeaderElection;
   /** The leader's components; present while this manager leads. */
-  private leader: { loop: LeaderLoop; dispatcher: Dispatcher; members: () => void } | undefined;
+  private leader:
+    | { loop: LeaderLoop; dispatcher: Dispatcher; members: () => void; rotation: () => void }
+    | undefined;
   private leaderChange: Promise<void> = Promise.resolve();
   private stopped = false;
 
@@ -88,13 +90,16 @@ export class Manager {
     this.control = {
       // Read when a token is rotated: the root is known only once the manager has opened (or, at
       // init, once bootstrap has stored it).
-      cluster: new ClusterApi(this.controlStore, () => generateJoinToken(this.rootCertPem())),
+      cluster: new ClusterApi(this.controlStore, () => generateJoinToken(this.rootCertPem()), undefined, {
+        begin: (request) => this.keys.begin(request),
+      }),
       nodes: new NodeApi(this.controlStore, selfId, () => this.election?.leaderId),
       services: new ServiceApi(this.controlStore, allocatePorts),
       tasks: new TaskApi(this.controlStore, selfId),
       nodeIsUp: (id) => cache.get('node', id)?.Status.State === 'ready',
     };
     this.election = new LeaderElection(client, identity.nodeId);
+    this.keys = new RootCAKeys(client, () => this.dataKey);
   }
 
   /** The dispatcher of the current leader (this manager), for the local agent's session. */
@@ -121,13 +126,19 @@ export class Manager {
             () => this.heartbeatPeriodMs(),
             this.identity.nodeId,
           );
-          this.leader = { loop, dispatcher, members: this.reconcileMembers() };
+          this.leader = {
+            loop,
+            dispatcher,
+            members: this.reconcileMembers(),
+            rotation: this.reconcileRotation(),
+          };
           dispatcher.start();
           loop.start();
         } else if (!s.isLeader && this.leader) {
           const l = this.leader;
           this.leader = undefined;
           l.members();
+          l.rotation();
           await l.loop.stop();
           await l.dispatcher.stop();
         }
@@ -186,39 +197,44 @@ export class Manager {
     }
     const m = new Manager(identity, member, client, store, cache, allocatePorts);
     m.dataKey = await readDataKey(stateDir);
-    const root = await client.get(ROOT_CA_KEY).string();
-    if (root) {
-      // Sealed since data keys exist; a swarm made before them stored it in clear.
-      if (isSealed(root) && !m.dataKey)
-        log.error('no data key to open the root CA with: this manager cannot sign');
-      else {
-        const rootCA = JSON.parse(isSealed(root) && m.dataKey ? unseal(m.dataKey, root) : root) as RootCA;
-        m.rootCA = rootCA;
-        m.rootCertPem = () => rootCA.certPem;
-      }
-    }
+    await m.keys.load();
+    m.followCAChanges();
     m.followLeadership();
     log.info('manager started', { node: identity.nodeId, stateDir });
     return m;
   }
 
-  /** The root CA certificate (PEM). */
-  rootCertPem: () => string = () => '';
+  /** The root CA certificate in force (PEM): what join tokens digest and joiners fetch. */
+  rootCertPem(): string {
+    return this.cache.list('cluster')[0]?.TLSInfo.TrustRoot ?? this.keys.root?.certPem ?? '';
+  }
+
   /** The cluster's data key (seals store values such as the root CA key); managers only. */
   private dataKey: Buffer | undefined;
+  /** The CA's key pairs (managers only: they live in etcd, sealed with the data key). */
+  readonly keys: RootCAKeys;
 
   /** The data key, made now for a swarm from before data keys (the root CA is then sealed with it). */
   private async requireDataKey(): Promise<Buffer> {
     if (this.dataKey) return this.dataKey;
-    const key = newDataKey();
-    if (this.rootCA) await this.client.put(ROOT_CA_KEY).value(seal(key, JSON.stringify(this.rootCA)));
-    await writeDataKey(this.member.stateDir, key);
-    this.dataKey = key;
-    return key;
+    this.dataKey = newDataKey();
+    if (this.keys.root) await this.keys.storeRoot(this.keys.root);
+    await writeDataKey(this.member.stateDir, this.dataKey);
+    return this.dataKey;
   }
 
-  /** The root CA with its key (managers only: it lives in etcd). */
-  private rootCA: RootCA | undefined;
+  /** Reloads the CA keys whenever the cluster's CA state changes (a rotation starts or ends). */
+  private followCAChanges(): void {
+    let seen = '';
+    this.cache.subscribe((ev) => {
+      if (ev.kind !== 'cluster') return;
+      const c = ev.object as Cluster;
+      const state = `${c.TLSInfo.TrustRoot}|${c.RootRotation?.CACert ?? ''}`;
+      if (state === seen) return;
+      seen = state;
+      void this.keys.load().catch((e) => log.warn('CA keys not reloaded', { err: e }));
+    });
+  }
   private remote: RemoteApi | undefined;
   /** Logs of tasks on other nodes (they listen for subscriptions on the remote API). */
   readonly logs = new LogBroker();
@@ -247,7 +263,8 @@ export class Manager {
       stateDir,
       listenAddr,
       clusterId: this.identity.clusterId,
-      rootCA: () => this.rootCA,
+      signer: () => this.keys.signer(this.cache.list('cluster')[0]),
+      rootCertPem: () => this.rootCertPem(),
       store: this.store,
       cache: this.cache,
       dispatcher: () => this.leader?.dispatcher,
@@ -323,18 +340,15 @@ export class Manager {
    * node changes and every few seconds; returns its stop function.
    */
   private reconcileMembers(): () => void {
-    let running: Promise<void> | undefined;
-    let again = false;
-    let stopped = false;
-    const pass = async () => {
+    return this.passes('member reconcile', async (run) => {
       // Decide on what etcd holds now, not on a cache a new leader may not have caught up with.
       await this.cache.waitForRevision(await this.store.revision());
-      if (stopped) return;
+      if (run.stopped) return;
       if (this.cache.get('node', this.identity.nodeId)?.Spec.Role === 'worker') {
         // Demoted while leading: the plan never removes the leader's own member, so step down and
         // let the next leader remove it (this manager then carries on as a worker).
         log.info('this leader was demoted; stepping down');
-        stopped = true;
+        run.stop();
         void this.election.stop();
         return;
       }
@@ -356,15 +370,47 @@ export class Manager {
           return rest;
         });
       }
+    });
+  }
+
+  /** Leader only: finishes a root rotation once every node holds a certificate from the new key. */
+  private reconcileRotation(): () => void {
+    return this.passes('root rotation', async (run) => {
+      const c = this.cache.list('cluster')[0];
+      if (!c?.RootRotation || !rotationConverged(c, this.cache.list('node')) || run.stopped) return;
+      // Keys first: a leader that dies between the two writes leaves the rotation named, and the
+      // next one finishes it.
+      await this.keys.promoteRotation(c.RootRotation.CACert);
+      const updated = await this.store.update('cluster', finishRotation(c, new Date()), {
+        fence: this.election.fence(),
+      });
+      await this.cache.waitForRevision(updated.Version.Index);
+      await this.keys.dropRotation();
+      log.info('root CA rotation finished: every node holds a certificate from the new root');
+    });
+  }
+
+  /**
+   * Runs `pass` after every node or cluster change and every few seconds, one run at a time (a change
+   * during a run queues one more); returns the stop function. `run.stop()` lets a pass end it.
+   */
+  private passes(what: string, pass: (run: { stopped: boolean; stop(): void }) => Promise<void>): () => void {
+    let running: Promise<void> | undefined;
+    let again = false;
+    const run = {
+      stopped: false,
+      stop() {
+        run.stopped = true;
+      },
     };
     const kick = () => {
-      if (stopped) return;
+      if (run.stopped) return;
       if (running) {
         again = true;
         return;
       }
-      running = pass()
-        .catch((e) => log.warn('member reconcile failed', { err: e }))
+      running = pass(run)
+        .catch((e) => log.warn(`${what} failed`, { err: e }))
         .finally(() => {
           running = undefined;
           if (again) {
@@ -374,12 +420,12 @@ export class Manager {
         });
     };
     const off = this.cache.subscribe((ev) => {
-      if (ev.kind === 'node') kick();
+      if (ev.kind === 'node' || ev.kind === 'cluster') kick();
     });
     const timer = setInterval(kick, 5000);
     kick();
     return () => {
-      stopped = true;
+      run.stop();
       off();
       clearInterval(timer);
     };
@@ -403,16 +449,14 @@ export class Manager {
         clusterToken: o.identity.clusterId,
       },
     );
-    const dataKey = newDataKey();
-    await writeDataKey(o.stateDir, dataKey);
+    await writeDataKey(o.stateDir, newDataKey());
     const m = await Manager.open(o.stateDir, o.identity, member, o.allocatePorts);
-    await m.client.put(ROOT_CA_KEY).value(seal(dataKey, JSON.stringify(o.rootCA)));
-    m.rootCA = o.rootCA;
-    m.rootCertPem = () => o.rootCA.certPem;
+    await m.keys.storeRoot(o.rootCA);
+    const tokensIssuedAt = new Date().toISOString();
     const cluster: Omit<Cluster, 'Version' | 'CreatedAt' | 'UpdatedAt'> = {
       ID: o.identity.clusterId,
       Spec: o.spec,
-      TLSInfo: tlsInfo(o.rootCA.certPem),
+      TLSInfo: rootTLSInfo(o.rootCA.certPem),
       RootRotationInProgress: false,
       DefaultAddrPool: o.defaultAddrPool,
       SubnetSize: o.subnetSize,
@@ -421,11 +465,13 @@ export class Manager {
         Worker: generateJoinToken(o.rootCA.certPem),
         Manager: generateJoinToken(o.rootCA.certPem),
       },
+      JoinTokensIssuedAt: { Worker: tokensIssuedAt, Manager: tokensIssuedAt },
+      ...(o.joinTokenTTL ? { JoinTokenTTL: o.joinTokenTTL } : {}),
     };
     const node: Omit<Node, 'Version' | 'CreatedAt' | 'UpdatedAt'> = {
       ID: o.identity.nodeId,
       Spec: { Labels: {}, Role: 'manager', Availability: 'active' },
-      Description: { ...o.description, TLSInfo: tlsInfo(o.rootCA.certPem) },
+      Description: { ...o.description, TLSInfo: rootTLSInfo(o.rootCA.certPem) },
       Status: { State: 'ready', Addr: ip },
       ManagerStatus: { Reachability: 'reachable', Addr: o.identity.advertiseAddr },
     };
@@ -478,6 +524,7 @@ export class Manager {
     this.leader = undefined;
     if (l) {
       l.members();
+      l.rotation();
       await l.loop.stop();
       await l.dispatcher.stop();
     }
@@ -511,45 +558,4 @@ async function createMember(
     metricsPort: ports.metrics,
     ...cluster,
   });
-}
-
-/** Docker's TLSInfo: the trust root and the issuer's subject and public key, base64 DER. */
-export function tlsInfo(rootCertPem: string): Cluster['TLSInfo'] {
-  const cert = new X509Certificate(rootCertPem);
-  const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
-  return {
-    TrustRoot: rootCertPem,
-    CertIssuerSubject: subjectDer(cert.raw).toString('base64'),
-    CertIssuerPublicKey: Buffer.from(spki).toString('base64'),
-  };
-}
-
-/** The DER of a certificate's subject Name (walks the TBSCertificate's top-level fields). */
-function subjectDer(certDer: Buffer): Buffer {
-  // Minimal DER walk: Certificate ::= SEQ { tbs SEQ { [0] version?, serial, sigAlg, issuer, validity, subject, … } }
-  const read = (buf: Buffer, off: number) => {
-    const tag = buf[off] as number;
-    let len = buf[off + 1] as number;
-    let hdr = 2;
-    if (len & 0x80) {
-      const n = len & 0x7f;
-      len = 0;
-      for (let i = 0; i < n; i++) len = (len << 8) | (buf[off + 2 + i] as number);
-      hdr = 2 + n;
-    }
-    return { tag, start: off, contentStart: off + hdr, end: off + hdr + len };
-  };
-  const cert = read(certDer, 0);
-  const tbs = read(certDer, cert.contentStart);
-  let p = tbs.contentStart;
-  const fields: { start: number; end: number; tag: number }[] = [];
-  while (p < tbs.end) {
-    const f = read(certDer, p);
-    fields.push(f);
-    p = f.end;
-  }
-  const hasVersion = fields[0]?.tag === 0xa0;
-  const subject = fields[(hasVersion ? 1 : 0) + 4];
-  if (!subject) return Buffer.alloc(0);
-  return certDer.subarray(subject.start, subject.end);
 }

@@ -3,7 +3,7 @@
 // src/ca/issuer.ts; this shell records a joining node in the store before its certificate leaves.
 import { SwarmError } from '../api/errors.js';
 import type { Node } from '../api/types.js';
-import type { RootCA } from '../ca/certificates.js';
+import type { SigningCA } from '../ca/certificates.js';
 import { createNodeIssuer } from '../ca/issuer.js';
 import { readNodeCertificates } from '../ca/store.js';
 import { createLogger } from '../lib/log.js';
@@ -23,7 +23,10 @@ export interface RemoteApiOptions {
   stateDir: string;
   listenAddr: string;
   clusterId: string;
-  rootCA: () => RootCA | undefined;
+  /** Who signs node certificates now (the root, or the new key during a root rotation). */
+  signer: () => SigningCA | undefined;
+  /** The root in force, as joiners fetch it (join tokens digest it). */
+  rootCertPem: () => string;
   store: ClusterStore<Tables>;
   cache: StoreCache<Tables>;
   dispatcher: () => DispatcherBackend | undefined;
@@ -43,17 +46,21 @@ export function managerCABackend(
   o: Omit<RemoteApiOptions, 'stateDir' | 'listenAddr' | 'dispatcher' | 'managers' | 'logs' | 'membership'>,
 ): CABackend {
   const cluster = () => o.cache.list('cluster')[0];
-  const tokens = () => ({
-    worker: cluster()?.JoinTokens?.Worker ?? '',
-    manager: cluster()?.JoinTokens?.Manager ?? '',
-  });
-  const rootCA = () => {
-    const ca = o.rootCA();
+  const tokens = () => {
+    const c = cluster();
+    return { worker: c?.JoinTokens?.Worker ?? '', manager: c?.JoinTokens?.Manager ?? '', policy: c };
+  };
+  const signer = () => {
+    const ca = o.signer();
     if (!ca) throw new SwarmError('UNAVAILABLE', 'the certificate authority is not loaded yet');
     return ca;
   };
   return {
-    rootCACertificate: () => rootCA().certPem,
+    rootCACertificate: () => {
+      const root = o.rootCertPem();
+      if (!root) throw new SwarmError('UNAVAILABLE', 'the certificate authority is not loaded yet');
+      return root;
+    },
     issueNodeCertificate: async (request) => {
       if (request.peer !== null) {
         const node = o.cache.get('node', request.peer.nodeId);
@@ -62,7 +69,7 @@ export function managerCABackend(
         }
       }
       const issue = createNodeIssuer({
-        rootCA: rootCA(),
+        rootCA: signer(),
         clusterId: o.clusterId,
         joinTokens: tokens,
         validityMs: () => (cluster()?.Spec.CAConfig?.NodeCertExpiry ?? 90 * 24 * 3600e9) / 1e6,

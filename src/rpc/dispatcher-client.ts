@@ -4,7 +4,13 @@
 import type { Client, ClientReadableStream, ServiceError } from '@grpc/grpc-js';
 import { Metadata } from '@grpc/grpc-js';
 import { z } from 'zod';
-import type { DispatcherSession, Heartbeat, SessionInfo, TaskStatusUpdate } from '../agent/session.js';
+import type {
+  DispatcherSession,
+  Heartbeat,
+  NodeReport,
+  SessionInfo,
+  TaskStatusUpdate,
+} from '../agent/session.js';
 import { SwarmError } from '../api/errors.js';
 import { type NodeDescription, type Task, TaskSchema } from '../api/types.js';
 import { stripNulls } from '../api/validate.js';
@@ -37,6 +43,11 @@ const heartbeatResponse = z.object({
   periodMs: z.coerce.number().positive(),
   managers: managerList,
   role: z.enum(['manager', 'worker', '']).default(''),
+  rootCa: z
+    .string()
+    .max(64 * 1024)
+    .default(''),
+  issuerPublicKey: z.string().max(4096).default(''),
 });
 const assignmentsMessage = z.object({
   type: z.enum(['COMPLETE', 'INCREMENTAL']),
@@ -182,18 +193,25 @@ export class RemoteSession implements DispatcherSession {
     return new SwarmError('UNAUTHENTICATED', CERTIFICATES_EXPIRED_MESSAGE, { cause: e });
   }
 
-  async heartbeat(sessionId: string): Promise<Heartbeat> {
+  async heartbeat(sessionId: string, report?: NodeReport): Promise<Heartbeat> {
     if (this.broken) throw this.broken;
     const r = await unaryCall(
       this.current(),
       methodOf(dispatcherServiceDefinition(), 'Heartbeat'),
-      { sessionId },
+      { sessionId, report: report ? Buffer.from(JSON.stringify(report)) : Buffer.alloc(0) },
       heartbeatResponse,
       { timeoutMs: HEARTBEAT_TIMEOUT_MS },
     );
     if (r.managers.length > 0) this.opts.onManagers?.(r.managers);
     if (r.role) this.opts.onRole?.(r.role);
-    return { periodMs: r.periodMs, managers: r.managers, ...(r.role ? { role: r.role } : {}) };
+    return {
+      periodMs: r.periodMs,
+      managers: r.managers,
+      ...(r.role ? { role: r.role } : {}),
+      ...(r.rootCa && r.issuerPublicKey
+        ? { trust: { rootCA: r.rootCa, issuerPublicKey: r.issuerPublicKey } }
+        : {}),
+    };
   }
 
   watchAssignments(sessionId: string, onTasks: (tasks: Task[]) => void): () => void {

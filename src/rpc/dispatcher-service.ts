@@ -4,7 +4,7 @@
 import { Metadata, type ServerWritableStream } from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import { z } from 'zod';
-import type { Heartbeat, SessionInfo, TaskStatusUpdate } from '../agent/session.js';
+import type { Heartbeat, NodeReport, SessionInfo, TaskStatusUpdate } from '../agent/session.js';
 import { SwarmError } from '../api/errors.js';
 import {
   describeZodError,
@@ -12,6 +12,7 @@ import {
   NodeDescriptionSchema,
   type Task,
   TaskStatusSchema,
+  TLSInfoSchema,
 } from '../api/types.js';
 import { stripNulls } from '../api/validate.js';
 import { createLogger } from '../lib/log.js';
@@ -36,7 +37,7 @@ export function dispatcherServiceDefinition(): ServiceDefinition {
 /** What the leader's dispatcher offers remote sessions (src/manager/dispatcher/dispatcher.ts). */
 export interface DispatcherBackend {
   register(nodeId: string, description: NodeDescription, opts: { addr?: string }): Promise<SessionInfo>;
-  heartbeat(sessionId: string): Promise<Heartbeat>;
+  heartbeat(sessionId: string, report?: NodeReport): Promise<Heartbeat>;
   watchAssignments(sessionId: string, onTasks: (tasks: Task[]) => void): () => void;
   updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void>;
   /** The node a live session belongs to. */
@@ -66,6 +67,13 @@ const json = z
 
 const sessionRequest = z.object({ description: json, addr: z.string().max(255) });
 const sessionIdRequest = z.object({ sessionId: z.string().min(1).max(64) });
+const heartbeatRequest = sessionIdRequest.extend({
+  report: z
+    .instanceof(Buffer)
+    .refine((b) => b.length <= 64 * 1024, 'report must be at most 64 KiB')
+    .default(Buffer.alloc(0)),
+});
+const NodeReportSchema = z.object({ tlsInfo: TLSInfoSchema.optional() });
 const statusRequest = z.object({
   sessionId: z.string().min(1).max(64),
   updates: z.array(z.object({ taskId: z.string().min(1).max(64), status: json })).max(10_000),
@@ -153,9 +161,17 @@ export function dispatcherService(options: DispatcherServiceOptions): RpcService
           }
         })();
       },
-      Heartbeat: unaryHandler(sessionIdRequest, async (req, call) => {
-        const r = await own(call, req.sessionId).heartbeat(req.sessionId);
-        return { periodMs: String(r.periodMs), managers: r.managers ?? [], role: r.role ?? '' };
+      Heartbeat: unaryHandler(heartbeatRequest, async (req, call) => {
+        const report =
+          req.report.length > 0 ? parseJSON(req.report, NodeReportSchema, 'node report') : undefined;
+        const r = await own(call, req.sessionId).heartbeat(req.sessionId, report);
+        return {
+          periodMs: String(r.periodMs),
+          managers: r.managers ?? [],
+          role: r.role ?? '',
+          rootCa: r.trust?.rootCA ?? '',
+          issuerPublicKey: r.trust?.issuerPublicKey ?? '',
+        };
       }),
       Assignments: (call: ServerWritableStream<object, object>) => {
         try {

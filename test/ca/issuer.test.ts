@@ -72,3 +72,59 @@ test('no token and no certificate, a rotated-out token, or another cluster get n
     (err: unknown) => err instanceof SwarmError && err.code === 'PERMISSION_DENIED',
   );
 });
+
+test('a token past its TTL is refused naming the role to rotate; a fresh one, or one without a TTL, admits', async () => {
+  const issuedAt = '2030-01-01T00:00:00.000Z';
+  let now = new Date('2030-01-01T23:59:59.000Z');
+  let policy: { JoinTokenTTL?: number; JoinTokensIssuedAt?: { Worker?: string; Manager?: string } } = {
+    JoinTokenTTL: 24 * 3600e9,
+    JoinTokensIssuedAt: { Worker: issuedAt, Manager: '2030-01-01T12:00:00.000Z' },
+  };
+  const issue = createNodeIssuer({
+    rootCA: root,
+    clusterId,
+    joinTokens: () => ({ ...tokens, policy }),
+    now: () => now,
+  });
+  assert.equal(
+    (await issue({ csrPem, token: tokens.worker, peer: null })).role,
+    'worker',
+    'a second to spare',
+  );
+  now = new Date('2030-01-02T00:00:00.000Z');
+  await assert.rejects(
+    issue({ csrPem, token: tokens.worker, peer: null }),
+    (err: unknown) =>
+      err instanceof SwarmError &&
+      err.code === 'INVALID_ARGUMENT' &&
+      err.message ===
+        'join token has expired: run "swarm join-token --rotate worker" on a manager for a new one',
+  );
+  assert.equal(
+    (await issue({ csrPem, token: tokens.manager, peer: null })).role,
+    'manager',
+    'the manager token was made later and still admits',
+  );
+  now = new Date('2030-01-02T12:00:00.000Z');
+  await assert.rejects(issue({ csrPem, token: tokens.manager, peer: null }), /--rotate manager"/);
+  policy = { JoinTokenTTL: 0, JoinTokensIssuedAt: policy.JoinTokensIssuedAt };
+  assert.equal(
+    (await issue({ csrPem, token: tokens.worker, peer: null })).joined,
+    true,
+    'TTL 0: never expires',
+  );
+});
+
+test('an expired join token does not stop a node renewing with its certificate', async () => {
+  const issue = createNodeIssuer({
+    rootCA: root,
+    clusterId,
+    joinTokens: () => ({
+      ...tokens,
+      policy: { JoinTokenTTL: 60e9, JoinTokensIssuedAt: { Worker: '2000-01-01T00:00:00.000Z' } },
+    }),
+  });
+  await assert.rejects(issue({ csrPem, token: tokens.worker, peer: null }), /join token has expired/);
+  const renewed = await issue({ csrPem, token: '', peer: workerPeer });
+  assert.equal(renewed.nodeId, workerPeer.nodeId);
+});

@@ -4,7 +4,12 @@ import { once } from 'node:events';
 import { test } from 'node:test';
 import tls from 'node:tls';
 import { newId } from '../../src/api/ids.js';
-import { createNodeCredentials, createRootCA, parseNodeCertificate } from '../../src/ca/certificates.js';
+import {
+  createNodeCredentials,
+  createRootCA,
+  crossSignRoot,
+  parseNodeCertificate,
+} from '../../src/ca/certificates.js';
 
 interface Outcome {
   ok: boolean;
@@ -111,4 +116,39 @@ test('a server certificate from another root CA is rejected by the client', asyn
   );
   assert.equal(outcome.ok, false);
   assert.match(outcome.error ?? '', /self[- ]signed|unable to (get|verify)/i);
+});
+
+test('root rotation: a certificate from the new key with the cross-signed root passes both old and new trust', async () => {
+  const oldRoot = await createRootCA();
+  const newRoot = await createRootCA();
+  const cross = await crossSignRoot(oldRoot, newRoot.certPem);
+  const clusterId = newId();
+  const signer = { ...newRoot, chainPem: cross };
+  const rotated = await createNodeCredentials(signer, { nodeId: newId(), role: 'manager', clusterId });
+  const stale = await createNodeCredentials(oldRoot, { nodeId: newId(), role: 'manager', clusterId });
+  // Nodes still on the old root, one renewed and one not yet, talk to each other both ways.
+  for (const [server, client] of [
+    [rotated, stale],
+    [stale, rotated],
+  ] as const) {
+    const outcome = await handshake(
+      { key: server.keyPem, cert: server.certPem, ca: oldRoot.certPem },
+      { key: client.keyPem, cert: client.certPem, ca: oldRoot.certPem, servername: 'swarm-manager' },
+    );
+    assert.equal(outcome.ok, true, outcome.error);
+  }
+  // Once the new root is in force: a node trusting only it accepts the rotated chain (same subject
+  // name as the old root: the key identifiers pick the right issuer).
+  const peer = await createNodeCredentials(signer, { nodeId: newId(), role: 'worker', clusterId });
+  const outcome = await handshake(
+    { key: rotated.keyPem, cert: rotated.certPem, ca: newRoot.certPem },
+    { key: peer.keyPem, cert: peer.certPem, ca: newRoot.certPem, servername: 'swarm-manager' },
+  );
+  assert.equal(outcome.ok, true, outcome.error);
+  // And a certificate of the old root alone is refused by the new trust.
+  const refused = await handshake(
+    { key: rotated.keyPem, cert: rotated.certPem, ca: newRoot.certPem },
+    { key: stale.keyPem, cert: stale.certPem, ca: newRoot.certPem, servername: 'swarm-manager' },
+  );
+  assert.equal(refused.ok, false);
 });

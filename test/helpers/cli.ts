@@ -43,7 +43,7 @@ export interface ApiTask {
 
 export interface ApiNode {
   ID: string;
-  Description?: { Hostname: string };
+  Description?: { Hostname: string; TLSInfo?: { TrustRoot: string; CertIssuerPublicKey: string } };
   Status: { State: string; Addr?: string };
   ManagerStatus?: { Leader?: boolean; Reachability: string };
 }

@@ -1,14 +1,23 @@
 // `swarmctl swarm …`, `node …`, `task …`, `image …` and `info`: the cluster and node commands,
 // with SwarmKit's shortcuts (`node drain|activate|pause`, `task ls|inspect`).
 
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
+import { tokenExpiry } from '../../ca/tokens.js';
 import type { Invocation } from '../args.js';
 import { DaemonError } from '../client.js';
-import { CliError, type CommandContext } from '../context.js';
+import { CliError, type CommandContext, interruptibleSleep } from '../context.js';
 import { IMAGE_TABLE, imageRows, NODE_TABLE, naturalLess, nodeRow, renderTable } from '../formatters.js';
 import { prettyInfo } from '../pretty.js';
+import {
+  PlainProgressWriter,
+  type ProgressWriter,
+  rootRotationProgress,
+  TtyProgressWriter,
+} from '../progress.js';
 import { ImageSummarySchema, InfoSchema, type Node, NodeSchema, SwarmSchema, TaskSchema } from '../types.js';
-import { bytesSize, goTimeString } from '../units.js';
+import { bytesSize, goTimeString, humanDuration } from '../units.js';
 
 import {
   FILTER_FLAG,
@@ -27,8 +36,29 @@ type Run = (ctx: CommandContext, inv: Invocation) => Promise<number>;
 
 // --- swarm -------------------------------------------------------------------------------------
 
+/** The cluster with our join token expiry policy (not in Docker's Swarm object). */
+const SwarmWithTokenTTLSchema = SwarmSchema.extend({
+  JoinTokenTTL: z.number().optional(),
+  JoinTokensIssuedAt: z.object({ Worker: z.string().optional(), Manager: z.string().optional() }).optional(),
+});
+
+/** Our line after Docker's join-token text when the token expires: when, and how to get a new one. */
+function tokenExpiryNote(
+  ctx: CommandContext,
+  swarm: z.infer<typeof SwarmWithTokenTTLSchema>,
+  role: 'worker' | 'manager',
+): string {
+  const issuedAt = role === 'worker' ? swarm.JoinTokensIssuedAt?.Worker : swarm.JoinTokensIssuedAt?.Manager;
+  const expiry = tokenExpiry(issuedAt, swarm.JoinTokenTTL);
+  if (!expiry || Number.isNaN(expiry.getTime())) return '';
+  const at = expiry.toISOString().replace(/\.\d+Z$/, 'Z');
+  const left = expiry.getTime() - ctx.now();
+  if (left > 0) return `This token expires at ${at} (in ${humanDuration(left).toLowerCase()}).\n\n`;
+  return `This token expired at ${at}. Rotate it with "${ctx.prog} swarm join-token --rotate ${role}".\n\n`;
+}
+
 async function joinCommand(ctx: CommandContext, role: 'worker' | 'manager', quiet: boolean): Promise<void> {
-  const swarm = await ctx.client.json('GET', '/swarm', SwarmSchema);
+  const swarm = await ctx.client.json('GET', '/swarm', SwarmWithTokenTTLSchema);
   const token = role === 'worker' ? swarm.JoinTokens.Worker : swarm.JoinTokens.Manager;
   if (quiet) {
     ctx.stdout(`${token}\n`);
@@ -40,6 +70,7 @@ async function joinCommand(ctx: CommandContext, role: 'worker' | 'manager', quie
   ctx.stdout(
     `To add a ${role} to this swarm, run the following command:\n\n    ${ctx.prog} swarm join --token ${token} ${addr}\n\n`,
   );
+  ctx.stdout(tokenExpiryNote(ctx, swarm, role));
 }
 
 const swarmInit: Run = async (ctx, inv) => {
@@ -74,6 +105,7 @@ const swarmInit: Run = async (ctx, inv) => {
     Availability: f.string('availability'),
     DefaultAddrPool: pools.length > 0 ? pools : null,
     SubnetSize: f.number('default-addr-pool-mask-length') ?? 24,
+    ...(f.changed('token-ttl') ? { JoinTokenTTL: f.duration('token-ttl') } : {}),
   };
   const nodeId = await ctx.client.json('POST', '/swarm/init', z.string(), { body });
   ctx.stdout(`Swarm initialized: current node (${nodeId}) is now a manager.\n\n`);
@@ -165,12 +197,127 @@ const swarmUpdate: Run = async (ctx, inv) => {
   if (f.changed('autolock')) section('EncryptionConfig').AutoLockManagers = f.bool('autolock');
   await ctx.client.request('POST', '/swarm/update', {
     body: spec,
-    query: { ...ROTATE_QUERY, version: swarm.Version.Index },
+    query: {
+      ...ROTATE_QUERY,
+      version: swarm.Version.Index,
+      joinTokenTTL: f.changed('token-ttl') ? f.duration('token-ttl') : undefined,
+    },
   });
   ctx.stdout('Swarm updated.\n');
   if (f.changed('autolock') && f.bool('autolock')) await printUnlockKey(ctx);
   return 0;
 };
+
+const RotationSwarmSchema = z
+  .object({
+    TLSInfo: z
+      .object({ TrustRoot: z.string(), CertIssuerSubject: z.string(), CertIssuerPublicKey: z.string() })
+      .partial()
+      .optional(),
+    RootRotationInProgress: z.boolean().optional(),
+  })
+  .passthrough();
+
+/** A `pem-file` flag's contents: the file must hold PEM (Docker's PEMFile). */
+async function readPemFile(path: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    throw new CliError(
+      `open ${path}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : String(e)}`,
+    );
+  }
+  if (!/-----BEGIN [A-Z0-9 ]+-----/.test(text)) throw new CliError(`file contents must be in PEM format`);
+  return text;
+}
+
+function printTrustRoot(ctx: CommandContext, swarm: { TLSInfo?: { TrustRoot?: string } }): void {
+  const root = swarm.TLSInfo?.TrustRoot ?? '';
+  if (root === '') throw new CliError('No CA information available');
+  ctx.stdout(`${root.trim()}\n`);
+}
+
+/** `swarm ca`: shows the root CA, or rotates it (a new one, or the one given) and follows the nodes over. */
+const swarmCa: Run = async (ctx, inv) => {
+  const f = inv.flags;
+  const swarm = await ctx.client.json('GET', '/swarm', SwarmSchema.merge(RotationSwarmSchema));
+  if (!f.bool('rotate')) {
+    for (const flag of ['ca-cert', 'ca-key', 'cert-expiry', 'external-ca'])
+      if (f.changed(flag))
+        throw new CliError(`\`--${flag}\` flag requires the \`--rotate\` flag to update the CA`);
+    printTrustRoot(ctx, swarm);
+    return 0;
+  }
+  const externalCAs = f.list('external-ca');
+  if (externalCAs.length > 0 && !f.changed('ca-cert'))
+    throw new CliError(
+      "rotating to an external CA requires the `--ca-cert` flag to specify the external CA's cert - to add an external CA with the current root CA certificate, use the `update` command instead",
+    );
+  if (f.changed('ca-cert') && externalCAs.length === 0 && !f.changed('ca-key'))
+    throw new CliError(
+      'the --ca-cert flag requires that a --ca-key flag and/or --external-ca flag be provided as well',
+    );
+  const caCert = f.changed('ca-cert') ? await readPemFile(f.string('ca-cert')) : '';
+  const caKey = f.changed('ca-key') ? await readPemFile(f.string('ca-key')) : '';
+  const spec = structuredClone(swarm.Spec) as Record<string, Record<string, unknown>>;
+  spec.CAConfig ??= {};
+  const ca = spec.CAConfig;
+  if (f.changed('cert-expiry')) ca.NodeCertExpiry = f.duration('cert-expiry');
+  if (externalCAs.length > 0) ca.ExternalCAs = externalCAs.map(parseExternalCA);
+  ca.SigningCACert = caCert;
+  ca.SigningCAKey = caKey;
+  if (caCert === '' && caKey === '') ca.ForceRotate = Number(ca.ForceRotate ?? 0) + 1;
+  await ctx.client.request('POST', '/swarm/update', {
+    body: spec,
+    query: { ...ROTATE_QUERY, version: swarm.Version.Index },
+  });
+  if (f.bool('detach')) return 0;
+  const quiet = f.bool('quiet');
+  const sink = quiet ? () => {} : ctx.stdout;
+  const writer: ProgressWriter = ctx.isTTY ? new TtyProgressWriter(sink) : new PlainProgressWriter(sink);
+  const shown = new Map<string, string>();
+  for (;;) {
+    const now = await ctx.client.json('GET', '/swarm', RotationSwarmSchema);
+    const nodes = await ctx.client.json('GET', '/nodes', z.array(NodeSchema));
+    const digest = `sha256:${createHash('sha256')
+      .update(now.TLSInfo?.TrustRoot ?? '')
+      .digest('hex')}`;
+    const view = rootRotationProgress(now, nodes, digest);
+    for (const m of view.messages) {
+      // A pipe gets a line when a count changes, a terminal redraws the bars.
+      if (!ctx.isTTY && shown.get(m.id) === m.action) continue;
+      shown.set(m.id, m.action);
+      writer.write(m);
+    }
+    if (view.done) {
+      if (!quiet) printTrustRoot(ctx, now);
+      return 0;
+    }
+    if (!(await interruptibleSleep(200, ctx.interrupt))) {
+      writer.line('Operation continuing in background.');
+      writer.line(`Use \`${ctx.prog} swarm ca\` to check progress.`);
+      return 0;
+    }
+  }
+};
+
+/** `--external-ca protocol=cfssl,url=https://…[,cacert=file]` as Docker's ExternalCA. */
+function parseExternalCA(value: string): Record<string, unknown> {
+  const out: Record<string, unknown> = { Protocol: '', URL: '', Options: {} };
+  for (const field of value.split(',')) {
+    const [k = '', ...rest] = field.split('=');
+    const v = rest.join('=');
+    if (rest.length === 0) throw new CliError(`invalid field '${field}' must be a key=value pair`);
+    if (k.toLowerCase() === 'protocol') out.Protocol = v.toLowerCase();
+    else if (k.toLowerCase() === 'url') out.URL = v;
+    else (out.Options as Record<string, string>)[k] = v;
+  }
+  if (out.Protocol !== 'cfssl')
+    throw new CliError(`unrecognized external CA protocol ${String(out.Protocol)}`);
+  if (out.URL === '') throw new CliError('the external-ca option needs a url= parameter');
+  return out;
+}
 
 const durationFlag = (name: string, description: string, defaultText?: string) => ({
   name,
@@ -201,6 +348,13 @@ const SWARM_SPEC_FLAGS = [
     defaultText: '5',
   },
 ];
+
+/** Ours: join tokens expire this long after they are made (the cluster's JoinTokenTTL). */
+const TOKEN_TTL_FLAG = durationFlag(
+  'token-ttl',
+  'Join tokens expire this long after they are made, 0 for never (ns|us|ms|s|m|h)',
+  '0s',
+);
 
 export const swarmCommand: ContextualCommand = {
   name: 'swarm',
@@ -263,6 +417,7 @@ export const swarmCommand: ContextualCommand = {
           description: 'Force create a new cluster from current state',
         },
         ...SWARM_SPEC_FLAGS,
+        TOKEN_TTL_FLAG,
       ],
       exec: swarmInit,
     },
@@ -311,6 +466,47 @@ export const swarmCommand: ContextualCommand = {
       exec: swarmJoinToken,
     },
     {
+      name: 'ca',
+      usage: '[OPTIONS]',
+      description: 'Display and rotate the root CA',
+      args: { max: 0 },
+      flags: [
+        {
+          name: 'ca-cert',
+          kind: 'string',
+          typeName: 'pem-file',
+          description: 'Path to the PEM-formatted root CA certificate to use for the new cluster',
+        },
+        {
+          name: 'ca-key',
+          kind: 'string',
+          typeName: 'pem-file',
+          description: 'Path to the PEM-formatted root CA key to use for the new cluster',
+        },
+        durationFlag('cert-expiry', 'Validity period for node certificates (ns|us|ms|s|m|h)', '2160h0m0s'),
+        {
+          name: 'detach',
+          short: 'd',
+          kind: 'bool',
+          description: 'Exit immediately instead of waiting for the root rotation to converge',
+        },
+        {
+          name: 'external-ca',
+          kind: 'list',
+          typeName: 'external-ca',
+          description: 'Specifications of one or more certificate signing endpoints',
+        },
+        { name: 'quiet', short: 'q', kind: 'bool', description: 'Suppress progress output' },
+        {
+          name: 'rotate',
+          kind: 'bool',
+          description:
+            'Rotate the swarm CA - if no certificate or key are provided, new ones will be generated',
+        },
+      ],
+      exec: swarmCa,
+    },
+    {
       name: 'leave',
       usage: '[OPTIONS]',
       description: 'Leave the swarm',
@@ -330,7 +526,7 @@ export const swarmCommand: ContextualCommand = {
       usage: '[OPTIONS]',
       description: 'Update the swarm',
       args: { max: 0 },
-      flags: SWARM_SPEC_FLAGS,
+      flags: [...SWARM_SPEC_FLAGS, TOKEN_TTL_FLAG],
       exec: swarmUpdate,
     },
   ],

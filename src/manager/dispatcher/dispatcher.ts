@@ -2,7 +2,14 @@
 // and task status reports batched into the store. It implements the agent's DispatcherSession
 // contract; the local agent calls it in-process, remote agents over gRPC.
 import { randomBytes } from 'node:crypto';
-import type { DispatcherSession, Heartbeat, SessionInfo, TaskStatusUpdate } from '../../agent/session.js';
+import { isDeepStrictEqual } from 'node:util';
+import type {
+  DispatcherSession,
+  Heartbeat,
+  NodeReport,
+  SessionInfo,
+  TaskStatusUpdate,
+} from '../../agent/session.js';
 import { SwarmError } from '../../api/errors.js';
 import type { Node, NodeDescription, Task } from '../../api/types.js';
 import { taskStateIndex } from '../../api/types.js';
@@ -11,6 +18,7 @@ import type { DispatcherBackend } from '../../rpc/dispatcher-service.js';
 import type { StoreCache } from '../../store/cache.js';
 import { type BatchOp, type ClusterStore, type Fence, isNotLeader } from '../../store/store.js';
 import { changeNode } from '../nodewrite.js';
+import { desiredTrust } from '../rootca.js';
 import type { Tables } from '../tables.js';
 
 const log = createLogger({ component: 'dispatcher' });
@@ -147,27 +155,33 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
       Description: {
         ...n.Description,
         ...description,
-        TLSInfo: n.Description?.TLSInfo ?? this.cache.list('cluster')[0]?.TLSInfo,
+        TLSInfo: description.TLSInfo ?? n.Description?.TLSInfo ?? this.cache.list('cluster')[0]?.TLSInfo,
       },
       Status: { ...n.Status, State: 'ready', Message: undefined, ...(opts.addr ? { Addr: opts.addr } : {}) },
     }));
     return { sessionId: session.id, heartbeatPeriodMs: this.heartbeatPeriodMs(), managers: this.managers() };
   }
 
-  async heartbeat(sessionId: string): Promise<Heartbeat> {
+  async heartbeat(sessionId: string, report?: NodeReport): Promise<Heartbeat> {
     const s = this.session(sessionId);
     s.lastBeat = this.now();
     s.disconnectedAt = undefined;
-    if (this.cache.get('node', s.nodeId)?.Status.State !== 'ready') {
+    const node = this.cache.get('node', s.nodeId);
+    const tls = report?.tlsInfo;
+    const tlsChanged = tls !== undefined && !isDeepStrictEqual(tls, node?.Description?.TLSInfo);
+    if (node?.Status.State !== 'ready' || tlsChanged) {
       await this.writeNode(s.nodeId, (n) => ({
         ...n,
+        ...(tls && n.Description ? { Description: { ...n.Description, TLSInfo: tls } } : {}),
         Status: { ...n.Status, State: 'ready', Message: undefined },
       }));
     }
+    const cluster = this.cache.list('cluster')[0];
     return {
       periodMs: this.heartbeatPeriodMs(),
       managers: this.managers(),
       role: this.cache.get('node', s.nodeId)?.Spec.Role,
+      ...(cluster ? { trust: desiredTrust(cluster) } : {}),
     };
   }
 
