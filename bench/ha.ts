@@ -9,13 +9,19 @@
 //      10 runs; the killed manager is restarted and the cluster settled between runs;
 //   3. write latency: POST /services/{id}/update (a label) → 200, which returns once the change is in
 //      that manager's own cache (what a GET there reads back), with 1, 3 and (time allowing) 5 managers,
-//      through the leader and through a manager that does not lead.
+//      through the leader and through a manager that does not lead;
+//   4. root CA rotation, 5 nodes (4 managers + the worker, the 4th manager joined before the 5-manager
+//      part): the real `docker swarm ca --rotate`, which blocks until every node is on the new root
+//      and prints it, timed from the call to its return. 3 runs (each makes a new root); after each,
+//      `docker swarm ca` must print a root other than before and every node's TLSInfo.TrustRoot in
+//      GET /nodes must be that root, or the bench fails.
 // Docker's figures come from research/anchors.md ("Docker swarm mode, several nodes").
 // SKT_BENCH_HA_LOGS=<dir>: copy every host's swarmd.log there before the cluster is removed.
+import { X509Certificate } from 'node:crypto';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type TaskState, taskStateIndex } from '../src/api/types.js';
-import type { ApiNode } from '../test/helpers/cli.js';
+import { type ApiNode, docker } from '../test/helpers/cli.js';
 import { type ClusterHost, loadBusybox, sleep, startCluster } from '../test/helpers/cluster.js';
 import {
   type BoxTask,
@@ -32,6 +38,7 @@ import { percentile } from './stats.js';
 
 const RUNS = 10;
 const WRITES = 200;
+const ROTATIONS = 3;
 const TARGET_MS = 3_000;
 /** The 5-manager part starts only if the benchmark has run at most this long (whole run ≈ 5 min). */
 const FIVE_MANAGERS_START_BY_MS = 210_000;
@@ -78,6 +85,78 @@ async function serviceVia(via: ClusterHost, id: string): Promise<ApiService> {
 
 function updateVia(via: ClusterHost, s: ApiService, spec: ApiService['Spec']) {
   return via.api('POST', `/services/${s.ID}/update?version=${s.Version.Index}`, spec);
+}
+
+/** A certificate's DER as base64: PEMs compared whatever their line breaks or trailing text. */
+function der(pem: string, what: string): string {
+  const begin = pem.indexOf('-----BEGIN CERTIFICATE-----');
+  if (begin < 0) throw new Error(`${what}: no certificate in ${JSON.stringify(pem.slice(0, 200))}`);
+  return new X509Certificate(pem.slice(begin)).raw.toString('base64');
+}
+
+/** `docker swarm ca` on `via`: the root in force, as DER base64. */
+async function currentRoot(via: ClusterHost): Promise<string> {
+  const r = await docker(via, ['swarm', 'ca'], 30_000);
+  if (r.code !== 0) throw new Error(`docker swarm ca on ${via.name}: exit ${r.code}: ${r.stderr.trim()}`);
+  return der(r.stdout, `docker swarm ca on ${via.name}`);
+}
+
+/**
+ * `docker swarm ca --rotate` on `via`, ROTATIONS times, each timed from the call to its return with
+ * the cluster settled (`members` Ready, `managers` Reachable) before it. Each run is checked: the
+ * root printed differs from the one before, `docker swarm ca` prints it, and every node's
+ * TLSInfo.TrustRoot (GET /nodes) is it. Prints the rows; throws when a check fails.
+ */
+async function rotationPhase(
+  via: ClusterHost,
+  members: readonly ClusterHost[],
+  managers: readonly ClusterHost[],
+): Promise<void> {
+  const n = members.length;
+  console.log(
+    `  root CA rotation, ${ROTATIONS} runs (${n} nodes: ${managers.length} managers + ${n - managers.length} worker, ` +
+      `docker swarm ca --rotate on ${via.name}):`,
+  );
+  const samples: number[] = [];
+  for (let i = 0; i < ROTATIONS; i++) {
+    await until(`${n} nodes settled before rotation ${i + 1}`, async () =>
+      (await settled(via, members, managers, undefined, 0)) ? true : undefined,
+    );
+    const before = await currentRoot(via);
+    await waitForQuietCpu(0.3, 3_000);
+    const t0 = performance.now();
+    const r = await docker(via, ['swarm', 'ca', '--rotate'], 180_000);
+    const dt = performance.now() - t0;
+    if (r.code !== 0)
+      throw new Error(
+        `rotation ${i + 1}: docker swarm ca --rotate exit ${r.code} after ${ms(dt)}: ${r.stderr.trim()}`,
+      );
+    const printed = der(r.stdout, `rotation ${i + 1}: docker swarm ca --rotate`);
+    if (printed === before) throw new Error(`rotation ${i + 1}: the root printed is the root before it`);
+    const inForce = await currentRoot(via);
+    if (inForce !== printed)
+      throw new Error(`rotation ${i + 1}: docker swarm ca prints another root than --rotate returned`);
+    const nodes = await nodesVia(via);
+    const off = nodes.filter((x) => {
+      const root = x.Description?.TLSInfo?.TrustRoot;
+      return !root || der(root, `${name(x)}'s TrustRoot`) !== printed;
+    });
+    if (nodes.length !== n || off.length > 0)
+      throw new Error(
+        `rotation ${i + 1}: ${via.name} lists ${nodes.length} nodes (want ${n}); not on the new root: ` +
+          `${off.map(name).join(', ') || 'none'}`,
+      );
+    samples.push(dt);
+    console.log(
+      `    run ${i + 1}: ${ms(dt)}; root changed, ${nodes.length}/${n} nodes' TrustRoot is the new root`,
+    );
+  }
+  const s = stats(samples);
+  row(`swarm ca --rotate → returns, ${n} nodes (${ROTATIONS} runs)`, '');
+  row('  p50 / max', `${ms(s.p50)} / ${ms(s.max)}`, {
+    value: 'n/a',
+    from: 'not measured here: anchors.md has no rotation row (needs 5 dockerd hosts)',
+  });
 }
 
 /** The leader, once every manager's GET /nodes names the same one. */
@@ -397,22 +476,33 @@ export async function main(): Promise<void> {
         console.log(`    ${l}`);
     }
 
-    // 3c. writes with five managers, if they fit
+    // 3c. writes with five managers, if they fit (decided before the 4th join and the rotations,
+    // which always run)
     const elapsed = performance.now() - start;
-    if (elapsed > FIVE_MANAGERS_START_BY_MS) {
+    const fiveFit = elapsed <= FIVE_MANAGERS_START_BY_MS;
+    const leader4 = await leaderOf(managers);
+    const four = [...managers, m4];
+    const join4 = await timedManagerJoin(m4, leader4, leader4, token);
+
+    // 4. root CA rotation with 5 nodes: 4 managers + the worker
+    await rotationPhase(leader4, [...four, worker], four);
+
+    const joinsDocker = { value: 'n/a', from: 'anchors.md measured joins up to 3 managers' };
+    if (!fiveFit) {
+      row('manager join (4th) → Ready + Reachable', ms(join4), joinsDocker);
       console.log(
-        `  writes with 5 managers: skipped (${ms(elapsed)} spent already; 2 more joins and ${2 * WRITES} ` +
+        `  writes with 5 managers: skipped (${ms(elapsed)} spent before the 4th join; a 5th join and ${2 * WRITES} ` +
           'writes would take the run past ~5 minutes on 2 cores)',
       );
     } else {
-      const leader = await leaderOf(managers);
-      const five = [...managers, m4, m5];
-      const joins45: number[] = [];
-      for (const h of [m4, m5]) joins45.push(await timedManagerJoin(h, leader, leader, token));
-      row('manager join (4th, 5th) → Ready + Reachable', joins45.map(ms).join(' / '), {
-        value: 'n/a',
-        from: 'anchors.md measured joins up to 3 managers',
-      });
+      const leader = await leaderOf(four);
+      const five = [...four, m5];
+      // The rotations gave the cluster new join tokens (they digest the root).
+      const token5 = (await leader.api('GET', '/swarm')).json<{ JoinTokens: { Manager: string } }>()
+        .JoinTokens.Manager;
+      const joins45 = [join4, await timedManagerJoin(m5, leader, leader, token5)];
+      row('manager join (4th, 5th) → Ready + Reachable', joins45.map(ms).join(' / '), joinsDocker);
+      console.log('    (the 5th after the root CA rotations, with the new manager token)');
       await until('5 managers settled', async () =>
         (await settled(leader, [...five, worker], five, undefined, 0)) ? true : undefined,
       );

@@ -412,6 +412,8 @@ export const ClusterSchema = z.object({
   RootRotationInProgress: z.boolean(),
   /** Ours, not on the wire: the root being rotated to and its cross-signed copy (keys are sealed apart). */
   RootRotation: z.object({ CACert: z.string(), CrossSignedCACert: z.string() }).optional(),
+  /** Ours, never on the wire: the unlock key (autolock on) sealed with the cluster's data key. */
+  UnlockKeySealed: z.string().optional(),
   DefaultAddrPool: z.array(z.string()),
   SubnetSize: int(),
   DataPathPort: int(),

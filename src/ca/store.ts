@@ -5,6 +5,7 @@ import { constants } from 'node:fs';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SwarmError } from '../api/errors.js';
+import { readSecretFile, secretAtRest } from '../lib/keyring.js';
 import {
   keyMatchesCertificate,
   type NodeCertificateInfo,
@@ -46,13 +47,15 @@ export function certificatePaths(stateDir: string): CertificatePaths {
 export async function writeDataKey(stateDir: string, key: Buffer): Promise<void> {
   const p = certificatePaths(stateDir);
   await mkdir(p.dir, { recursive: true, mode: DIR_MODE });
-  await writeFileAtomic(p.dataKey, `${key.toString('base64')}\n`, KEY_MODE);
+  await writeFileAtomic(p.dataKey, secretAtRest(`${key.toString('base64')}\n`), KEY_MODE);
 }
 
 /** This manager's data key, or undefined if it has none (a manager of an older swarm). */
 export async function readDataKey(stateDir: string): Promise<Buffer | undefined> {
-  const text = await readFile(certificatePaths(stateDir).dataKey, 'utf8').catch(() => undefined);
-  return text === undefined ? undefined : Buffer.from(text.trim(), 'base64');
+  const path = certificatePaths(stateDir).dataKey;
+  const text = await readFile(path, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  return Buffer.from((await readSecretFile(path)).trim(), 'base64');
 }
 
 /** Replaces `path` with `data` so a reader sees the old or the new content, never a torn file. */
@@ -102,7 +105,7 @@ export async function writeNodeCertificates(stateDir: string, files: NodeCertifi
   }
   await mkdir(paths.dir, { recursive: true, mode: DIR_MODE });
   await writeFileAtomic(paths.rootCert, files.rootCertPem, CERT_MODE);
-  await writeFileAtomic(paths.nodeKey, files.keyPem, KEY_MODE);
+  await writeFileAtomic(paths.nodeKey, secretAtRest(files.keyPem), KEY_MODE);
   await writeFileAtomic(paths.nodeCert, files.certPem, CERT_MODE);
 }
 
@@ -144,7 +147,8 @@ export async function readNodeCertificates(
   const paths = certificatePaths(stateDir);
   const rootCertPem = await readRootCACertificate(stateDir);
   const certPem = await readNamed(paths.nodeCert);
-  const keyPem = await readNamed(paths.nodeKey);
+  await readNamed(paths.nodeKey); // names a missing file
+  const keyPem = await readSecretFile(paths.nodeKey);
   let info: NodeCertificateInfo;
   try {
     info = verifyNodeCertificateSignature(certPem, rootCertPem);

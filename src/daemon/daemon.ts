@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { Agent } from '../agent/agent.js';
 import { defaultSwarmSpec } from '../api/defaults.js';
-import { notManager, SwarmError } from '../api/errors.js';
+import { conflict, invalidArgument, notManager, SwarmError } from '../api/errors.js';
 import { newId } from '../api/ids.js';
 import {
   describeZodError,
@@ -27,6 +27,7 @@ import {
   writeNodeCertificates,
 } from '../ca/store.js';
 import { parseJoinToken, validateJoinTokenTTL } from '../ca/tokens.js';
+import { parseUnlockKey } from '../ca/unlock-key.js';
 import { type ClusterBackend, type ControlApis, clusterRoutes } from '../engineapi/cluster.js';
 import { containerRoutes } from '../engineapi/containers.js';
 import { imageRoutes } from '../engineapi/images.js';
@@ -34,10 +35,11 @@ import { logRoutes } from '../engineapi/logs.js';
 import type { Route } from '../engineapi/router.js';
 import { EngineServer } from '../engineapi/server.js';
 import { SWARMD_VERSION, type SystemBackend, systemRoutes } from '../engineapi/system.js';
-import { EtcdMember, peerURL } from '../etcd/supervisor.js';
+import { EtcdMember, peerURL, setRuntimeKeyRoot } from '../etcd/supervisor.js';
 import { RuncExecutor } from '../executor/runc/executor.js';
 import { ContainerRuntime } from '../executor/runc/runtime.js';
 import type { Executor, LogEntry } from '../executor/types.js';
+import { keyEncryptionKey, LOCKED_MESSAGE, setKeyEncryptionKey } from '../lib/keyring.js';
 import { createLogger } from '../lib/log.js';
 import { allocatePorts } from '../manager/allocator/ports.js';
 import { unsupportedSwarmSpec } from '../manager/controlapi/cluster.js';
@@ -55,6 +57,7 @@ import { chooseAdvertiseAddr, DEFAULT_PORT, splitHostPort } from './address.js';
 import { ensureTmpfs } from './execroot.js';
 import type { DaemonFlags } from './flags.js';
 import { NodeImageStore } from './images.js';
+import { checkUnlockKey, nodeKeyLocked, rewrapSecrets } from './lock.js';
 import { ManagerSession } from './manager-session.js';
 import { freePort } from './ports.js';
 import { type CertRenewal, startCertRenewal } from './renewal.js';
@@ -495,17 +498,14 @@ export class Daemon implements ClusterBackend, SystemBackend {
     const adopted = await this.runtime.adopt();
     log.info('containers adopted', { report: adopted });
     await this.network.cleanupLeftovers({ keep: new Set(adopted.running) });
+    setRuntimeKeyRoot(join(this.execRoot, 'keys'));
     if (this.state?.role === 'manager') {
-      try {
-        this.manager = await Manager.resume(this.stateDir, this.state, portAllocator);
-      } catch (e) {
-        if (!(e instanceof SwarmError && /was removed/.test(e.message))) throw e;
-        // Its etcd member was removed while it was away (another manager's --force-new-cluster, or
-        // node rm --force): it serves only `swarm leave --force`, and says so in `docker info`.
-        this.stateError = REMOVED_MANAGER_MESSAGE;
-        log.error('this manager was removed from the managers', { err: e });
-      }
-      await this.manager?.startRemoteApi(this.stateDir, remoteListenAddr(this.state.listenAddr));
+      if (await nodeKeyLocked(this.stateDir)) {
+        // Autolock: nothing of the swarm runs until `swarm unlock` (its etcd neither).
+        this.locked = true;
+        await (await EtcdMember.load(this.stateDir))?.reapLeftover();
+        log.warn('this manager is locked: give its unlock key with "swarm unlock"');
+      } else await this.resumeManager(this.state);
     }
     const routes = [
       ...systemRoutes(this),
@@ -550,7 +550,75 @@ export class Daemon implements ClusterBackend, SystemBackend {
       return;
     }
     // After init/join/leave requests already queued: the API is listening by now.
-    await this.serialized(() => this.startAgent());
+    if (!this.locked) await this.serialized(() => this.startAgent());
+  }
+
+  /** A manager's control plane from its state dir: etcd member, store, remote API; follows autolock. */
+  private async resumeManager(state: SwarmState): Promise<void> {
+    try {
+      this.manager = await Manager.resume(this.stateDir, state, portAllocator);
+    } catch (e) {
+      if (!(e instanceof SwarmError && /was removed/.test(e.message))) throw e;
+      // Its etcd member was removed while it was away (another manager's --force-new-cluster, or
+      // node rm --force): it serves only `swarm leave --force`, and says so in `docker info`.
+      this.stateError = REMOVED_MANAGER_MESSAGE;
+      log.error('this manager was removed from the managers', { err: e });
+    }
+    this.followAutolock();
+    await this.manager?.startRemoteApi(this.stateDir, remoteListenAddr(state.listenAddr));
+  }
+
+  /**
+   * While this node manages, its secret files follow the swarm's unlock key: wrapped with it while
+   * autolock is on (rewrapped when it is rotated), in clear once autolock is off.
+   */
+  private followAutolock(): void {
+    const manager = this.manager;
+    if (!manager) return;
+    this.stopAutolock?.();
+    this.stopAutolock = manager.followUnlockKey((key) => {
+      void this.applyUnlockKey(key === undefined ? undefined : parseUnlockKey(key)).catch((e) =>
+        log.error('manager keys not rewrapped for the unlock key', { err: e }),
+      );
+    });
+  }
+  private stopAutolock: (() => void) | undefined;
+  /** A manager that booted with wrapped keys waits for `swarm unlock`. */
+  private locked = false;
+
+  /** Rewraps the secret files from the key in force to `next` (undefined: clear); one change at a time. */
+  private applyUnlockKey(next: Buffer | undefined): Promise<void> {
+    this.rewrapping = this.rewrapping
+      .catch(() => undefined)
+      .then(async () => {
+        const current = keyEncryptionKey();
+        if (current === next || (current && next && current.equals(next))) return;
+        await rewrapSecrets(this.stateDir, current, next);
+        setKeyEncryptionKey(next);
+        log.info(next ? 'manager keys are wrapped with the unlock key' : 'manager keys are stored in clear');
+      });
+    return this.rewrapping;
+  }
+  private rewrapping: Promise<void> = Promise.resolve();
+
+  unlock(body: unknown): Promise<void> {
+    return this.serialized(async () => {
+      if (!this.locked || this.state?.role !== 'manager') throw conflict('swarm is not locked');
+      const parsed = z.object({ UnlockKey: z.string() }).safeParse(stripNulls(body ?? {}));
+      if (!parsed.success) throw invalidArgument('invalid unlock request: UnlockKey is required');
+      let key: Buffer;
+      try {
+        key = parseUnlockKey(parsed.data.UnlockKey.trim());
+      } catch {
+        throw new SwarmError('UNAUTHENTICATED', 'swarm could not be unlocked: invalid key provided');
+      }
+      await checkUnlockKey(this.stateDir, key);
+      setKeyEncryptionKey(key);
+      this.locked = false;
+      log.info('manager unlocked');
+      await this.resumeManager(this.state);
+      await this.startAgent();
+    });
   }
 
   async stop(): Promise<void> {
@@ -568,6 +636,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
   // ---- ClusterBackend ----
 
   control(): ControlApis {
+    if (this.locked) throw new SwarmError('NOT_MANAGER', LOCKED_MESSAGE);
     if (!this.state) throw notManager('notInSwarm');
     if (this.state.role === 'worker') throw notManager('worker');
     if (!this.manager) throw notManager('preparing');
@@ -649,6 +718,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     this.manager = undefined;
     await EtcdMember.forceNewCluster(this.stateDir);
     this.manager = await Manager.resume(this.stateDir, state, portAllocator);
+    this.followAutolock();
     await this.manager.startRemoteApi(this.stateDir, remoteListenAddr(state.listenAddr));
     await this.startAgent();
     return state.nodeId;
@@ -797,6 +867,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
       await this.manager.startRemoteApi(this.stateDir, remoteListenAddr(state.listenAddr));
       await writeSwarmState(this.stateDir, state);
       this.state = state;
+      this.followAutolock();
     } catch (e) {
       await this.manager?.stop().catch(() => undefined);
       this.manager = undefined;
@@ -903,8 +974,11 @@ export class Daemon implements ClusterBackend, SystemBackend {
     const managers = manager.managerAddrs().filter((a) => a !== state.advertiseAddr);
     log.info('this manager was demoted; carrying on as a worker', { node: state.nodeId, managers });
     await this.stopNodeAgent();
+    this.stopAutolock?.();
     await manager.stop();
     this.manager = undefined;
+    // Workers have no autolock: their keys are stored in clear.
+    await this.applyUnlockKey(undefined);
     const identity = new NodeTLSIdentity(await readNodeCertificates(this.stateDir));
     let renewed: Awaited<ReturnType<typeof renewNodeCertificate>> | undefined;
     for (const addr of managers) {
@@ -947,9 +1021,12 @@ export class Daemon implements ClusterBackend, SystemBackend {
     await this.manager
       ?.leaveCluster()
       .catch((e) => log.warn('could not leave the managers cleanly', { err: e }));
+    this.stopAutolock?.();
     await this.manager?.stop();
     this.manager = undefined;
     this.state = undefined;
+    this.locked = false;
+    setKeyEncryptionKey(undefined);
     await this.removeTaskContainers();
     await this.wipe();
     log.info('left the swarm');
@@ -1027,7 +1104,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     const base = {
       NodeID: this.state.nodeId,
       NodeAddr: ip,
-      LocalNodeState: 'active',
+      LocalNodeState: this.locked ? 'locked' : 'active',
       Error: this.stateError,
     };
     if (!this.manager) {
@@ -1040,7 +1117,11 @@ export class Daemon implements ClusterBackend, SystemBackend {
     const nodes = this.manager.cache.list('node');
     const managers = nodes.filter((n) => n.ManagerStatus);
     const cluster = this.manager.cache.list('cluster')[0];
-    const { JoinTokens: _jt, ...clusterInfo } = cluster ?? ({} as Record<string, unknown>);
+    const {
+      JoinTokens: _jt,
+      UnlockKeySealed: _uk,
+      ...clusterInfo
+    } = cluster ?? ({} as Record<string, unknown>);
     return {
       ...base,
       ControlAvailable: true,

@@ -2,7 +2,7 @@
 // control API of this manager (503 when this node is not one), write Docker's response.
 import type { IncomingMessage } from 'node:http';
 import { invalidArgument } from '../api/errors.js';
-import type { ContainerSpec, Service, ServiceSpec, Task } from '../api/types.js';
+import type { Cluster, ContainerSpec, Service, ServiceSpec, Task } from '../api/types.js';
 import { parseVersionParam } from '../api/validate.js';
 import { decodeRegistryAuth, encodeRegistryAuth } from '../executor/images/registry.js';
 import type { ClusterApi } from '../manager/controlapi/cluster.js';
@@ -26,6 +26,14 @@ export interface ClusterBackend {
   init(body: unknown): Promise<string>;
   join(body: unknown): Promise<void>;
   leave(force: boolean): Promise<void>;
+  /** POST /swarm/unlock: a locked manager given its unlock key. */
+  unlock(body: unknown): Promise<void>;
+}
+
+/** The cluster object as Docker's API shows it: our sealed unlock key stays home. */
+export function publicCluster(c: Cluster): Omit<Cluster, 'UnlockKeySealed'> {
+  const { UnlockKeySealed: _key, ...rest } = c;
+  return rest;
 }
 
 function sendEmpty(res: import('node:http').ServerResponse, status = 200): void {
@@ -99,7 +107,20 @@ export function clusterRoutes(backend: ClusterBackend): Route[] {
     {
       method: 'GET',
       path: '/swarm',
-      handler: ({ res }) => sendJSON(res, 200, backend.control().cluster.get()),
+      handler: ({ res }) => sendJSON(res, 200, publicCluster(backend.control().cluster.get())),
+    },
+    {
+      method: 'GET',
+      path: '/swarm/unlockkey',
+      handler: ({ res }) => sendJSON(res, 200, { UnlockKey: backend.control().cluster.unlockKey() }),
+    },
+    {
+      method: 'POST',
+      path: '/swarm/unlock',
+      handler: async ({ res, json }) => {
+        await backend.unlock(await json());
+        sendEmpty(res);
+      },
     },
     {
       method: 'POST',

@@ -2,13 +2,20 @@
 // waits for /health, restarts it with backoff when it dies, and never restarts a member that etcd
 // removed from the cluster (its data dir must not rejoin: research/etcd.md "split brain").
 import { type ChildProcess, spawn } from 'node:child_process';
-import { open, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { failedPrecondition, unavailable } from '../api/errors.js';
+import { readSecretFile } from '../lib/keyring.js';
 import { createLogger } from '../lib/log.js';
 import { type MemberTLSPaths, memberTLSPaths, PEER_CN } from './tls.js';
+
+/** Where members put clear copies of their keys for etcd to read (a tmpfs); unset, etcd reads the state dir's. */
+let runtimeKeyRoot: string | undefined;
+export function setRuntimeKeyRoot(dir: string | undefined): void {
+  runtimeKeyRoot = dir;
+}
 
 export const ETCD_BINARY = '/usr/bin/etcd';
 
@@ -345,7 +352,7 @@ export class EtcdMember {
     const logStart = (await logHandle.stat()).size;
     let child: ChildProcess;
     try {
-      child = spawn(ETCD_BINARY, etcdArgs(this.cfg, this.paths), {
+      child = spawn(ETCD_BINARY, etcdArgs(this.cfg, await this.runtimePaths()), {
         env: { PATH: '/usr/bin:/bin' }, // etcd reads ETCD_* variables: never inherit them
         stdio: ['ignore', logHandle.fd, logHandle.fd],
       });
@@ -442,8 +449,30 @@ export class EtcdMember {
     this.logTimer = undefined;
   }
 
+  /**
+   * The paths etcd is started with. With a runtime key dir set (swarmd's tmpfs), etcd reads its keys
+   * from clear copies there: the state dir's may be wrapped with the unlock key (autolock), and etcd
+   * reads its key files again on every new connection.
+   */
+  private async runtimePaths(): Promise<MemberPaths> {
+    if (!runtimeKeyRoot) return this.paths;
+    const dir = join(runtimeKeyRoot, this.cfg.name);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const serverKey = join(dir, 'server.key');
+    const peerKey = join(dir, 'peer.key');
+    await writeFile(serverKey, await readSecretFile(this.paths.tls.serverKey), { mode: 0o600 });
+    await writeFile(peerKey, await readSecretFile(this.paths.tls.peerKey), { mode: 0o600 });
+    return { ...this.paths, tls: { ...this.paths.tls, serverKey, peerKey } };
+  }
+
+  /** Kills an etcd a previous swarmd left running (a manager that boots locked must not take part). */
+  async reapLeftover(): Promise<void> {
+    if (!this.child) await this.killLeftover();
+  }
+
   /** SIGTERM, then SIGKILL after `timeoutMs`. Resolves when no etcd process of ours is left. */
   async stop(timeoutMs = 10_000): Promise<void> {
+    if (runtimeKeyRoot) await rm(join(runtimeKeyRoot, this.cfg.name), { recursive: true, force: true });
     this.stopping = true;
     this.stopLogTimer();
     if (this.restartTimer) clearTimeout(this.restartTimer);

@@ -8,6 +8,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { invalidArgument } from '../api/errors.js';
+import { readSecretFile, writeSecretFile } from '../lib/keyring.js';
 
 const crypto = globalThis.crypto;
 x509.cryptoProvider.set(crypto);
@@ -165,7 +166,7 @@ export function memberTLSPaths(tlsDir: string): MemberTLSPaths {
   };
 }
 
-async function writeSecretFile(path: string, content: string): Promise<void> {
+async function writeCertFile(path: string, content: string): Promise<void> {
   await writeFile(path, content, { mode: 0o600 });
   await chmod(path, 0o600); // writeFile keeps the mode of an existing file
 }
@@ -178,13 +179,13 @@ export async function writeMemberTLS(
 ): Promise<MemberTLSPaths> {
   await mkdir(tlsDir, { recursive: true, mode: 0o700 });
   const p = memberTLSPaths(tlsDir);
-  await writeSecretFile(p.caCert, ca.certPem);
+  await writeCertFile(p.caCert, ca.certPem);
   await writeSecretFile(p.caKey, ca.keyPem);
-  await writeSecretFile(p.serverCert, certs.server.certPem);
+  await writeCertFile(p.serverCert, certs.server.certPem);
   await writeSecretFile(p.serverKey, certs.server.keyPem);
-  await writeSecretFile(p.peerCert, certs.peer.certPem);
+  await writeCertFile(p.peerCert, certs.peer.certPem);
   await writeSecretFile(p.peerKey, certs.peer.keyPem);
-  await writeSecretFile(p.clientCert, certs.client.certPem);
+  await writeCertFile(p.clientCert, certs.client.certPem);
   await writeSecretFile(p.clientKey, certs.client.keyPem);
   return p;
 }
@@ -192,7 +193,7 @@ export async function writeMemberTLS(
 /** Reads the etcd CA written by `writeMemberTLS` (to issue certs for a joining manager). */
 export async function loadEtcdCA(tlsDir: string): Promise<CertAndKey> {
   const p = memberTLSPaths(tlsDir);
-  return { certPem: await readFile(p.caCert, 'utf8'), keyPem: await readFile(p.caKey, 'utf8') };
+  return { certPem: await readFile(p.caCert, 'utf8'), keyPem: await readSecretFile(p.caKey) };
 }
 
 /** Client credentials (for `createEtcdClient`) from a member's TLS dir. */
@@ -203,6 +204,6 @@ export async function loadClientCredentials(
   return {
     caPem: await readFile(p.caCert, 'utf8'),
     certPem: await readFile(p.clientCert, 'utf8'),
-    keyPem: await readFile(p.clientKey, 'utf8'),
+    keyPem: await readSecretFile(p.clientKey),
   };
 }

@@ -9,6 +9,7 @@ import type { Cluster, Node, NodeDescription, SwarmSpec } from '../api/types.js'
 import { type RootCA, rootTLSInfo } from '../ca/certificates.js';
 import { readDataKey, writeDataKey } from '../ca/store.js';
 import { generateJoinToken } from '../ca/tokens.js';
+import { generateUnlockKey } from '../ca/unlock-key.js';
 import type { ControlApis } from '../engineapi/cluster.js';
 import { createEtcdClient, loopbackClientURL } from '../etcd/client.js';
 import { addLearner, listMembers, promote, removeMember, waitUntilVoter } from '../etcd/membership.js';
@@ -22,12 +23,12 @@ import {
 } from '../etcd/tls.js';
 import type { LogOptions } from '../executor/types.js';
 import { createLogger } from '../lib/log.js';
+import { newDataKey, seal, unseal } from '../lib/sealed.js';
 import { incompleteLogs, LogBroker, subscribeLogs, type TaskLogLine } from '../rpc/logbroker.js';
 import type { MemberJoin } from '../rpc/membership.js';
 import type { NodeTLSIdentity } from '../rpc/tls.js';
 import { StoreCache } from '../store/cache.js';
 import { LeaderElection } from '../store/election.js';
-import { newDataKey } from '../store/sealed.js';
 import { ClusterStore } from '../store/store.js';
 import { ClusterApi } from './controlapi/cluster.js';
 import { NodeApi } from './controlapi/nodes.js';
@@ -91,7 +92,11 @@ export class Manager {
       // Read when a token is rotated: the root is known only once the manager has opened (or, at
       // init, once bootstrap has stored it).
       cluster: new ClusterApi(this.controlStore, () => generateJoinToken(this.rootCertPem()), undefined, {
-        begin: (request) => this.keys.begin(request),
+        rotator: { begin: (request) => this.keys.begin(request) },
+        unlockKeys: {
+          seal: (key) => seal(this.requireKnownDataKey(), key),
+          open: (sealed) => unseal(this.requireKnownDataKey(), sealed),
+        },
       }),
       nodes: new NodeApi(this.controlStore, selfId, () => this.election?.leaderId),
       services: new ServiceApi(this.controlStore, allocatePorts),
@@ -214,6 +219,11 @@ export class Manager {
   /** The CA's key pairs (managers only: they live in etcd, sealed with the data key). */
   readonly keys: RootCAKeys;
 
+  private requireKnownDataKey(): Buffer {
+    if (!this.dataKey) throw new SwarmError('UNAVAILABLE', 'this manager has no data key yet');
+    return this.dataKey;
+  }
+
   /** The data key, made now for a swarm from before data keys (the root CA is then sealed with it). */
   private async requireDataKey(): Promise<Buffer> {
     if (this.dataKey) return this.dataKey;
@@ -221,6 +231,25 @@ export class Manager {
     if (this.keys.root) await this.keys.storeRoot(this.keys.root);
     await writeDataKey(this.member.stateDir, this.dataKey);
     return this.dataKey;
+  }
+
+  /** The swarm's unlock key ("SWMKEY-1-…") while autolock is on, else undefined. */
+  unlockKey(cluster = this.cache.list('cluster')[0]): string | undefined {
+    const sealed = cluster?.UnlockKeySealed;
+    return sealed && this.dataKey ? unseal(this.dataKey, sealed) : undefined;
+  }
+
+  /** Calls `fn` with the unlock key now and after each change (autolock on/off, key rotated). */
+  followUnlockKey(fn: (key: string | undefined) => void): () => void {
+    let last = this.unlockKey();
+    fn(last);
+    return this.cache.subscribe((ev) => {
+      if (ev.kind !== 'cluster') return;
+      const key = this.unlockKey(ev.object as Cluster);
+      if (key === last) return;
+      last = key;
+      fn(key);
+    });
   }
 
   /** Reloads the CA keys whenever the cluster's CA state changes (a rotation starts or ends). */
@@ -476,7 +505,17 @@ export class Manager {
       ManagerStatus: { Reachability: 'reachable', Addr: o.identity.advertiseAddr },
     };
     const created = await m.store.batch([
-      { op: 'create', kind: 'cluster', object: cluster },
+      {
+        op: 'create',
+        kind: 'cluster',
+        object: {
+          ...cluster,
+          // swarm init --autolock: the unlock key is made with the swarm.
+          ...(o.spec.EncryptionConfig?.AutoLockManagers && m.dataKey
+            ? { UnlockKeySealed: seal(m.dataKey, generateUnlockKey()) }
+            : {}),
+        },
+      },
       { op: 'create', kind: 'node', object: node },
     ]);
     for (const r of created) if (!r.ok) throw r.error;

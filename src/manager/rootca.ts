@@ -16,7 +16,7 @@ import {
 } from '../ca/certificates.js';
 import { generateJoinToken } from '../ca/tokens.js';
 import { createLogger } from '../lib/log.js';
-import { isSealed, seal, unseal } from '../store/sealed.js';
+import { isSealed, seal, unseal } from '../lib/sealed.js';
 import type { RootRotationRequest } from './controlapi/cluster.js';
 
 const log = createLogger({ component: 'rootca' });

@@ -83,6 +83,7 @@ const server = new EngineServer({
     init: async () => '',
     join: async () => undefined,
     leave: async () => undefined,
+    unlock: async () => undefined,
   }),
 });
 

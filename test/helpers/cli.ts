@@ -17,21 +17,28 @@ interface Socketed {
   socket: string;
 }
 
-function runCli(file: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<Run> {
+function runCli(
+  file: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+  stdin = '',
+): Promise<Run> {
   return new Promise((resolve) => {
     const child = execFile(file, args, { env, timeout: timeoutMs }, (err, stdout, stderr) =>
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
     );
-    child.stdin?.end();
+    child.stdin?.end(stdin);
   });
 }
 
-export function docker(host: Socketed, args: string[], timeoutMs = 90_000): Promise<Run> {
-  return runCli(DOCKER, args, { ...process.env, DOCKER_HOST: `unix://${host.socket}` }, timeoutMs);
+/** The docker CLI against `host`; `stdin` is what it reads (e.g. `swarm unlock`'s key). */
+export function docker(host: Socketed, args: string[], timeoutMs = 90_000, stdin = ''): Promise<Run> {
+  return runCli(DOCKER, args, { ...process.env, DOCKER_HOST: `unix://${host.socket}` }, timeoutMs, stdin);
 }
 
-export function swarmctl(host: Socketed, args: string[], timeoutMs = 60_000): Promise<Run> {
-  return runCli(SWARMCTL, ['--socket', host.socket, ...args], process.env, timeoutMs);
+export function swarmctl(host: Socketed, args: string[], timeoutMs = 60_000, stdin = ''): Promise<Run> {
+  return runCli(SWARMCTL, ['--socket', host.socket, ...args], process.env, timeoutMs, stdin);
 }
 
 export interface ApiTask {

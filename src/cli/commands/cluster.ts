@@ -123,8 +123,12 @@ async function printUnlockKey(ctx: CommandContext): Promise<void> {
     '/swarm/unlockkey',
     z.object({ UnlockKey: z.string() }).passthrough(),
   );
+  printUnlockCommand(ctx, key.UnlockKey);
+}
+
+function printUnlockCommand(ctx: CommandContext, key: string): void {
   ctx.stdout(
-    `To unlock a swarm manager after it restarts, run the \`${ctx.prog} swarm unlock\`\ncommand and provide the following key:\n\n    ${key.UnlockKey}\n\nPlease remember to store this key in a password manager, since without it you\nwill not be able to restart the manager.\n`,
+    `To unlock a swarm manager after it restarts, run the \`${ctx.prog} swarm unlock\`\ncommand and provide the following key:\n\n    ${key}\n\nRemember to store this key in a password manager, since without it you\nwill not be able to restart the manager.\n`,
   );
 }
 
@@ -319,6 +323,65 @@ function parseExternalCA(value: string): Record<string, unknown> {
   return out;
 }
 
+/** One line of stdin: the unlock key, typed (the terminal shows nothing) or piped. */
+async function readUnlockKey(ctx: CommandContext): Promise<string> {
+  const stdin = process.stdin;
+  if (stdin.isTTY) {
+    ctx.stdout('Enter unlock key: ');
+    stdin.setRawMode(true);
+  }
+  try {
+    let text = '';
+    for await (const chunk of stdin) {
+      text += String(chunk);
+      if (/[\r\n\u0003]/.test(text)) break;
+    }
+    if (text.includes('\u0003')) throw new CliError('unlock cancelled');
+    return text.split(/[\r\n]/)[0]?.trim() ?? '';
+  } finally {
+    if (stdin.isTTY) {
+      stdin.setRawMode(false);
+      ctx.stdout('\n');
+    }
+    stdin.pause();
+  }
+}
+
+/** `swarm unlock`: a locked manager (autolock, after a restart) given its unlock key. */
+const swarmUnlock: Run = async (ctx) => {
+  const info = await ctx.client.json('GET', '/info', InfoSchema);
+  const state = info.Swarm?.LocalNodeState ?? 'inactive';
+  if (state === 'inactive') throw new CliError('Error: This node is not part of a swarm');
+  if (state !== 'locked') throw new CliError('Error: swarm is not locked');
+  const key = await readUnlockKey(ctx);
+  await ctx.client.request('POST', '/swarm/unlock', { body: { UnlockKey: key } });
+  return 0;
+};
+
+/** `swarm unlock-key [--rotate] [-q]`: shows (after rotating) the key that unlocks a restarted manager. */
+const swarmUnlockKey: Run = async (ctx, inv) => {
+  const quiet = inv.flags.bool('quiet');
+  if (inv.flags.bool('rotate')) {
+    const swarm = await ctx.client.json('GET', '/swarm', SwarmSchema);
+    if (swarm.Spec.EncryptionConfig?.AutoLockManagers !== true)
+      throw new CliError('cannot rotate because autolock is not turned on');
+    await ctx.client.request('POST', '/swarm/update', {
+      body: swarm.Spec,
+      query: { ...ROTATE_QUERY, rotateManagerUnlockKey: true, version: swarm.Version.Index },
+    });
+    if (!quiet) ctx.stdout('Successfully rotated manager unlock key.\n');
+  }
+  const key = await ctx.client
+    .json('GET', '/swarm/unlockkey', z.object({ UnlockKey: z.string() }).passthrough())
+    .catch((e: unknown) => {
+      throw e instanceof DaemonError ? new CliError(`could not fetch unlock key: ${e.message}`) : e;
+    });
+  if (key.UnlockKey === '') throw new CliError('no unlock key is set');
+  if (quiet) ctx.stdout(`${key.UnlockKey}\n`);
+  else printUnlockCommand(ctx, key.UnlockKey);
+  return 0;
+};
+
 const durationFlag = (name: string, description: string, defaultText?: string) => ({
   name,
   kind: 'duration' as const,
@@ -464,6 +527,25 @@ export const swarmCommand: ContextualCommand = {
         { name: 'rotate', kind: 'bool', description: 'Rotate join token' },
       ],
       exec: swarmJoinToken,
+    },
+    {
+      name: 'unlock',
+      usage: '',
+      description: 'Unlock swarm',
+      args: { max: 0 },
+      flags: [],
+      exec: swarmUnlock,
+    },
+    {
+      name: 'unlock-key',
+      usage: '[OPTIONS]',
+      description: 'Manage the unlock key',
+      args: { max: 0 },
+      flags: [
+        { name: 'quiet', short: 'q', kind: 'bool', description: 'Only display token' },
+        { name: 'rotate', kind: 'bool', description: 'Rotate unlock key' },
+      ],
+      exec: swarmUnlockKey,
     },
     {
       name: 'ca',

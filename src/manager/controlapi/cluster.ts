@@ -5,6 +5,7 @@ import type { Cluster, SwarmSpec } from '../../api/types.js';
 import { validateSwarmSpec } from '../../api/validate.js';
 import { decodeCertificateBundle } from '../../ca/pem.js';
 import { validateJoinTokenTTL } from '../../ca/tokens.js';
+import { generateUnlockKey } from '../../ca/unlock-key.js';
 import type { ControlStore } from './store.js';
 
 export interface RotateOptions {
@@ -16,15 +17,10 @@ export interface RotateOptions {
 }
 
 /**
- * What this swarm cannot do yet, refused before anything is written rather than stored and ignored:
- * autolock (keys are not encrypted at rest yet) and external CAs (no signing endpoint is spoken).
- * `prev` is the spec in force (absent at init).
+ * What this swarm cannot do, refused before anything is written rather than stored and ignored:
+ * external CAs (no signing endpoint is spoken). `_prev` is the spec in force (absent at init).
  */
-export function unsupportedSwarmSpec(spec: SwarmSpec, prev?: SwarmSpec): SwarmError | undefined {
-  if (spec.EncryptionConfig?.AutoLockManagers && !prev?.EncryptionConfig?.AutoLockManagers)
-    return failedPrecondition(
-      'autolock is not supported by this swarm yet: manager keys are not encrypted at rest; leave --autolock off',
-    );
+export function unsupportedSwarmSpec(spec: SwarmSpec, _prev?: SwarmSpec): SwarmError | undefined {
   if ((spec.CAConfig?.ExternalCAs?.length ?? 0) > 0)
     return failedPrecondition(
       'external CAs are not supported by this swarm: rotate to a root CA whose key you give (--ca-cert with --ca-key) or let the swarm make one (--rotate alone)',
@@ -85,9 +81,29 @@ export class ClusterApi {
     /** Makes a fresh join token for this cluster's root CA. */
     private readonly newJoinToken: () => string,
     private readonly now: () => Date = () => new Date(),
-    /** Starts a root rotation (keys made or checked, cross-signed, sealed); absent, rotation is refused. */
-    private readonly rotator?: RootRotator,
+    private readonly managerKeys: {
+      /** Starts a root rotation (keys made or checked, cross-signed, sealed); absent, rotation is refused. */
+      rotator?: RootRotator;
+      /** Seals and opens the unlock key with the cluster's data key; absent, autolock is refused. */
+      unlockKeys?: { seal(key: string): string; open(sealed: string): string };
+    } = {},
   ) {}
+
+  /** The unlock key ("SWMKEY-1-…") while autolock is on, else "" (GET /swarm/unlockkey). */
+  unlockKey(): string {
+    const sealed = this.get().UnlockKeySealed;
+    if (!sealed) return '';
+    if (!this.managerKeys.unlockKeys) throw failedPrecondition('this manager cannot read the unlock key');
+    return this.managerKeys.unlockKeys.open(sealed);
+  }
+
+  /** The sealed unlock key after this update: made when autolock turns on or is rotated, gone when off. */
+  private nextUnlockKey(spec: SwarmSpec, c: Cluster, rotate: boolean): string | undefined {
+    if (spec.EncryptionConfig?.AutoLockManagers !== true) return undefined;
+    if (c.UnlockKeySealed && !rotate) return c.UnlockKeySealed;
+    if (!this.managerKeys.unlockKeys) throw failedPrecondition('this manager cannot turn autolock on');
+    return this.managerKeys.unlockKeys.seal(generateUnlockKey());
+  }
 
   get(): Cluster {
     const [c] = this.store.list('cluster');
@@ -116,6 +132,7 @@ export class ClusterApi {
       // The key of a given root is never kept in the spec (SwarmKit redacts it too).
       Spec: withoutSigningKey(spec),
       ...rotation,
+      UnlockKeySealed: this.nextUnlockKey(spec, c, rotate.rotateManagerUnlockKey),
       JoinTokens: {
         Worker: rotate.rotateWorkerToken ? this.newJoinToken() : c.JoinTokens.Worker,
         Manager: rotate.rotateManagerToken ? this.newJoinToken() : c.JoinTokens.Manager,
@@ -137,8 +154,9 @@ export class ClusterApi {
     if (request.kind === 'none')
       return { RootRotation: c.RootRotation, RootRotationInProgress: c.RootRotationInProgress };
     if (request.kind === 'cancel') return { RootRotation: undefined, RootRotationInProgress: false };
-    if (!this.rotator) throw failedPrecondition('this manager cannot rotate the root CA');
-    return { RootRotation: await this.rotator.begin(request), RootRotationInProgress: true };
+    const rotator = this.managerKeys.rotator;
+    if (!rotator) throw failedPrecondition('this manager cannot rotate the root CA');
+    return { RootRotation: await rotator.begin(request), RootRotationInProgress: true };
   }
 }
 

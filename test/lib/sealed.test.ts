@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import { SwarmError } from '../../src/api/errors.js';
-import { isSealed, newDataKey, seal, unseal } from '../../src/store/sealed.js';
+import { isSealed, newDataKey, seal, unseal } from '../../src/lib/sealed.js';
 
 const secret = '-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49\n-----END PRIVATE KEY-----\n';
 
