@@ -15,7 +15,11 @@ export interface LeadershipState {
 
 export interface ElectionOptions {
   key?: string;
-  /** Lease TTL: a dead leader is replaced after at most about this long. Default 3 s. */
+  /**
+   * Lease TTL: a dead leader is replaced after at most about this long (plus etcd's 0.5 s expiry
+   * sweep). Default 2 s: etcd's floor is 1.5 × its election timeout (1 s here); keepalives go every
+   * TTL/3, so a dead leader's lease ends 1.3–2 s after its death and failover stays under 3 s.
+   */
   ttlSeconds?: number;
 }
 
@@ -42,7 +46,7 @@ export class LeaderElection {
     opts: ElectionOptions = {},
   ) {
     this.key = opts.key ?? LEADER_KEY;
-    this.ttlSeconds = opts.ttlSeconds ?? 3;
+    this.ttlSeconds = opts.ttlSeconds ?? 2;
     this.log = createLogger({ component: 'election', node: nodeId });
   }
 
@@ -132,8 +136,9 @@ export class LeaderElection {
       lost = true;
       this.wake?.();
     });
-    // A leader whose keepalives stop answering steps down before etcd can expire the lease.
-    const staleAfterMs = (this.ttlSeconds * 1000 * 2) / 3;
+    // A leader whose keepalives stop answering steps down before etcd can expire the lease (writes
+    // are fenced anyway); two missed keepalives in a row are not enough on a busy machine.
+    const staleAfterMs = this.ttlSeconds * 1000 - 400;
     const stale = () => Date.now() - lastKeepalive > staleAfterMs;
     try {
       const leaseId = await lease.grant();

@@ -5,6 +5,7 @@ import {
   PlainProgressWriter,
   type ProgressMessage,
   ReplicatedProgress,
+  rootRotationProgress,
   watchServiceProgress,
 } from '../../src/cli/progress.js';
 import { type Service, ServiceSchema, type Task, TaskSchema } from '../../src/cli/types.js';
@@ -142,4 +143,35 @@ test('Ctrl-C ends the loop without error', async () => {
     { now: () => 0, sleep: async () => false },
   );
   assert.equal(result, 'interrupted');
+});
+
+test('root rotation progress: certificates first, trust roots once the rotation is no longer in progress', () => {
+  const want = { TrustRoot: 'NEW', CertIssuerSubject: 's', CertIssuerPublicKey: 'new-key' };
+  const node = (root: string, key: string) => ({
+    Description: { TLSInfo: { TrustRoot: root, CertIssuerSubject: 's', CertIssuerPublicKey: key } },
+  });
+  const mid = rootRotationProgress(
+    { TLSInfo: want, RootRotationInProgress: true },
+    [node('OLD', 'new-key'), node('OLD', 'old-key')],
+    'sha256:x',
+  );
+  assert.deepEqual(
+    mid.messages.map((m) => m.action.replace(/\[[^\]]*\] /, '')),
+    ['sha256:x', '1/2 nodes', ' 0/2 nodes'],
+  );
+  assert.equal(mid.done, false);
+  const certsDone = rootRotationProgress(
+    { TLSInfo: want, RootRotationInProgress: false },
+    [node('OLD', 'new-key'), node('NEW', 'new-key')],
+    'sha256:x',
+  );
+  assert.equal(certsDone.messages[2]?.action.trim().replace(/\[[^\]]*\] /, ''), '1/2 nodes');
+  assert.equal(certsDone.done, false);
+  const done = rootRotationProgress(
+    { TLSInfo: want },
+    [node('NEW', 'new-key'), node('NEW', 'new-key')],
+    'sha256:x',
+  );
+  assert.equal(done.done, true);
+  assert.match(done.messages[1]?.action ?? '', /^\[={51}\] 2\/2 nodes$/);
 });
