@@ -8,7 +8,7 @@ import type { Task, TaskState, TaskStatus } from '../api/types.js';
 import { writeFileAtomic } from '../ca/store.js';
 import type { Controller, Executor, ExecutorTask } from '../executor/types.js';
 import { createLogger } from '../lib/log.js';
-import type { DispatcherSession, TaskStatusUpdate } from './session.js';
+import type { DispatcherSession, NetworkPeers, TaskStatusUpdate } from './session.js';
 import { exitOutcome, isForward, isTerminal, nextStep } from './step.js';
 
 const log = createLogger({ component: 'agent' });
@@ -199,6 +199,8 @@ export interface AgentOptions {
   now?: () => Date;
   /** Called with the node's task set after every assignment change (published ports, sweeps). */
   onAssignments?: (tasks: readonly Task[]) => void;
+  /** Called with the remote endpoints of the node's overlay networks after every change. */
+  onNetworkPeers?: (peers: NetworkPeers) => void;
 }
 
 export class Agent {
@@ -268,7 +270,13 @@ export class Agent {
     const info = await this.opts.session.register(this.opts.nodeId, description);
     this.sessionId = info.sessionId;
     this.markRegistered();
-    this.stopWatch = this.opts.session.watchAssignments(info.sessionId, (tasks) => this.onTasks(tasks));
+    const stopTasks = this.opts.session.watchAssignments(info.sessionId, (tasks) => this.onTasks(tasks));
+    const onPeers = this.opts.onNetworkPeers;
+    const stopPeers = onPeers && this.opts.session.watchNetworkPeers?.(info.sessionId, onPeers);
+    this.stopWatch = () => {
+      stopTasks();
+      stopPeers?.();
+    };
     this.scheduleHeartbeat(info.heartbeatPeriodMs);
   }
 

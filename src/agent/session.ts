@@ -29,6 +29,9 @@ export interface Heartbeat {
   trust?: { rootCA: string; issuerPublicKey: string };
 }
 
+/** Network ID → remote endpoints (task address, its node's underlay address). */
+export type NetworkPeers = Record<string, { ip: string; nodeAddr: string }[]>;
+
 /** What a node reports with each heartbeat: the TLS state it is in (Docker's node TLSInfo). */
 export interface NodeReport {
   tlsInfo?: TLSInfo;
@@ -44,6 +47,12 @@ export interface DispatcherSession {
    * after every change. Returns a function that ends the watch.
    */
   watchAssignments(sessionId: string, onTasks: (tasks: Task[]) => void): () => void;
+  /**
+   * Calls `onPeers` with the remote endpoints of every overlay network the node's tasks use (network
+   * ID → task addresses on other nodes with their node's address) now and after every change.
+   * Optional: a transport without it leaves the node's overlays without remote peers.
+   */
+  watchNetworkPeers?(sessionId: string, onPeers: (peers: NetworkPeers) => void): () => void;
   /** Records observed task states (batched by the dispatcher). Only the node's own tasks. */
   updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void>;
 }

@@ -429,6 +429,73 @@ export const ClusterSchema = z.object({
 export type Cluster = z.infer<typeof ClusterSchema>;
 
 // ---------------------------------------------------------------------------------------------
+// Network (swarm-scoped)
+// ---------------------------------------------------------------------------------------------
+
+/** Docker's driver option carrying an overlay network's VXLAN IDs, one per subnet ("4097"). */
+export const VXLANID_LIST_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
+
+export const IPAMConfigSchema = z.object({
+  Subnet: z.string(),
+  IPRange: z.string().optional(),
+  Gateway: z.string().optional(),
+});
+export type IPAMConfig = z.infer<typeof IPAMConfigSchema>;
+
+/**
+ * A swarm network as the Engine API shows it (`GET /networks/{id}` on a manager: Docker's
+ * NetworkResource), stored with our Meta fields: on the wire ID is `Id`, CreatedAt is `Created`,
+ * and Version/UpdatedAt are ours (engineapi/networks.ts maps them). Options hold the driver state,
+ * VXLAN IDs included, as Docker shows them.
+ */
+export const NetworkSchema = z.object({
+  ...meta,
+  Name: z.string(),
+  Scope: z.literal('swarm'),
+  Driver: z.string(),
+  EnableIPv6: z.boolean(),
+  IPAM: z.object({
+    Driver: z.string(),
+    Options: labels(),
+    Config: z.array(IPAMConfigSchema),
+  }),
+  Internal: z.boolean(),
+  Attachable: z.boolean(),
+  Ingress: z.boolean(),
+  ConfigFrom: z.object({ Network: z.string() }),
+  ConfigOnly: z.boolean(),
+  Options: labels(),
+  Labels: labels(),
+});
+export type Network = z.infer<typeof NetworkSchema>;
+
+/** The body of `POST /networks/create` (Docker's NetworkCreateRequest; `CheckDuplicate` is implied). */
+export const NetworkCreateRequestSchema = z.object({
+  Name: z.string().optional(),
+  CheckDuplicate: z.boolean().optional(),
+  Driver: z.string().optional(),
+  Scope: z.string().optional(),
+  EnableIPv6: z.boolean().optional(),
+  IPAM: z
+    .object({
+      Driver: z.string().optional(),
+      Options: labels().optional(),
+      Config: z
+        .array(IPAMConfigSchema.extend({ AuxiliaryAddresses: labels().optional() }).partial())
+        .optional(),
+    })
+    .optional(),
+  Internal: z.boolean().optional(),
+  Attachable: z.boolean().optional(),
+  Ingress: z.boolean().optional(),
+  ConfigOnly: z.boolean().optional(),
+  ConfigFrom: z.object({ Network: z.string().optional() }).optional(),
+  Options: labels().optional(),
+  Labels: labels().optional(),
+});
+export type NetworkCreateRequest = z.infer<typeof NetworkCreateRequestSchema>;
+
+// ---------------------------------------------------------------------------------------------
 // Validation helper
 // ---------------------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@
 import { type CommandSpec, helpText, type Invocation, parseCommandLine, UsageError } from './args.js';
 import { ConnectError, DaemonError, EngineClient, resolveEndpoint } from './client.js';
 import { imageCommand, infoCommand, nodeCommand, swarmCommand, taskCommand } from './commands/cluster.js';
+import { networkCommand } from './commands/network.js';
 import { type ContextualCommand, serviceCommand } from './commands/service.js';
 import { CliError, type CliIO, type CommandContext } from './context.js';
 import { SpecError } from './servicespec.js';
@@ -32,6 +33,7 @@ const COMMANDS: ContextualCommand[] = [
   serviceCommand,
   swarmCommand,
   nodeCommand,
+  networkCommand,
   taskCommand,
   imageCommand,
   infoCommand,

@@ -32,6 +32,7 @@ import { type ClusterBackend, type ControlApis, clusterRoutes } from '../enginea
 import { containerRoutes } from '../engineapi/containers.js';
 import { imageRoutes } from '../engineapi/images.js';
 import { logRoutes } from '../engineapi/logs.js';
+import { networkRoutes } from '../engineapi/networks.js';
 import type { Route } from '../engineapi/router.js';
 import { EngineServer } from '../engineapi/server.js';
 import { SWARMD_VERSION, type SystemBackend, systemRoutes } from '../engineapi/system.js';
@@ -41,6 +42,7 @@ import { ContainerRuntime } from '../executor/runc/runtime.js';
 import type { Executor, LogEntry } from '../executor/types.js';
 import { keyEncryptionKey, LOCKED_MESSAGE, setKeyEncryptionKey } from '../lib/keyring.js';
 import { createLogger } from '../lib/log.js';
+import { validateAddressPool } from '../manager/allocator/networks.js';
 import { allocatePorts } from '../manager/allocator/ports.js';
 import { unsupportedSwarmSpec } from '../manager/controlapi/cluster.js';
 import type { PortAllocator } from '../manager/controlapi/services.js';
@@ -510,6 +512,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     const routes = [
       ...systemRoutes(this),
       ...clusterRoutes(this),
+      ...networkRoutes(this),
       ...imageRoutes(this.images),
       ...containerRoutes(this.runtime),
       ...logRoutes({
@@ -659,6 +662,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     const req = parsed.data;
     const requested = req.Spec === undefined ? {} : validateSwarmSpec(req.Spec);
     const joinTokenTTL = validateJoinTokenTTL(req.JoinTokenTTL ?? 0);
+    validateAddressPool(req.DefaultAddrPool ?? [], req.SubnetSize || 24);
     const unsupported = unsupportedSwarmSpec(requested);
     if (unsupported) throw unsupported;
     const spec = initialSwarmSpec(requested);

@@ -6,6 +6,7 @@ import type { Cluster, ContainerSpec, Service, ServiceSpec, Task } from '../api/
 import { parseVersionParam } from '../api/validate.js';
 import { decodeRegistryAuth, encodeRegistryAuth } from '../executor/images/registry.js';
 import type { ClusterApi } from '../manager/controlapi/cluster.js';
+import type { NetworkApi } from '../manager/controlapi/networks.js';
 import type { NodeApi } from '../manager/controlapi/nodes.js';
 import type { RegistryAuthFrom, ServiceApi } from '../manager/controlapi/services.js';
 import type { TaskApi } from '../manager/controlapi/tasks.js';
@@ -14,6 +15,7 @@ import { boolParam, intParam, parseFilters, type Route, sendJSON } from './route
 export interface ControlApis {
   cluster: ClusterApi;
   nodes: NodeApi;
+  networks: NetworkApi;
   services: ServiceApi;
   tasks: TaskApi;
   /** Node is ready (for ServiceStatus.RunningTasks). */

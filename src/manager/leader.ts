@@ -4,11 +4,12 @@
 // Runs only while this manager holds the leader lease; every write carries the lease's fence.
 
 import { newId } from '../api/ids.js';
-import type { Node, Service, Task } from '../api/types.js';
+import type { Network, Node, Service, Task } from '../api/types.js';
 import { taskStateIndex } from '../api/types.js';
 import { createLogger } from '../lib/log.js';
 import type { StoreCache } from '../store/cache.js';
 import { type BatchOp, type ClusterStore, type Fence, isNotLeader } from '../store/store.js';
+import { addressesInUse, serviceVirtualIPs, virtualIPsAllocated } from './allocator/addresses.js';
 import { allocateTasks, isEndpointAllocated } from './allocator/tasks.js';
 import { enforceConstraints } from './orchestrator/constraintenforcer.js';
 import { reconcileGlobal } from './orchestrator/global.js';
@@ -36,6 +37,7 @@ export function applyTaskUpdate<T extends Task | NewTask>(t: T, u: TaskUpdate): 
   if (u.Status) next.Status = u.Status;
   if (u.NodeID !== undefined) next.NodeID = u.NodeID;
   if (u.Endpoint !== undefined) next.Endpoint = u.Endpoint;
+  if (u.NetworksAttachments !== undefined) next.NetworksAttachments = u.NetworksAttachments;
   return next;
 }
 
@@ -139,6 +141,17 @@ export class LeaderLoop {
     const services = new Map(this.cache.list('service').map((s) => [s.ID, s]));
     const nodes = this.cache.list('node');
     const allTasks = this.cache.list('task');
+    const networks = new Map(this.cache.list('network').map((n) => [n.ID, n]));
+    // 0. Virtual IPs of the services that changed, before their tasks are decided (they wait for them).
+    const used = addressesInUse(allTasks, [...services.values()]);
+    const vipUpdates = new Map<string, { NetworkID: string; Addr: string }[]>();
+    for (const id of this.allDirty ? services.keys() : this.dirty) {
+      const s = services.get(id);
+      const vips = s && serviceVirtualIPs(s, networks, used);
+      if (!s || !vips) continue;
+      vipUpdates.set(id, vips);
+      services.set(id, { ...s, Endpoint: { ...s.Endpoint, VirtualIPs: vips } });
+    }
     const ids = this.allDirty
       ? new Set([...services.keys(), ...allTasks.map((t) => t.ServiceID)])
       : new Set(this.dirty);
@@ -157,7 +170,7 @@ export class LeaderLoop {
         builder.merge(removeServiceTasks(tasks));
         continue;
       }
-      const plan = this.reconcile(service, tasks, nodes, ctx);
+      const plan = this.reconcile(service, tasks, nodes, ctx, networks);
       if (plan.updateService) serviceUpdates.push(plan.updateService);
       const { updateService: _u, ...rest } = plan;
       builder.merge({ ...rest });
@@ -199,7 +212,7 @@ export class LeaderLoop {
     }
 
     // 3. Allocate (NEW → PENDING) and 4. schedule (PENDING → ASSIGNED) on that snapshot.
-    for (const u of allocateTasks(working(), services, now)) addUpdate(u);
+    for (const u of allocateTasks(working(), services, now, { networks, used })) addUpdate(u);
     const snapshot = working();
     const result = schedule(nodes, snapshot, { now });
     const snapById = new Map(snapshot.map((t) => [t.ID, t]));
@@ -223,10 +236,14 @@ export class LeaderLoop {
       const current = this.cache.get('task', id);
       ops.push({ op: 'delete', kind: 'task', id, ...(current ? { atomic: slotKey(current) } : {}) });
     }
+    for (const id of vipUpdates.keys())
+      if (!serviceUpdates.some((su) => su?.ID === id)) serviceUpdates.push({ ID: id });
     for (const su of serviceUpdates) {
       const s = su && this.cache.get('service', su.ID);
       if (!su || !s) continue;
       const next: Service = { ...s };
+      const vips = vipUpdates.get(su.ID);
+      if (vips) next.Endpoint = { ...s.Endpoint, VirtualIPs: vips };
       if (su.UpdateStatus) next.UpdateStatus = su.UpdateStatus;
       if (su.Spec) {
         next.Spec = su.Spec;
@@ -264,9 +281,11 @@ export class LeaderLoop {
     tasks: Task[],
     nodes: Node[],
     ctx: { now: number; newId: () => string },
+    networks: ReadonlyMap<string, Network>,
   ): Plan {
     const input = { service, tasks, nodes, updater: this.updaters.get(service.ID) };
-    if (!isEndpointAllocated(service)) return { createTasks: [], updateTasks: [], deleteTasks: [] };
+    if (!isEndpointAllocated(service) || !virtualIPsAllocated(service, networks))
+      return { createTasks: [], updateTasks: [], deleteTasks: [] };
     if (isReplicatedJob(service)) return reconcileReplicatedJob(input, ctx);
     if (isGlobalJob(service)) return reconcileGlobalJob(input, ctx);
     const r = isGlobalService(service) ? reconcileGlobal(input, ctx) : reconcileReplicated(input, ctx);

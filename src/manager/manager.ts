@@ -31,6 +31,7 @@ import { StoreCache } from '../store/cache.js';
 import { LeaderElection } from '../store/election.js';
 import { ClusterStore } from '../store/store.js';
 import { ClusterApi } from './controlapi/cluster.js';
+import { ingressNetwork, NetworkApi } from './controlapi/networks.js';
 import { NodeApi } from './controlapi/nodes.js';
 import { type PortAllocator, ServiceApi } from './controlapi/services.js';
 import { TaskApi } from './controlapi/tasks.js';
@@ -99,6 +100,7 @@ export class Manager {
         },
       }),
       nodes: new NodeApi(this.controlStore, selfId, () => this.election?.leaderId),
+      networks: new NetworkApi(this.controlStore),
       services: new ServiceApi(this.controlStore, allocatePorts),
       tasks: new TaskApi(this.controlStore, selfId),
       nodeIsUp: (id) => cache.get('node', id)?.Status.State === 'ready',
@@ -517,6 +519,7 @@ export class Manager {
         },
       },
       { op: 'create', kind: 'node', object: node },
+      { op: 'create', kind: 'network', object: ingressNetwork(newId(), cluster) },
     ]);
     for (const r of created) if (!r.ok) throw r.error;
     const last = created[created.length - 1];

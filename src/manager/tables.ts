@@ -1,6 +1,6 @@
 // The cluster store's tables: which objects the swarm keeps, their schemas, unique names and the
 // cache's secondary indexes.
-import { ClusterSchema, NodeSchema, ServiceSchema, TaskSchema } from '../api/types.js';
+import { ClusterSchema, NetworkSchema, NodeSchema, ServiceSchema, TaskSchema } from '../api/types.js';
 import { defineTable } from '../store/table.js';
 
 export const tables = {
@@ -12,5 +12,6 @@ export const tables = {
     schema: TaskSchema,
     indexes: { service: (t) => t.ServiceID, node: (t) => t.NodeID },
   }),
+  network: defineTable({ kind: 'network', schema: NetworkSchema, nameOf: (n) => n.Name }),
 };
 export type Tables = typeof tables;

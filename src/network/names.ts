@@ -15,9 +15,14 @@ export const NETNS_DIR = '/run/netns';
 const containerIdPattern = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
 const ifnamePattern = /^[a-zA-Z0-9_.-]{1,15}$/;
 const hostVethPattern = /^skt[0-9a-f]{8}$/;
+const networkIdPattern = /^[a-zA-Z0-9]{1,64}$/;
 
 export function checkContainerId(id: string): void {
   if (!containerIdPattern.test(id)) throw invalidArgument(`invalid container ID ${JSON.stringify(id)}`);
+}
+
+export function checkNetworkId(id: string): void {
+  if (!networkIdPattern.test(id)) throw invalidArgument(`invalid network ID ${JSON.stringify(id)}`);
 }
 
 export function checkIfname(name: string): void {
@@ -40,9 +45,41 @@ export function containerNetnsName(tag: string, containerId: string): string {
   return `${netnsPrefix(tag)}${containerId.slice(0, 12).toLowerCase()}`;
 }
 
+function hash8(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 8);
+}
+
 /** Host side of a container's veth: `skt` + 8 hex (IFNAMSIZ allows 15 characters). */
 export function hostVethName(tag: string, containerId: string): string {
-  return `${PREFIX}${createHash('sha256').update(`${tag}/${containerId}`).digest('hex').slice(0, 8)}`;
+  return `${PREFIX}${hash8(`${tag}/${containerId}`)}`;
+}
+
+/** Host side of a container's veth onto an overlay network's bridge: same shape as hostVethName. */
+export function overlayVethName(tag: string, containerId: string, networkId: string): string {
+  return `${PREFIX}${hash8(`${tag}/${containerId}/${networkId}`)}`;
+}
+
+/** An overlay network's bridge and VXLAN device on this node: `sktbr`/`sktvx` + 8 hex. */
+export function overlayLinkNames(tag: string, networkId: string): { bridge: string; vxlan: string } {
+  const h = hash8(`${tag}/overlay/${networkId}`);
+  return { bridge: `${PREFIX}br${h}`, vxlan: `${PREFIX}vx${h}` };
+}
+
+/**
+ * The alias (`ip link … alias`) both overlay devices carry: hashed names cannot be read back, the
+ * alias says whose they are and for which network, so crash cleanup is a match on the kernel's own
+ * list (and `ip link` tells a person what each device is for).
+ */
+export function overlayAlias(tag: string, networkId: string): string {
+  return `${PREFIX}-${tag}:overlay:${networkId}`;
+}
+
+/** The network ID in an alias made by overlayAlias with this tag, else null (not ours). */
+export function overlayAliasNetwork(tag: string, alias: string | undefined): string | null {
+  const prefix = `${PREFIX}-${tag}:overlay:`;
+  if (alias === undefined || !alias.startsWith(prefix)) return null;
+  const id = alias.slice(prefix.length);
+  return networkIdPattern.test(id) ? id : null;
 }
 
 export function isHostVethName(name: string): boolean {

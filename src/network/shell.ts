@@ -1,5 +1,5 @@
-// Thin shells over ip, nft and sysctl: every kernel change of this module goes through here, as one
-// process per batch (`ip -batch -`, `nft -f -`), optionally inside a named netns.
+// Thin shells over ip, bridge, nft and sysctl: every kernel change of this module goes through here, as
+// one process per batch (`ip -batch -`, `bridge -batch -`, `nft -f -`), optionally inside a named netns.
 import { ExecError, type ExecResult, run } from '../lib/exec.js';
 
 const TIMEOUT_MS = 15_000;
@@ -27,9 +27,14 @@ export async function ipBatch(lines: readonly string[], netns?: string): Promise
  * Runs every line of an `ip` batch even when some fail (`-force`); failures whose message matches
  * `missing` (the object is already gone) are fine, any other is thrown.
  */
-export async function ipBatchIgnoringMissing(lines: readonly string[], missing: RegExp): Promise<void> {
+export async function ipBatchIgnoringMissing(
+  lines: readonly string[],
+  missing: RegExp,
+  netns?: string,
+): Promise<void> {
   if (lines.length === 0) return;
-  const r = await run('ip', ['-force', '-batch', '-'], {
+  const nsArgs = netns === undefined ? [] : ['-n', netns];
+  const r = await run('ip', [...nsArgs, '-force', '-batch', '-'], {
     input: `${lines.join('\n')}\n`,
     okCodes: [0, 1],
     timeoutMs: TIMEOUT_MS,
@@ -44,6 +49,21 @@ export async function ipBatchIgnoringMissing(lines: readonly string[], missing: 
 export async function ipJson(args: readonly string[], netns?: string): Promise<unknown> {
   const nsArgs = netns === undefined ? [] : ['-n', netns];
   const r = await runUnlessMissing('ip', [...nsArgs, '-j', ...args], /does not exist|Cannot find device/);
+  if (r === null) return null;
+  return r.stdout.trim() === '' ? [] : JSON.parse(r.stdout);
+}
+
+/** Runs `bridge` commands (FDB entries) as one batch (stops at the first error, which is then thrown). */
+export async function bridgeBatch(lines: readonly string[], netns?: string): Promise<void> {
+  if (lines.length === 0) return;
+  const nsArgs = netns === undefined ? [] : ['-n', netns];
+  await run('bridge', [...nsArgs, '-batch', '-'], { input: `${lines.join('\n')}\n`, timeoutMs: TIMEOUT_MS });
+}
+
+/** `bridge -j …` parsed as JSON; returns null when the device does not exist. */
+export async function bridgeJson(args: readonly string[], netns?: string): Promise<unknown> {
+  const nsArgs = netns === undefined ? [] : ['-n', netns];
+  const r = await runUnlessMissing('bridge', [...nsArgs, '-j', ...args], /does not exist|Cannot find device/);
   if (r === null) return null;
   return r.stdout.trim() === '' ? [] : JSON.parse(r.stdout);
 }

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type {
   DispatcherSession,
   Heartbeat,
+  NetworkPeers,
   NodeReport,
   SessionInfo,
   TaskStatusUpdate,
@@ -49,6 +50,21 @@ const heartbeatResponse = z.object({
     .default(''),
   issuerPublicKey: z.string().max(4096).default(''),
 });
+const peersMessage = z.object({ peers: z.instanceof(Buffer) });
+const networkPeersSchema = z.record(
+  z.string().max(64),
+  z.array(z.object({ ip: z.string().ip({ version: 'v4' }), nodeAddr: z.string().max(64) })).max(65_536),
+);
+
+function parseNetworkPeers(buf: Buffer): NetworkPeers | undefined {
+  try {
+    const r = networkPeersSchema.safeParse(JSON.parse(buf.toString('utf8')));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const assignmentsMessage = z.object({
   type: z.enum(['COMPLETE', 'INCREMENTAL']),
   appliesTo: z.coerce.number(),
@@ -264,6 +280,27 @@ export class RemoteSession implements DispatcherSession {
       stopped = true;
       stream.cancel();
     };
+  }
+
+  watchNetworkPeers(sessionId: string, onPeers: (peers: NetworkPeers) => void): () => void {
+    const method = methodOf(dispatcherServiceDefinition(), 'NetworkPeers');
+    const stream = this.current().makeServerStreamRequest(
+      method.path,
+      method.requestSerialize,
+      method.responseDeserialize,
+      { sessionId },
+      new Metadata(),
+      {},
+    ) as ClientReadableStream<object>;
+    stream.on('data', (m: object) => {
+      const parsed = peersMessage.safeParse(m);
+      const peers = parsed.success ? parseNetworkPeers(parsed.data.peers) : undefined;
+      if (peers) onPeers(peers);
+      else log.warn('malformed network peers from the manager; ignored');
+    });
+    // The assignments stream decides whether the session broke; this one only stops with it.
+    stream.on('error', () => undefined);
+    return () => stream.cancel();
   }
 
   async updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void> {

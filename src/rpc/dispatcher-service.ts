@@ -4,7 +4,7 @@
 import { Metadata, type ServerWritableStream } from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import { z } from 'zod';
-import type { Heartbeat, NodeReport, SessionInfo, TaskStatusUpdate } from '../agent/session.js';
+import type { Heartbeat, NetworkPeers, NodeReport, SessionInfo, TaskStatusUpdate } from '../agent/session.js';
 import { SwarmError } from '../api/errors.js';
 import {
   describeZodError,
@@ -40,6 +40,7 @@ export interface DispatcherBackend {
   heartbeat(sessionId: string, report?: NodeReport): Promise<Heartbeat>;
   watchAssignments(sessionId: string, onTasks: (tasks: Task[]) => void): () => void;
   updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void>;
+  watchNetworkPeers?(sessionId: string, onPeers: (peers: NetworkPeers) => void): () => void;
   /** The node a live session belongs to. */
   sessionNode(sessionId: string): string | undefined;
   /** The agent's end of the session stream went away. */
@@ -192,6 +193,27 @@ export function dispatcherService(options: DispatcherServiceOptions): RpcService
               remove: m.remove,
             });
           });
+          const offEnd = d.onSessionEnd(req.data.sessionId, () => {
+            stop();
+            fail(call, new SwarmError('UNAVAILABLE', 'session invalid'));
+          });
+          call.on('cancelled', () => {
+            stop();
+            offEnd();
+          });
+        } catch (err) {
+          fail(call, err);
+        }
+      },
+      NetworkPeers: (call: ServerWritableStream<object, object>) => {
+        try {
+          const req = sessionIdRequest.safeParse(call.request);
+          if (!req.success) throw new SwarmError('INVALID_ARGUMENT', 'invalid request: session_id');
+          const d = own(call, req.data.sessionId);
+          const stop =
+            d.watchNetworkPeers?.(req.data.sessionId, (peers) =>
+              call.write({ peers: Buffer.from(JSON.stringify(peers)) }),
+            ) ?? (() => undefined);
           const offEnd = d.onSessionEnd(req.data.sessionId, () => {
             stop();
             fail(call, new SwarmError('UNAVAILABLE', 'session invalid'));

@@ -11,6 +11,7 @@ import type { Service, Task } from '../../src/api/types.js';
 import { clusterRoutes } from '../../src/engineapi/cluster.js';
 import { EngineServer } from '../../src/engineapi/server.js';
 import { ClusterApi } from '../../src/manager/controlapi/cluster.js';
+import { NetworkApi } from '../../src/manager/controlapi/networks.js';
 import { NodeApi } from '../../src/manager/controlapi/nodes.js';
 import { ServiceApi } from '../../src/manager/controlapi/services.js';
 import type { ControlStore, Kind, KindMap } from '../../src/manager/controlapi/store.js';
@@ -76,6 +77,7 @@ const server = new EngineServer({
     control: () => ({
       cluster: new ClusterApi(store, () => 'token'),
       nodes: new NodeApi(store, () => 'self'),
+      networks: new NetworkApi(store),
       services: new ServiceApi(store, () => ({})),
       tasks: new TaskApi(store, () => 'self'),
       nodeIsUp: () => true,

@@ -54,3 +54,22 @@ export interface ApiNode {
   Status: { State: string; Addr?: string };
   ManagerStatus?: { Leader?: boolean; Reachability: string };
 }
+
+/** The keys of Docker's NetworkResource (`GET /networks/{id}` of a swarm network on a manager), in its order. */
+export const NETWORK_RESOURCE_KEYS = [
+  'Name',
+  'Id',
+  'Created',
+  'Scope',
+  'Driver',
+  'EnableIPv6',
+  'IPAM',
+  'Internal',
+  'Attachable',
+  'Ingress',
+  'ConfigFrom',
+  'ConfigOnly',
+  'Containers',
+  'Options',
+  'Labels',
+];

@@ -1,8 +1,9 @@
-// The allocator's task step (NEW → PENDING), the part that needs no IPAM: a task moves on once its
-// service's published ports are allocated, carrying the service's Endpoint.
-import type { Service, Task } from '../../api/types.js';
+// The allocator's task step (NEW → PENDING): a task moves on once its service's published ports and
+// virtual IPs are allocated, carrying the service's Endpoint and its own addresses on the networks.
+import type { Network, Service, Task } from '../../api/types.js';
 import { taskStateIndex } from '../../api/types.js';
 import type { TaskUpdate } from '../orchestrator/plan.js';
+import { taskAttachments, virtualIPsAllocated } from './addresses.js';
 
 const COMPLETE = taskStateIndex('complete');
 
@@ -21,17 +22,29 @@ export function allocateTasks(
   tasks: readonly Task[],
   services: ReadonlyMap<string, Service>,
   now: number,
+  net: { networks: ReadonlyMap<string, Network>; used: Map<string, Set<string>> } = {
+    networks: new Map(),
+    used: new Map(),
+  },
 ): TaskUpdate[] {
   const at = new Date(now).toISOString();
   const out: TaskUpdate[] = [];
   for (const t of tasks) {
     if (t.Status.State !== 'new' || taskStateIndex(t.DesiredState) > COMPLETE) continue;
     const service = services.get(t.ServiceID);
-    if (!service || !isEndpointAllocated(service)) continue;
+    if (!service || !isEndpointAllocated(service) || !virtualIPsAllocated(service, net.networks)) continue;
+    // A task keeps the addresses it was given (a pass that failed to write may run again).
+    const attachments = t.NetworksAttachments ?? taskAttachments(service, net.networks, net.used);
+    if (!attachments) continue; // a network is full: the task waits, as SwarmKit's does
     out.push({
       ID: t.ID,
       Status: { Timestamp: at, State: 'pending', Message: 'pending task scheduling' },
-      Endpoint: { Spec: service.Spec.EndpointSpec, Ports: service.Endpoint?.Ports },
+      Endpoint: {
+        Spec: service.Spec.EndpointSpec,
+        Ports: service.Endpoint?.Ports,
+        VirtualIPs: service.Endpoint?.VirtualIPs,
+      },
+      ...(attachments.length > 0 ? { NetworksAttachments: attachments } : {}),
     });
   }
   return out;

@@ -6,6 +6,7 @@ import { newId } from '../../api/ids.js';
 import type { Endpoint, Service, ServiceSpec, Task } from '../../api/types.js';
 import { validateServiceSpec } from '../../api/validate.js';
 import { type Filters, serviceFilter } from './filters.js';
+import { resolveServiceNetworks } from './networks.js';
 import type { ControlStore } from './store.js';
 
 /** Computes a service's Endpoint (published ports) against the other services; throws on conflict. */
@@ -37,7 +38,8 @@ export class ServiceApi {
 
   /** `registryAuth` is the request's X-Registry-Auth, validated and re-encoded. */
   async create(body: unknown, registryAuth?: string): Promise<Service> {
-    const spec = withRegistryAuth(validateServiceSpec(body), registryAuth);
+    const valid = resolveServiceNetworks(this.store, validateServiceSpec(body));
+    const spec = withRegistryAuth(valid, registryAuth);
     const endpoint = this.allocatePorts(spec, undefined, this.store.list('service'));
     const ts = this.now().toISOString();
     const service: Service = {
@@ -92,7 +94,7 @@ export class ServiceApi {
       updateStatus = { State: 'rollback_started', StartedAt: ts, Message: 'manually requested rollback' };
     } else {
       spec = withRegistryAuth(
-        validateServiceSpec(body),
+        resolveServiceNetworks(this.store, validateServiceSpec(body)),
         opts.registryAuth ?? storedRegistryAuth(current, opts.registryAuthFrom ?? 'spec'),
       );
       previous = current.Spec;

@@ -6,6 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type {
   DispatcherSession,
   Heartbeat,
+  NetworkPeers,
   NodeReport,
   SessionInfo,
   TaskStatusUpdate,
@@ -20,6 +21,7 @@ import { type BatchOp, type ClusterStore, type Fence, isNotLeader } from '../../
 import { changeNode } from '../nodewrite.js';
 import { desiredTrust } from '../rootca.js';
 import type { Tables } from '../tables.js';
+import { peersFor } from './peers.js';
 
 const log = createLogger({ component: 'dispatcher' });
 
@@ -214,6 +216,31 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
       const prev = ev.previous as Task | undefined;
       if (t.NodeID !== nodeId && prev?.NodeID !== nodeId) return;
       if (!timer) timer = setTimeout(push, ASSIGNMENT_DEBOUNCE_MS);
+    });
+    push();
+    return () => {
+      unsubscribe();
+      clearTimeout(timer);
+    };
+  }
+
+  watchNetworkPeers(sessionId: string, onPeers: (peers: NetworkPeers) => void): () => void {
+    const { nodeId } = this.session(sessionId);
+    let timer: NodeJS.Timeout | undefined;
+    let last = '';
+    const push = () => {
+      timer = undefined;
+      if (!this.sessions.has(sessionId)) return;
+      const nodes = new Map(this.cache.list('node').map((n) => [n.ID, n]));
+      const peers = peersFor(nodeId, this.cache.list('task'), nodes);
+      const text = JSON.stringify(peers);
+      if (text === last) return;
+      last = text;
+      onPeers(peers);
+    };
+    const unsubscribe = this.cache.subscribe((ev) => {
+      if ((ev.kind === 'task' || ev.kind === 'node') && !timer)
+        timer = setTimeout(push, ASSIGNMENT_DEBOUNCE_MS);
     });
     push();
     return () => {

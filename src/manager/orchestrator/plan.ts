@@ -14,6 +14,8 @@ export interface TaskUpdate {
   Status?: TaskStatus;
   NodeID?: string;
   Endpoint?: Endpoint;
+  /** The task's addresses on its service's networks (Docker's Task.NetworksAttachments), set once. */
+  NetworksAttachments?: unknown[];
 }
 
 /** Fields to change on the service (update progress, automatic rollback). */
