@@ -231,16 +231,7 @@ export class RemoteSession implements DispatcherSession {
   }
 
   watchAssignments(sessionId: string, onTasks: (tasks: Task[]) => void): () => void {
-    const client = this.current();
-    const method = methodOf(dispatcherServiceDefinition(), 'Assignments');
-    const stream = client.makeServerStreamRequest(
-      method.path,
-      method.requestSerialize,
-      method.responseDeserialize,
-      { sessionId },
-      new Metadata(),
-      {},
-    ) as ClientReadableStream<object>;
+    const stream = this.openStream('Assignments', sessionId);
     let held: ReceivedSet | undefined;
     let stopped = false;
     stream.on('data', (m: object) => {
@@ -282,9 +273,10 @@ export class RemoteSession implements DispatcherSession {
     };
   }
 
-  watchNetworkPeers(sessionId: string, onPeers: (peers: NetworkPeers) => void): () => void {
-    const method = methodOf(dispatcherServiceDefinition(), 'NetworkPeers');
-    const stream = this.current().makeServerStreamRequest(
+  /** A server stream of the session on the current manager. */
+  private openStream(name: 'Assignments' | 'NetworkPeers', sessionId: string): ClientReadableStream<object> {
+    const method = methodOf(dispatcherServiceDefinition(), name);
+    return this.current().makeServerStreamRequest(
       method.path,
       method.requestSerialize,
       method.responseDeserialize,
@@ -292,6 +284,10 @@ export class RemoteSession implements DispatcherSession {
       new Metadata(),
       {},
     ) as ClientReadableStream<object>;
+  }
+
+  watchNetworkPeers(sessionId: string, onPeers: (peers: NetworkPeers) => void): () => void {
+    const stream = this.openStream('NetworkPeers', sessionId);
     stream.on('data', (m: object) => {
       const parsed = peersMessage.safeParse(m);
       const peers = parsed.success ? parseNetworkPeers(parsed.data.peers) : undefined;

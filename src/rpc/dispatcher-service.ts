@@ -126,6 +126,37 @@ export function dispatcherService(options: DispatcherServiceOptions): RpcService
     call.emit('error', { ...toServiceError(err), metadata });
   };
 
+  /**
+   * A server stream of one session: `watch` starts it and returns its stop; it ends with the session
+   * (replaced, or the dispatcher stopped) or when the agent cancels.
+   */
+  const sessionStream =
+    (
+      watch: (
+        d: DispatcherBackend,
+        sessionId: string,
+        call: ServerWritableStream<object, object>,
+      ) => () => void,
+    ) =>
+    (call: ServerWritableStream<object, object>) => {
+      try {
+        const req = sessionIdRequest.safeParse(call.request);
+        if (!req.success) throw new SwarmError('INVALID_ARGUMENT', 'invalid request: session_id');
+        const d = own(call, req.data.sessionId);
+        const stop = watch(d, req.data.sessionId, call);
+        const offEnd = d.onSessionEnd(req.data.sessionId, () => {
+          stop();
+          fail(call, new SwarmError('UNAVAILABLE', 'session invalid'));
+        });
+        call.on('cancelled', () => {
+          stop();
+          offEnd();
+        });
+      } catch (err) {
+        fail(call, err);
+      }
+    };
+
   return {
     definition: dispatcherServiceDefinition(),
     implementation: {
@@ -174,58 +205,28 @@ export function dispatcherService(options: DispatcherServiceOptions): RpcService
           issuerPublicKey: r.trust?.issuerPublicKey ?? '',
         };
       }),
-      Assignments: (call: ServerWritableStream<object, object>) => {
-        try {
-          const req = sessionIdRequest.safeParse(call.request);
-          if (!req.success) throw new SwarmError('INVALID_ARGUMENT', 'invalid request: session_id');
-          const d = own(call, req.data.sessionId);
-          let sent: SentSet | undefined;
-          const stop = d.watchAssignments(req.data.sessionId, (tasks) => {
-            const next = diffAssignments(sent, tasks);
-            if (!next) return;
-            sent = next.sent;
-            const m = next.message;
-            call.write({
-              type: m.type,
-              appliesTo: String(m.appliesTo),
-              resultsIn: String(m.resultsIn),
-              update: m.update.map((t) => Buffer.from(JSON.stringify(t))),
-              remove: m.remove,
-            });
+      Assignments: sessionStream((d, sessionId, call) => {
+        let sent: SentSet | undefined;
+        return d.watchAssignments(sessionId, (tasks) => {
+          const next = diffAssignments(sent, tasks);
+          if (!next) return;
+          sent = next.sent;
+          const m = next.message;
+          call.write({
+            type: m.type,
+            appliesTo: String(m.appliesTo),
+            resultsIn: String(m.resultsIn),
+            update: m.update.map((t) => Buffer.from(JSON.stringify(t))),
+            remove: m.remove,
           });
-          const offEnd = d.onSessionEnd(req.data.sessionId, () => {
-            stop();
-            fail(call, new SwarmError('UNAVAILABLE', 'session invalid'));
-          });
-          call.on('cancelled', () => {
-            stop();
-            offEnd();
-          });
-        } catch (err) {
-          fail(call, err);
-        }
-      },
-      NetworkPeers: (call: ServerWritableStream<object, object>) => {
-        try {
-          const req = sessionIdRequest.safeParse(call.request);
-          if (!req.success) throw new SwarmError('INVALID_ARGUMENT', 'invalid request: session_id');
-          const d = own(call, req.data.sessionId);
-          const stop =
-            d.watchNetworkPeers?.(req.data.sessionId, (peers) =>
-              call.write({ peers: Buffer.from(JSON.stringify(peers)) }),
-            ) ?? (() => undefined);
-          const offEnd = d.onSessionEnd(req.data.sessionId, () => {
-            stop();
-            fail(call, new SwarmError('UNAVAILABLE', 'session invalid'));
-          });
-          call.on('cancelled', () => {
-            stop();
-            offEnd();
-          });
-        } catch (err) {
-          fail(call, err);
-        }
-      },
+        });
+      }),
+      NetworkPeers: sessionStream(
+        (d, sessionId, call) =>
+          d.watchNetworkPeers?.(sessionId, (peers) =>
+            call.write({ peers: Buffer.from(JSON.stringify(peers)) }),
+          ) ?? (() => undefined),
+      ),
       UpdateTaskStatus: unaryHandler(statusRequest, async (req, call) => {
         const d = own(call, req.sessionId);
         const updates = req.updates.map((u) => ({
