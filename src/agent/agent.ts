@@ -8,7 +8,7 @@ import type { Task, TaskState, TaskStatus } from '../api/types.js';
 import { writeFileAtomic } from '../ca/store.js';
 import type { Controller, Executor, ExecutorTask } from '../executor/types.js';
 import { createLogger } from '../lib/log.js';
-import type { DispatcherSession, NetworkPeers, TaskStatusUpdate } from './session.js';
+import type { DispatcherSession, NetworkViews, TaskStatusUpdate } from './session.js';
 import { exitOutcome, isForward, isTerminal, nextStep } from './step.js';
 
 const log = createLogger({ component: 'agent' });
@@ -200,7 +200,7 @@ export interface AgentOptions {
   /** Called with the node's task set after every assignment change (published ports, sweeps). */
   onAssignments?: (tasks: readonly Task[]) => void;
   /** Called with the remote endpoints of the node's overlay networks after every change. */
-  onNetworkPeers?: (peers: NetworkPeers) => void;
+  onNetworks?: (peers: NetworkViews) => void;
 }
 
 export class Agent {
@@ -271,8 +271,8 @@ export class Agent {
     this.sessionId = info.sessionId;
     this.markRegistered();
     const stopTasks = this.opts.session.watchAssignments(info.sessionId, (tasks) => this.onTasks(tasks));
-    const onPeers = this.opts.onNetworkPeers;
-    const stopPeers = onPeers && this.opts.session.watchNetworkPeers?.(info.sessionId, onPeers);
+    const onPeers = this.opts.onNetworks;
+    const stopPeers = onPeers && this.opts.session.watchNetworks?.(info.sessionId, onPeers);
     this.stopWatch = () => {
       stopTasks();
       stopPeers?.();

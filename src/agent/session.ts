@@ -29,8 +29,32 @@ export interface Heartbeat {
   trust?: { rootCA: string; issuerPublicKey: string };
 }
 
-/** Network ID → remote endpoints (task address, its node's underlay address). */
-export type NetworkPeers = Record<string, { ip: string; nodeAddr: string }[]>;
+/** A remote endpoint on an overlay: its address (no prefix) and the underlay address of its node. */
+export interface NetworkPeer {
+  ip: string;
+  nodeAddr: string;
+}
+
+/** A service as the embedded DNS and the VIP rules of one network see it. */
+export interface ServiceRecord {
+  id: string;
+  name: string;
+  /** Network aliases the service's tasks have on this network. */
+  aliases: string[];
+  /** Its VIP on this network (vip mode), without prefix. */
+  vip?: string;
+  /** Running tasks: their DNS name (`svc.slot.id`) and address on this network. */
+  tasks: { name: string; ip: string }[];
+}
+
+/** What a node knows of one overlay network its tasks use. */
+export interface NetworkView {
+  peers: NetworkPeer[];
+  services: ServiceRecord[];
+}
+
+/** Network ID → its view. */
+export type NetworkViews = Record<string, NetworkView>;
 
 /** What a node reports with each heartbeat: the TLS state it is in (Docker's node TLSInfo). */
 export interface NodeReport {
@@ -52,7 +76,7 @@ export interface DispatcherSession {
    * ID → task addresses on other nodes with their node's address) now and after every change.
    * Optional: a transport without it leaves the node's overlays without remote peers.
    */
-  watchNetworkPeers?(sessionId: string, onPeers: (peers: NetworkPeers) => void): () => void;
+  watchNetworks?(sessionId: string, onViews: (views: NetworkViews) => void): () => void;
   /** Records observed task states (batched by the dispatcher). Only the node's own tasks. */
   updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void>;
 }

@@ -33,6 +33,6 @@ export class ManagerSession implements DispatcherSession {
   watchAssignments: DispatcherSession['watchAssignments'] = (id, cb) =>
     this.current().watchAssignments(id, cb);
   updateTaskStatus: DispatcherSession['updateTaskStatus'] = (id, u) => this.current().updateTaskStatus(id, u);
-  watchNetworkPeers: NonNullable<DispatcherSession['watchNetworkPeers']> = (id, cb) =>
-    this.current().watchNetworkPeers?.(id, cb) ?? (() => undefined);
+  watchNetworks: NonNullable<DispatcherSession['watchNetworks']> = (id, cb) =>
+    this.current().watchNetworks?.(id, cb) ?? (() => undefined);
 }

@@ -43,6 +43,6 @@ export class TrustReportingSession implements DispatcherSession {
 
   watchAssignments: DispatcherSession['watchAssignments'] = (id, cb) => this.inner.watchAssignments(id, cb);
   updateTaskStatus: DispatcherSession['updateTaskStatus'] = (id, u) => this.inner.updateTaskStatus(id, u);
-  watchNetworkPeers: NonNullable<DispatcherSession['watchNetworkPeers']> = (id, cb) =>
-    this.inner.watchNetworkPeers?.(id, cb) ?? (() => undefined);
+  watchNetworks: NonNullable<DispatcherSession['watchNetworks']> = (id, cb) =>
+    this.inner.watchNetworks?.(id, cb) ?? (() => undefined);
 }

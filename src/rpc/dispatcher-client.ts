@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type {
   DispatcherSession,
   Heartbeat,
-  NetworkPeers,
+  NetworkViews,
   NodeReport,
   SessionInfo,
   TaskStatusUpdate,
@@ -50,15 +50,29 @@ const heartbeatResponse = z.object({
     .default(''),
   issuerPublicKey: z.string().max(4096).default(''),
 });
-const peersMessage = z.object({ peers: z.instanceof(Buffer) });
-const networkPeersSchema = z.record(
+const networksMessage = z.object({ peers: z.instanceof(Buffer) });
+const ipv4 = z.string().ip({ version: 'v4' });
+const networkViewsSchema = z.record(
   z.string().max(64),
-  z.array(z.object({ ip: z.string().ip({ version: 'v4' }), nodeAddr: z.string().max(64) })).max(65_536),
+  z.object({
+    peers: z.array(z.object({ ip: ipv4, nodeAddr: z.string().max(64) })).max(65_536),
+    services: z
+      .array(
+        z.object({
+          id: z.string().max(64),
+          name: z.string().max(255),
+          aliases: z.array(z.string().max(255)).max(64),
+          vip: ipv4.optional(),
+          tasks: z.array(z.object({ name: z.string().max(512), ip: ipv4 })).max(65_536),
+        }),
+      )
+      .max(65_536),
+  }),
 );
 
-function parseNetworkPeers(buf: Buffer): NetworkPeers | undefined {
+function parseNetworkViews(buf: Buffer): NetworkViews | undefined {
   try {
-    const r = networkPeersSchema.safeParse(JSON.parse(buf.toString('utf8')));
+    const r = networkViewsSchema.safeParse(JSON.parse(buf.toString('utf8')));
     return r.success ? r.data : undefined;
   } catch {
     return undefined;
@@ -274,7 +288,7 @@ export class RemoteSession implements DispatcherSession {
   }
 
   /** A server stream of the session on the current manager. */
-  private openStream(name: 'Assignments' | 'NetworkPeers', sessionId: string): ClientReadableStream<object> {
+  private openStream(name: 'Assignments' | 'Networks', sessionId: string): ClientReadableStream<object> {
     const method = methodOf(dispatcherServiceDefinition(), name);
     return this.current().makeServerStreamRequest(
       method.path,
@@ -286,11 +300,11 @@ export class RemoteSession implements DispatcherSession {
     ) as ClientReadableStream<object>;
   }
 
-  watchNetworkPeers(sessionId: string, onPeers: (peers: NetworkPeers) => void): () => void {
-    const stream = this.openStream('NetworkPeers', sessionId);
+  watchNetworks(sessionId: string, onPeers: (peers: NetworkViews) => void): () => void {
+    const stream = this.openStream('Networks', sessionId);
     stream.on('data', (m: object) => {
-      const parsed = peersMessage.safeParse(m);
-      const peers = parsed.success ? parseNetworkPeers(parsed.data.peers) : undefined;
+      const parsed = networksMessage.safeParse(m);
+      const peers = parsed.success ? parseNetworkViews(parsed.data.peers) : undefined;
       if (peers) onPeers(peers);
       else log.warn('malformed network peers from the manager; ignored');
     });

@@ -4,7 +4,7 @@
 import { Metadata, type ServerWritableStream } from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import { z } from 'zod';
-import type { Heartbeat, NetworkPeers, NodeReport, SessionInfo, TaskStatusUpdate } from '../agent/session.js';
+import type { Heartbeat, NetworkViews, NodeReport, SessionInfo, TaskStatusUpdate } from '../agent/session.js';
 import { SwarmError } from '../api/errors.js';
 import {
   describeZodError,
@@ -40,7 +40,7 @@ export interface DispatcherBackend {
   heartbeat(sessionId: string, report?: NodeReport): Promise<Heartbeat>;
   watchAssignments(sessionId: string, onTasks: (tasks: Task[]) => void): () => void;
   updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void>;
-  watchNetworkPeers?(sessionId: string, onPeers: (peers: NetworkPeers) => void): () => void;
+  watchNetworks?(sessionId: string, onPeers: (peers: NetworkViews) => void): () => void;
   /** The node a live session belongs to. */
   sessionNode(sessionId: string): string | undefined;
   /** The agent's end of the session stream went away. */
@@ -221,9 +221,9 @@ export function dispatcherService(options: DispatcherServiceOptions): RpcService
           });
         });
       }),
-      NetworkPeers: sessionStream(
+      NetworkViews: sessionStream(
         (d, sessionId, call) =>
-          d.watchNetworkPeers?.(sessionId, (peers) =>
+          d.watchNetworks?.(sessionId, (peers) =>
             call.write({ peers: Buffer.from(JSON.stringify(peers)) }),
           ) ?? (() => undefined),
       ),

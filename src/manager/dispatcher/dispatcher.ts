@@ -6,7 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type {
   DispatcherSession,
   Heartbeat,
-  NetworkPeers,
+  NetworkViews,
   NodeReport,
   SessionInfo,
   TaskStatusUpdate,
@@ -21,7 +21,7 @@ import { type BatchOp, type ClusterStore, type Fence, isNotLeader } from '../../
 import { changeNode } from '../nodewrite.js';
 import { desiredTrust } from '../rootca.js';
 import type { Tables } from '../tables.js';
-import { peersFor } from './peers.js';
+import { networkViewsFor } from './networkviews.js';
 
 const log = createLogger({ component: 'dispatcher' });
 
@@ -224,7 +224,7 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
     };
   }
 
-  watchNetworkPeers(sessionId: string, onPeers: (peers: NetworkPeers) => void): () => void {
+  watchNetworks(sessionId: string, onPeers: (peers: NetworkViews) => void): () => void {
     const { nodeId } = this.session(sessionId);
     let timer: NodeJS.Timeout | undefined;
     let last = '';
@@ -232,14 +232,15 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
       timer = undefined;
       if (!this.sessions.has(sessionId)) return;
       const nodes = new Map(this.cache.list('node').map((n) => [n.ID, n]));
-      const peers = peersFor(nodeId, this.cache.list('task'), nodes);
+      const services = new Map(this.cache.list('service').map((s) => [s.ID, s]));
+      const peers = networkViewsFor(nodeId, this.cache.list('task'), nodes, services);
       const text = JSON.stringify(peers);
       if (text === last) return;
       last = text;
       onPeers(peers);
     };
     const unsubscribe = this.cache.subscribe((ev) => {
-      if ((ev.kind === 'task' || ev.kind === 'node') && !timer)
+      if ((ev.kind === 'task' || ev.kind === 'node' || ev.kind === 'service') && !timer)
         timer = setTimeout(push, ASSIGNMENT_DEBOUNCE_MS);
     });
     push();

@@ -1,0 +1,85 @@
+// What a node must know of each overlay network its tasks use (pure): the remote endpoints (task
+// addresses on other nodes, with the underlay address of the node hosting each) to program VXLAN
+// forwarding, and the services on the network (name, aliases, VIP, running tasks' addresses) for
+// the embedded DNS and the VIP rules. SwarmKit spreads this by gossip; here the dispatcher sends
+// each node its share, again after every change.
+import type { NetworkViews, ServiceRecord } from '../../agent/session.js';
+import type { Node, Service, Task } from '../../api/types.js';
+import { taskStateIndex } from '../../api/types.js';
+import type { NetworkAttachment } from '../allocator/addresses.js';
+
+const ASSIGNED = taskStateIndex('assigned');
+const RUNNING = taskStateIndex('running');
+
+/** Tasks that hold their addresses on a node: assigned there and not finished. */
+function placed(t: Task): boolean {
+  const s = taskStateIndex(t.Status.State);
+  return t.NodeID !== undefined && s >= ASSIGNED && s <= RUNNING;
+}
+
+function attachments(t: Task): NetworkAttachment[] {
+  return (t.NetworksAttachments ?? []) as NetworkAttachment[];
+}
+
+const bare = (addr: string) => addr.replace(/\/\d+$/, '');
+const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Docker's task name: `service.slot.taskid` (replicated) or `service.nodeid.taskid` (global). */
+export function taskDnsName(service: string, t: Task): string {
+  return `${service}.${t.Slot ? t.Slot : t.NodeID}.${t.ID}`;
+}
+
+/** The views `nodeId` needs: one for each network one of its tasks is on. */
+export function networkViewsFor(
+  nodeId: string,
+  tasks: readonly Task[],
+  nodes: ReadonlyMap<string, Node>,
+  services: ReadonlyMap<string, Service>,
+): NetworkViews {
+  const out: NetworkViews = {};
+  for (const t of tasks)
+    if (t.NodeID === nodeId && placed(t))
+      for (const a of attachments(t)) out[a.Network.ID] ??= { peers: [], services: [] };
+  const records = new Map<string, ServiceRecord>(); // network/service → record
+  const record = (networkId: string, s: Service): ServiceRecord => {
+    const key = `${networkId}/${s.ID}`;
+    const known = records.get(key);
+    if (known) return known;
+    const vip = s.Endpoint?.VirtualIPs?.find((v) => v.NetworkID === networkId)?.Addr;
+    const aliases = (s.Spec.TaskTemplate.Networks ?? [])
+      .filter((n) => n.Target === networkId)
+      .flatMap((n) => n.Aliases ?? []);
+    const name = s.Spec.Name ?? s.ID;
+    const r: ServiceRecord = { id: s.ID, name, aliases, ...(vip ? { vip: bare(vip) } : {}), tasks: [] };
+    records.set(key, r);
+    out[networkId]?.services.push(r);
+    return r;
+  };
+  for (const t of tasks) {
+    if (!placed(t)) continue;
+    const service = services.get(t.ServiceID);
+    const nodeAddr = nodes.get(t.NodeID ?? '')?.Status.Addr;
+    for (const a of attachments(t)) {
+      const view = out[a.Network.ID];
+      if (!view) continue;
+      for (const addr of a.Addresses) {
+        if (t.NodeID !== nodeId && nodeAddr) view.peers.push({ ip: bare(addr), nodeAddr });
+        if (service && t.Status.State === 'running')
+          record(a.Network.ID, service).tasks.push({
+            name: taskDnsName(service.Spec.Name ?? service.ID, t),
+            ip: bare(addr),
+          });
+      }
+    }
+  }
+  // A service with a VIP but no running task yet still resolves (to its VIP).
+  for (const [networkId] of Object.entries(out))
+    for (const s of services.values())
+      if (s.Endpoint?.VirtualIPs?.some((v) => v.NetworkID === networkId)) record(networkId, s);
+  for (const view of Object.values(out)) {
+    view.peers.sort((a, b) => byText(a.ip, b.ip));
+    view.services.sort((a, b) => byText(a.name, b.name));
+    for (const s of view.services) s.tasks.sort((a, b) => byText(a.ip, b.ip));
+  }
+  return out;
+}
