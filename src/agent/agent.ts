@@ -26,6 +26,7 @@ export function toExecutorTask(t: Task): ExecutorTask {
       ContainerSpec: { ...cs, Init: cs.Init ?? undefined } as ExecutorTask['Spec']['ContainerSpec'],
       ...(t.Spec.Resources ? { Resources: t.Spec.Resources } : {}),
     },
+    ...(t.NetworksAttachments?.length ? { NetworksAttachments: t.NetworksAttachments } : {}),
   };
 }
 

@@ -1,11 +1,14 @@
 // swarmd's lifecycle: serve the Engine API, start outside any swarm (like Docker's engine), become
 // a manager on `swarm init`, resume as one after a restart, leave on `swarm leave`.
 import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
+import { isIPv4 } from 'node:net';
 import os from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { Agent } from '../agent/agent.js';
+import type { NetworkViews } from '../agent/session.js';
 import { defaultSwarmSpec } from '../api/defaults.js';
 import { conflict, invalidArgument, notManager, SwarmError } from '../api/errors.js';
 import { newId } from '../api/ids.js';
@@ -47,6 +50,8 @@ import { allocatePorts } from '../manager/allocator/ports.js';
 import { unsupportedSwarmSpec } from '../manager/controlapi/cluster.js';
 import type { PortAllocator } from '../manager/controlapi/services.js';
 import { Manager } from '../manager/manager.js';
+import { upstreamResolvers } from '../network/container-files.js';
+import { ServiceDiscovery } from '../network/discovery.js';
 import { NodeNetwork } from '../network/node-network.js';
 import { NetworkProviderImpl } from '../network/provider.js';
 import { addressTasks, PortPublisher } from '../network/publisher.js';
@@ -139,6 +144,15 @@ export function initialSwarmSpec(requested: SwarmSpec): SwarmSpec {
   };
 }
 
+/** The host's resolv.conf, read when the embedded DNS forwards (it may change while swarmd runs). */
+function readHostResolvConf(): string {
+  try {
+    return readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
 /** The control API's port allocation over the pure allocator: Endpoint for a spec, or a 400. */
 const portAllocator: PortAllocator = (spec, self, all) => {
   const service = self
@@ -201,6 +215,22 @@ export class Daemon implements ClusterBackend, SystemBackend {
   private readonly executor: Executor;
   private readonly network: NodeNetwork;
   private readonly networkProvider: NetworkProviderImpl;
+  private readonly discovery: ServiceDiscovery;
+  /** The overlays the managers last told this node of (a network that drops out gets no peers). */
+  private knownNetworks = new Set<string>();
+
+  /** The managers' view of this node's overlays: VXLAN peers and service discovery follow. */
+  private readonly onNetworks = (views: NetworkViews): void => {
+    const ids = new Set(Object.keys(views));
+    const gone = [...this.knownNetworks].filter((id) => !ids.has(id));
+    this.knownNetworks = ids;
+    void (async () => {
+      for (const [id, view] of Object.entries(views))
+        await this.networkProvider.setNetworkPeers(id, view.peers);
+      for (const id of gone) await this.networkProvider.setNetworkPeers(id, []);
+      await this.discovery.setViews(views);
+    })().catch((e) => log.warn('overlay state not applied', { err: e }));
+  };
   private readonly publisher: PortPublisher;
   private stopPortSync: (() => void) | undefined;
   /** A worker's session with the managers. */
@@ -233,7 +263,14 @@ export class Daemon implements ClusterBackend, SystemBackend {
     );
     // Addresses and per-container files mean something only while the netns exist: volatile too.
     this.network = new NodeNetwork({ stateDir: join(this.execRoot, 'network') });
-    this.networkProvider = new NetworkProviderImpl(this.network);
+    this.discovery = new ServiceDiscovery(
+      async () => {
+        await this.network.ensureGatewayBridge();
+        return this.network.gateway;
+      },
+      () => upstreamResolvers(readHostResolvConf()),
+    );
+    this.networkProvider = new NetworkProviderImpl(this.network, this.discovery);
     this.publisher = new PortPublisher(this.network);
     this.runtime = new ContainerRuntime({
       stateDir: join(this.stateDir, 'runtime'),
@@ -334,9 +371,19 @@ export class Daemon implements ClusterBackend, SystemBackend {
    * A worker's agent: a remote session with the managers over mutual TLS, its published ports and
    * orphan sweep driven by its own task set (a worker has no store).
    */
+  /** VXLAN runs from the node's advertise address (nothing to do before it is in a swarm). */
+  private async setUnderlay(): Promise<void> {
+    const ip = this.state?.advertiseAddr.replace(/:\d+$/, '');
+    if (ip && ip !== '0.0.0.0' && isIPv4(ip))
+      await this.network
+        .setUnderlayAddress(ip)
+        .catch((e) => log.warn('overlay underlay not set', { err: e }));
+  }
+
   private async startWorkerAgent(): Promise<void> {
     const state = this.state;
     if (state?.role !== 'worker' || this.agent) return;
+    await this.setUnderlay();
     const certs = await readNodeCertificates(this.stateDir);
     if (certificateExpired(certs.info, new Date())) {
       this.stateError = CERTIFICATES_EXPIRED_MESSAGE;
@@ -387,6 +434,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
       session: trusted,
       stateDir: this.stateDir,
       onAssignments: kick,
+      onNetworks: this.onNetworks,
     });
     this.agent = agent;
     this.startSweep((taskId) => agent.tasks().some((t) => t.ID === taskId));
@@ -435,6 +483,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
   private async startAgent(): Promise<void> {
     if (this.state?.role === 'worker') return this.startWorkerAgent();
     if (!this.state || !this.manager || this.agent) return;
+    await this.setUnderlay();
     const manager = this.manager;
     const nodeId = this.state.nodeId;
     // Demoted (or removed by the others): the etcd member is gone, this node carries on as a worker.
@@ -468,7 +517,13 @@ export class Daemon implements ClusterBackend, SystemBackend {
       desired: () => trusted.desired,
       onChanged: () => this.agent?.heartbeatNow(),
     });
-    this.agent = new Agent({ nodeId, executor: this.executor, session: trusted, stateDir: this.stateDir });
+    this.agent = new Agent({
+      nodeId,
+      executor: this.executor,
+      session: trusted,
+      stateDir: this.stateDir,
+      onNetworks: this.onNetworks,
+    });
     await this.agent.start();
     manager.logs.serveLocal(nodeId, this.localTaskLogs);
     // A manager that does not lead answers `service logs` run elsewhere through the leader's broker.
@@ -632,6 +687,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     await this.agent?.stop();
     this.remoteSession?.close();
     await this.manager?.stop();
+    this.discovery.close();
     await this.runtime.close();
     log.info('stopped');
   }

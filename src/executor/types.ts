@@ -110,10 +110,15 @@ export interface PreparedNetwork {
   >;
 }
 
-/** The network side as the executor needs it (src/network/ implements it). Both calls idempotent. */
+/** The network side as the executor needs it (src/network/ implements it). All calls idempotent. */
 export interface NetworkProvider {
   prepareNetwork(containerId: string, task?: ExecutorTask): Promise<PreparedNetwork>;
   releaseNetwork(containerId: string): Promise<void>;
+  /**
+   * The full set of remote endpoints of an overlay network: each task IP on another node with
+   * that node's underlay address. Replaces the previous set. Absent where there are no overlays.
+   */
+  setNetworkPeers?(networkId: string, peers: readonly { ip: string; nodeAddr: string }[]): Promise<void>;
 }
 
 /** Docker's State.Health. */
@@ -153,6 +158,8 @@ export interface ExecutorTask {
   Slot: number;
   NodeID: string;
   Spec: { ContainerSpec: TaskContainerSpec; Resources?: ResourceRequirements };
+  /** Docker's Task.NetworksAttachments: the overlays the task joins, with its address on each. */
+  NetworksAttachments?: unknown[];
 }
 
 /** A task's ContainerSpec: the container's, plus how to pull its image (never kept with the container). */

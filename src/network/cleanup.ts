@@ -1,7 +1,14 @@
 // Crash recovery as a pure decision: given what the kernel and the state file hold and which
 // containers are still wanted, what must go.
 import type { AttachmentRecord } from './ipam.js';
-import { containerNetnsName, hostVethName, isHostVethName, netnsPrefix } from './names.js';
+import {
+  containerNetnsName,
+  hostVethName,
+  isHostVethName,
+  netnsPrefix,
+  overlayAliasNetwork,
+  overlayLinkNames,
+} from './names.js';
 
 export interface ObservedLeftovers {
   /** All named netns on the machine (only those with our owner tag are considered). */
@@ -52,5 +59,69 @@ export function planLeftovers(
       .filter((v) => !keptVeths.has(v.name))
       .map((v) => v.name),
     fileDirs: observed.fileDirs.filter((id) => !keep.has(id)),
+  };
+}
+
+export interface ObservedOverlayLeftovers {
+  /** Every link of the host netns, with its bridge and its alias (`ip -j link show`). */
+  links: readonly { name: string; master: string | null; alias: string | null }[];
+  /** The recorded overlay endpoints of each container. */
+  endpoints: Readonly<Record<string, readonly { networkId: string; hostVeth: string }[]>>;
+}
+
+export interface OverlayLeftoverPlan {
+  /** Containers whose endpoint records go. */
+  release: string[];
+  /** Task veths (host ends) on our overlay bridges, or left unenslaved by a crash, of no kept container. */
+  veths: string[];
+  /** Bridges and VXLAN devices of networks no kept container is on. */
+  devices: string[];
+  /** The networks those devices served. */
+  networks: string[];
+}
+
+/**
+ * Overlay leftovers: our devices are those whose alias carries our tag (or, for a crash between
+ * creating a device and naming it, whose derived name belongs to a recorded network). A network
+ * stays while a kept container is on it.
+ */
+export function planOverlayLeftovers(
+  tag: string,
+  observed: ObservedOverlayLeftovers,
+  keep: ReadonlySet<string>,
+): OverlayLeftoverPlan {
+  const needed = new Set<string>();
+  const keptVeths = new Set<string>();
+  const releasedVeths = new Set<string>();
+  const recordedNetworks = new Set<string>();
+  for (const [id, endpoints] of Object.entries(observed.endpoints)) {
+    for (const e of endpoints) {
+      recordedNetworks.add(e.networkId);
+      if (keep.has(id)) {
+        needed.add(e.networkId);
+        keptVeths.add(e.hostVeth);
+      } else releasedVeths.add(e.hostVeth);
+    }
+  }
+  const byName = new Map<string, string>(); // our device → its network
+  for (const l of observed.links) {
+    const networkId = overlayAliasNetwork(tag, l.alias ?? undefined);
+    if (networkId !== null) byName.set(l.name, networkId);
+  }
+  const present = new Set(observed.links.map((l) => l.name));
+  for (const networkId of recordedNetworks) {
+    for (const name of Object.values(overlayLinkNames(tag, networkId))) {
+      if (present.has(name)) byName.set(name, networkId);
+    }
+  }
+  const gone = [...byName].filter(([, networkId]) => !needed.has(networkId));
+  return {
+    release: Object.keys(observed.endpoints).filter((id) => !keep.has(id)),
+    veths: observed.links
+      .filter((l) => isHostVethName(l.name) && !keptVeths.has(l.name))
+      .filter((l) => (l.master !== null && byName.has(l.master)) || releasedVeths.has(l.name))
+      .map((l) => l.name),
+    devices: gone.map(([name]) => name),
+    networks: [...new Set(gone.map(([, networkId]) => networkId))],
   };
 }

@@ -74,6 +74,36 @@ function isLoopback(ip: string): boolean {
  * reachable from the container's netns, and IPv6 ones are not routable on our IPv4-only gateway
  * network, so both are dropped; if nothing is left, FALLBACK_NAMESERVERS are used.
  */
+/** The embedded DNS's address inside every task on an overlay (Docker's). */
+export const EMBEDDED_DNS = '127.0.0.11';
+
+/**
+ * resolv.conf of a task on overlays: the embedded DNS (which forwards what is not the swarm's), the
+ * host's or the spec's search domains, `ndots:0` as Docker writes it. Nameservers given in the spec
+ * replace the embedded DNS.
+ */
+export function renderEmbeddedResolvConf(hostResolvConf: string, dns: DnsConfig = {}): string {
+  if (dns.nameservers !== undefined && dns.nameservers.length > 0)
+    return renderResolvConf(hostResolvConf, dns);
+  const host = parseResolvConf(hostResolvConf);
+  const search = dns.search ?? host.search;
+  const options = dns.options ?? ['ndots:0'];
+  const lines = [
+    ...(search.length > 0 ? [`search ${search.join(' ')}`] : []),
+    `nameserver ${EMBEDDED_DNS}`,
+    ...(options.length > 0 ? [`options ${options.join(' ')}`] : []),
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/** The host's usable resolvers (not loopback, IPv4), where the embedded DNS forwards other names. */
+export function upstreamResolvers(hostResolvConf: string): string[] {
+  const usable = parseResolvConf(hostResolvConf).nameservers.filter(
+    (ns) => !isLoopback(ns) && isIP(ns) === 4,
+  );
+  return usable.length > 0 ? usable : FALLBACK_NAMESERVERS;
+}
+
 export function renderResolvConf(hostResolvConf: string, dns: DnsConfig = {}): string {
   const host = parseResolvConf(hostResolvConf);
   const usable = host.nameservers.filter((ns) => !isLoopback(ns) && isIP(ns) === 4);

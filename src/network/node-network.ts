@@ -1,5 +1,6 @@
 // The node's container networking: one gateway bridge, and for each container a named netns with
-// a veth onto that bridge, an address from the node's IPAM, and its hosts/resolv.conf/hostname files.
+// a veth onto that bridge, an address from the node's IPAM, and its hosts/resolv.conf/hostname files;
+// plus one veth per overlay network the container's task is on (node-overlays.ts builds the networks).
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import {
   dnsConfigSchema,
   hostnameSchema,
   parseExtraHost,
+  renderEmbeddedResolvConf,
   renderHostsFile,
   renderResolvConf,
 } from './container-files.js';
@@ -34,6 +36,14 @@ import {
   netnsPath,
   ownerTag,
 } from './names.js';
+import { overlayNetworkRequestSchema } from './network-attachments.js';
+import { NodeOverlays, type OverlayEndpointRecord } from './node-overlays.js';
+import {
+  type NetworkPeer,
+  type OverlayEndpoint,
+  renderOverlayHostSide,
+  renderOverlayTaskSide,
+} from './overlay.js';
 import { applyPortRules, type PortState, removePortRules } from './ports.js';
 import {
   ipBatch,
@@ -65,6 +75,8 @@ export const attachRequestSchema = z.object({
   /** hosts(5) lines, "IP name [aliases...]", as in ContainerSpec.Hosts. */
   extraHosts: z.array(z.string()).optional(),
   dns: dnsConfigSchema.optional(),
+  /** Overlay networks (the task's NetworksAttachments, in order): interfaces eth1, eth2, …. */
+  overlays: z.array(overlayNetworkRequestSchema).optional(),
 });
 export type AttachRequest = z.input<typeof attachRequestSchema>;
 
@@ -84,6 +96,8 @@ export interface ContainerAttachment {
   hostsFile: string;
   resolvConfFile: string;
   hostnameFile: string;
+  /** One interface per overlay network, eth1 onwards (absent: none). */
+  overlays?: OverlayEndpoint[];
 }
 
 export interface CleanupReport {
@@ -132,6 +146,7 @@ export class NodeNetwork {
   private readonly tag: string;
   private readonly ipamFile: string;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly overlays: NodeOverlays;
 
   constructor(config: NodeNetworkConfig) {
     const parsed = nodeNetworkConfigSchema.safeParse(config);
@@ -145,6 +160,7 @@ export class NodeNetwork {
     this.hostResolvConf = c.hostResolvConf;
     this.tag = ownerTag(c.stateDir);
     this.ipamFile = join(c.stateDir, 'gateway-ipam.json');
+    this.overlays = new NodeOverlays({ stateDir: c.stateDir, tag: this.tag, hostNetns: c.hostNetns });
   }
 
   get gateway(): string {
@@ -160,13 +176,27 @@ export class NodeNetwork {
     await removeGatewayBridge({ bridge: this.bridge, hostNetns: this.hostNetns });
   }
 
+  /**
+   * The node's underlay address (the IPv4 it advertises to the swarm): overlay networks send and
+   * receive VXLAN packets on it. Needed before a task with overlay networks is attached.
+   */
+  setUnderlayAddress(ip: string): Promise<void> {
+    return this.overlays.setUnderlayAddress(ip);
+  }
+
+  /** The full set of remote endpoints of an overlay network (see NodeOverlays.setNetworkPeers). */
+  setNetworkPeers(networkId: string, peers: readonly NetworkPeer[]): Promise<void> {
+    return this.overlays.setNetworkPeers(networkId, peers);
+  }
+
   /** Replaces the published-port rules in the host netns (see ports.ts). */
   async applyPortRules(state: PortState): Promise<void> {
     await applyPortRules(state, { netns: this.hostNetns });
   }
 
   /**
-   * Gives a container its network: netns, veth on the bridge, address, default route, files.
+   * Gives a container its network: netns, veth on the bridge, address, default route, files, and
+   * a veth on each of its overlay networks (whose devices are made if it is the first local task).
    * Attaching an already attached container returns the same attachment (repairing a half-done
    * one left by a crash). On failure everything created is removed and the address released.
    */
@@ -176,13 +206,21 @@ export class NodeNetwork {
     const req = parsed.data;
     checkContainerId(req.containerId);
     for (const entry of req.extraHosts ?? []) parseExtraHost(entry); // refuse before allocating
+    const endpoints = this.overlays.endpointsFor(req.containerId, req.overlays ?? []);
     const started = performance.now();
     const { record, fresh } = await this.allocate(req.containerId, req.hostname);
-    const attachment = this.describe(req.containerId, record);
+    const attachment = this.describe(req.containerId, record, endpoints);
     const plumb = async () => {
-      if (!fresh && (await this.isComplete(record))) return;
-      if (!fresh) await this.removeKernelObjects(record);
-      const hostSide = renderHostSideBatch({ ...attachment, bridge: this.bridge });
+      const previous = fresh ? [] : await this.overlays.endpointsOf(req.containerId);
+      if (endpoints.length + previous.length > 0) await this.overlays.attach(req.containerId, endpoints);
+      if (!fresh && (await this.isComplete(record, endpoints))) return;
+      if (!fresh) await this.removeKernelObjects(record, [...previous, ...endpoints]);
+      const hostSide = [
+        ...renderHostSideBatch({ ...attachment, bridge: this.bridge }),
+        ...endpoints.flatMap((e) =>
+          renderOverlayHostSide(e, { netns: record.netns, bridge: this.overlays.bridgeOf(e.networkId) }),
+        ),
+      ];
       if (this.hostNetns === undefined) {
         // One `ip` process fewer per container: `netns add` batches with the host side here (not
         // under `ip -n`, whose private mount namespace would hide the new netns's bind mount).
@@ -191,7 +229,10 @@ export class NodeNetwork {
         await netnsAdd(record.netns);
         await ipBatch(hostSide, this.hostNetns);
       }
-      await ipBatch(renderContainerSideBatch(attachment), record.netns);
+      await ipBatch(
+        [...renderContainerSideBatch(attachment), ...endpoints.flatMap(renderOverlayTaskSide)],
+        record.netns,
+      );
     };
     const results = await Promise.allSettled([
       plumb(),
@@ -199,7 +240,8 @@ export class NodeNetwork {
     ]);
     const failed = results.find((r) => r.status === 'rejected');
     if (failed) {
-      await this.removeKernelObjects(record).catch(() => undefined);
+      await this.removeKernelObjects(record, endpoints).catch(() => undefined);
+      await this.overlays.abandon(req.containerId).catch(() => undefined);
       await rm(this.filesDir(req.containerId), { recursive: true, force: true });
       await this.release([req.containerId]);
       throw failed.reason;
@@ -212,7 +254,10 @@ export class NodeNetwork {
     return attachment;
   }
 
-  /** Removes a container's veth, netns and files and frees its address. Detaching twice is fine. */
+  /**
+   * Removes a container's veths, netns and files and frees its address; an overlay network it was
+   * the last local task of loses its devices. Detaching twice is fine.
+   */
   async detachContainer(containerId: string): Promise<void> {
     checkContainerId(containerId);
     const state = await loadIpamState(this.ipamFile, this.subnet);
@@ -220,23 +265,26 @@ export class NodeNetwork {
       netns: containerNetnsName(this.tag, containerId),
       hostVeth: hostVethName(this.tag, containerId),
     };
-    await this.removeKernelObjects(record);
+    const endpoints = await this.overlays.endpointsOf(containerId);
+    await this.removeKernelObjects(record, endpoints);
     await rm(this.filesDir(containerId), { recursive: true, force: true });
     await this.release([containerId]);
+    if (endpoints.length > 0) await this.overlays.detach(containerId);
   }
 
   /** The recorded attachment of a container (e.g. to re-adopt it after a restart), or null. */
   async attachment(containerId: string): Promise<ContainerAttachment | null> {
     const state = await loadIpamState(this.ipamFile, this.subnet);
     const record = state.attachments[containerId];
-    return record ? this.describe(containerId, record) : null;
+    return record ? this.describe(containerId, record, await this.overlays.endpointsOf(containerId)) : null;
   }
 
   /**
    * Crash recovery: removes every netns, veth, record and files dir of ours that belongs to no
-   * container in `keep`. With `full`, also the published-port table, the NAT table and the bridge
-   * (node teardown). Only objects carrying this instance's owner tag or living in its host netns
-   * on its bridge are touched.
+   * container in `keep`, and the devices of overlay networks no kept container is on. With `full`,
+   * also the published-port table, the NAT table, the bridge and every overlay device of ours
+   * (node teardown). Only objects carrying this instance's owner tag (in their name or, for overlay
+   * devices, their alias) or living in its host netns on its bridges are touched.
    */
   async cleanupLeftovers(opts: { keep: ReadonlySet<string>; full?: boolean }): Promise<CleanupReport> {
     const state = await loadIpamState(this.ipamFile, this.subnet);
@@ -255,6 +303,8 @@ export class NodeNetwork {
       opts.keep,
     );
     for (const veth of plan.hostVeths) await linkDelete(veth, this.hostNetns);
+    // Before the netns go: their overlay veths are then deleted here, at once, not by the kernel later.
+    await this.overlays.cleanup(opts.keep, opts.full === true);
     for (const ns of plan.netns) await netnsDelete(ns);
     for (const id of plan.fileDirs) await rm(this.filesDir(id), { recursive: true, force: true });
     await this.release(plan.release);
@@ -335,23 +385,32 @@ export class NodeNetwork {
     });
   }
 
-  private async isComplete(record: AttachmentRecord): Promise<boolean> {
+  private async isComplete(
+    record: AttachmentRecord,
+    endpoints: readonly OverlayEndpoint[],
+  ): Promise<boolean> {
     if (!existsSync(netnsPath(record.netns))) return false;
-    const link = await observeLink(record.hostVeth, this.hostNetns);
-    return link?.flags.includes('UP') === true;
+    const veths = [record.hostVeth, ...endpoints.map((e) => e.hostVeth)];
+    const links = await Promise.all(veths.map((v) => observeLink(v, this.hostNetns)));
+    return links.every((link) => link?.flags.includes('UP') === true);
   }
 
-  /** Deleting the host end removes the pair synchronously, so the names are free again at once. */
-  private async removeKernelObjects(record: Pick<AttachmentRecord, 'netns' | 'hostVeth'>): Promise<void> {
+  /** Deleting the host ends removes the pairs synchronously, so the names are free again at once. */
+  private async removeKernelObjects(
+    record: Pick<AttachmentRecord, 'netns' | 'hostVeth'>,
+    endpoints: readonly Pick<OverlayEndpoint, 'hostVeth'>[],
+  ): Promise<void> {
+    const veths = [...new Set([record.hostVeth, ...endpoints.map((e) => e.hostVeth)])];
+    const deletes = veths.map((v) => `link del dev ${v}`);
     if (this.hostNetns === undefined) {
-      // One process for both (the veth goes first, so the netns holds nothing when it is deleted).
+      // One process for all (the veths go first, so the netns holds nothing when it is deleted).
       await ipBatchIgnoringMissing(
-        [`link del dev ${record.hostVeth}`, `netns del ${record.netns}`],
+        [...deletes, `netns del ${record.netns}`],
         /Cannot find device|No such file/,
       );
       return;
     }
-    await linkDelete(record.hostVeth, this.hostNetns);
+    await ipBatchIgnoringMissing(deletes, /Cannot find device/, this.hostNetns);
     await netnsDelete(record.netns);
   }
 
@@ -359,7 +418,11 @@ export class NodeNetwork {
     return join(this.stateDir, 'containers', containerId);
   }
 
-  private describe(containerId: string, record: AttachmentRecord): ContainerAttachment {
+  private describe(
+    containerId: string,
+    record: AttachmentRecord,
+    endpoints: readonly OverlayEndpointRecord[],
+  ): ContainerAttachment {
     const dir = this.filesDir(containerId);
     return {
       containerId,
@@ -374,6 +437,15 @@ export class NodeNetwork {
       hostsFile: join(dir, 'hosts'),
       resolvConfFile: join(dir, 'resolv.conf'),
       hostnameFile: join(dir, 'hostname'),
+      overlays: endpoints.map((e) => ({
+        networkId: e.networkId,
+        networkName: e.networkName,
+        ifname: e.ifname,
+        ip: e.ip,
+        prefixLength: e.prefixLength,
+        mac: e.mac,
+        hostVeth: e.hostVeth,
+      })),
     };
   }
 
@@ -386,7 +458,12 @@ export class NodeNetwork {
     await mkdir(this.filesDir(a.containerId), { recursive: true });
     await Promise.all([
       writeFile(a.hostsFile, renderHostsFile(a.ip, a.hostname, extraHosts)),
-      writeFile(a.resolvConfFile, renderResolvConf(hostResolv, dns)),
+      writeFile(
+        a.resolvConfFile,
+        (a.overlays?.length ?? 0) > 0
+          ? renderEmbeddedResolvConf(hostResolv, dns)
+          : renderResolvConf(hostResolv, dns),
+      ),
       writeFile(a.hostnameFile, `${a.hostname}\n`),
     ]);
   }

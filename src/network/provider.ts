@@ -1,10 +1,14 @@
 // The executor's NetworkProvider over a NodeNetwork: a container is attached to the node's gateway
-// bridge before it is created and detached when it is removed; the port datapath asks for its address.
+// bridge (and its task's overlay networks) before it is created and detached when it is removed; the
+// port datapath asks for its address; the agent hands over each overlay network's remote peers.
 
 import { invalidArgument } from '../api/errors.js';
 import { ContainerSpecSchema } from '../api/types.js';
 import type { ExecutorTask, NetworkProvider, PreparedNetwork } from '../executor/types.js';
+import type { ServiceDiscovery } from './discovery.js';
+import { overlayNetworksOf } from './network-attachments.js';
 import type { AttachRequest, ContainerAttachment, NodeNetwork } from './node-network.js';
+import type { NetworkPeer } from './overlay.js';
 
 /** The name `docker inspect` shows for the gateway network, as Docker names its gateway bridge network. */
 export const GATEWAY_NETWORK_NAME = 'docker_gwbridge';
@@ -14,7 +18,8 @@ const networkFieldsSchema = ContainerSpecSchema.pick({ Hostname: true, Hosts: tr
 
 /**
  * What to attach for a container: Docker's hostname rule (the spec's Hostname, else the first 12
- * characters of the container ID), the spec's extra hosts and its DNS settings.
+ * characters of the container ID), the spec's extra hosts and its DNS settings, and the overlay
+ * networks of the task's NetworksAttachments.
  */
 export function attachRequestFor(containerId: string, task?: ExecutorTask): AttachRequest {
   const parsed = networkFieldsSchema.safeParse(task?.Spec.ContainerSpec ?? {});
@@ -22,6 +27,7 @@ export function attachRequestFor(containerId: string, task?: ExecutorTask): Atta
     throw invalidArgument(`invalid container spec: ${parsed.error.issues[0]?.message}`);
   }
   const { Hostname, Hosts, DNSConfig } = parsed.data;
+  const overlays = overlayNetworksOf(task);
   const dns = DNSConfig && {
     ...(DNSConfig.Nameservers ? { nameservers: DNSConfig.Nameservers } : {}),
     ...(DNSConfig.Search ? { search: DNSConfig.Search } : {}),
@@ -32,6 +38,7 @@ export function attachRequestFor(containerId: string, task?: ExecutorTask): Atta
     hostname: Hostname || containerId.slice(0, 12),
     ...(Hosts && Hosts.length > 0 ? { extraHosts: Hosts } : {}),
     ...(dns ? { dns } : {}),
+    ...(overlays.length > 0 ? { overlays } : {}),
   };
 }
 
@@ -43,6 +50,12 @@ export function preparedNetworkFor(a: ContainerAttachment): PreparedNetwork {
     hostname: a.hostname,
     networks: {
       [GATEWAY_NETWORK_NAME]: { IPAddress: a.ip, IPPrefixLen: a.prefixLength, MacAddress: a.mac },
+      ...Object.fromEntries(
+        (a.overlays ?? []).map((e) => [
+          e.networkName,
+          { IPAddress: e.ip, IPPrefixLen: e.prefixLength, MacAddress: e.mac, NetworkID: e.networkId },
+        ]),
+      ),
     },
   };
 }
@@ -53,7 +66,11 @@ export class NetworkProviderImpl implements NetworkProvider {
   /** Per container, so a release never overtakes the prepare it undoes. */
   private readonly inFlight = new Map<string, Promise<unknown>>();
 
-  constructor(network: NodeNetwork) {
+  constructor(
+    network: NodeNetwork,
+    /** Service discovery of tasks on overlays (embedded DNS, VIPs); absent, tasks get none. */
+    private readonly discovery?: ServiceDiscovery,
+  ) {
     this.network = network;
   }
 
@@ -62,13 +79,31 @@ export class NetworkProviderImpl implements NetworkProvider {
     const request = attachRequestFor(containerId, task);
     return await this.serialize(containerId, async () => {
       await this.ensureBridge();
-      return preparedNetworkFor(await this.network.attachContainer(request));
+      const a = await this.network.attachContainer(request);
+      const overlays = a.overlays ?? [];
+      if (this.discovery && overlays.length > 0)
+        await this.discovery.add({
+          containerId,
+          netns: a.netns,
+          gatewayIp: a.ip,
+          networkIds: overlays.map((o) => o.networkId),
+        });
+      return preparedNetworkFor(a);
     });
   }
 
   /** Detaches the container; the executor kills its processes first. Releasing twice is fine. */
   releaseNetwork(containerId: string): Promise<void> {
+    this.discovery?.remove(containerId);
     return this.serialize(containerId, () => this.network.detachContainer(containerId));
+  }
+
+  /**
+   * The full set of remote endpoints of an overlay network (task IPs on other nodes, each with its
+   * node's underlay address); kept for a network with no local task until one arrives.
+   */
+  setNetworkPeers(networkId: string, peers: readonly NetworkPeer[]): Promise<void> {
+    return this.network.setNetworkPeers(networkId, peers);
   }
 
   /** The container's address on the gateway network, or undefined when it is not attached. */

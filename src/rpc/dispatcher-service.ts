@@ -221,7 +221,7 @@ export function dispatcherService(options: DispatcherServiceOptions): RpcService
           });
         });
       }),
-      NetworkViews: sessionStream(
+      Networks: sessionStream(
         (d, sessionId, call) =>
           d.watchNetworks?.(sessionId, (peers) =>
             call.write({ peers: Buffer.from(JSON.stringify(peers)) }),

@@ -71,6 +71,7 @@ export class RuncController implements Controller {
       ...(this.task.Spec.Resources ? { resources: this.task.Spec.Resources } : {}),
       labels: taskContainerLabels(this.task),
       taskId: this.task.ID,
+      task: this.task,
     });
   }
 

@@ -15,6 +15,7 @@ import { run } from '../../lib/exec.js';
 import { createLogger } from '../../lib/log.js';
 import type {
   ContainerSpec,
+  ExecutorTask,
   HealthConfig,
   HealthState,
   ImageResolver,
@@ -77,6 +78,8 @@ export interface CreateOptions {
   /** Extra labels (the agent's com.docker.swarm.*), merged over spec.Labels. */
   labels?: Record<string, string>;
   taskId?: string;
+  /** The swarm task the container runs: its network attachments, hostname and DNS settings. */
+  task?: ExecutorTask;
 }
 
 export interface ExecConfig {
@@ -389,7 +392,7 @@ export class ContainerRuntime {
       await mkdir(join(bundle, 'persist'));
       await mountOverlay(dir, join(bundle, 'rootfs'), image.layers.length);
 
-      prepared = this.network ? await this.network.prepareNetwork(id) : undefined;
+      prepared = this.network ? await this.network.prepareNetwork(id, opts.task) : undefined;
       const hostname = prepared?.hostname ?? spec.Hostname ?? id.slice(0, 12);
       const etcFiles = {
         hosts: prepared?.hostsFile ?? join(bundle, 'hosts'),

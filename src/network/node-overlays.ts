@@ -1,0 +1,326 @@
+// The overlay networks of one node: which local tasks are on which network (persisted, so a
+// restarted swarmd knows what its surviving tasks need), the bridge + VXLAN device of each network
+// that has a local task, and the remote peers programmed on each VXLAN device.
+import { mkdir, readFile } from 'node:fs/promises';
+import { isIPv4 } from 'node:net';
+import { dirname, join } from 'node:path';
+import { z } from 'zod';
+import { conflict, failedPrecondition, invalidArgument, SwarmError } from '../api/errors.js';
+import { writeFileAtomic } from '../ca/store.js';
+import { createLogger } from '../lib/log.js';
+import { type OverlayLeftoverPlan, planOverlayLeftovers } from './cleanup.js';
+import { macForIp } from './ipv4.js';
+import { checkNetworkId, overlayAlias, overlayLinkNames, overlayVethName } from './names.js';
+import type { OverlayNetworkRequest } from './network-attachments.js';
+import {
+  EMPTY_PEER_TABLE,
+  ensureOverlayNetwork,
+  type NetworkPeer,
+  type OverlaySpec,
+  type PeerTable,
+  peerTableFor,
+  programPeers,
+  removeOverlayNetwork,
+} from './overlay.js';
+import { ipBatchIgnoringMissing, ipJson } from './shell.js';
+
+/** A task's endpoint on an overlay network, with what it takes to rebuild the network's devices. */
+const overlayEndpointRecordSchema = z.object({
+  networkId: z.string(),
+  networkName: z.string(),
+  vni: z.number().int(),
+  gateway: z.string(),
+  ifname: z.string(),
+  ip: z.string(),
+  prefixLength: z.number().int(),
+  mac: z.string(),
+  hostVeth: z.string(),
+});
+export type OverlayEndpointRecord = z.infer<typeof overlayEndpointRecordSchema>;
+
+const endpointsFileSchema = z.object({
+  version: z.literal(1),
+  containers: z.record(z.string(), z.array(overlayEndpointRecordSchema)),
+});
+type EndpointsFile = z.infer<typeof endpointsFileSchema>;
+
+/** What is needed to build a network's devices (the rest comes from the node). */
+type NetworkShape = Pick<OverlayEndpointRecord, 'vni' | 'gateway'>;
+
+interface LocalOverlay {
+  shape: NetworkShape;
+  /** The VXLAN device's entries as last programmed; undefined: read them from the kernel first. */
+  programmed: PeerTable | undefined;
+}
+
+const linksSchema = z.array(
+  z.object({ ifname: z.string(), master: z.string().nullish(), ifalias: z.string().nullish() }),
+);
+
+const logger = createLogger({ component: 'network' });
+
+export interface NodeOverlaysConfig {
+  stateDir: string;
+  /** The owner tag of the node's kernel objects (names.ts ownerTag). */
+  tag: string;
+  hostNetns?: string;
+}
+
+export class NodeOverlays {
+  private readonly tag: string;
+  private readonly hostNetns: string | undefined;
+  private readonly file: string;
+  private underlay: string | undefined;
+  /** Networks whose devices this process has built or checked (they exist, with `underlay`). */
+  private readonly local = new Map<string, LocalOverlay>();
+  /** The last peer set given for each network, local devices or not. */
+  private readonly peers = new Map<string, readonly NetworkPeer[]>();
+  /** Everything here (record file, devices, peers) changes one step at a time. */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(config: NodeOverlaysConfig) {
+    this.tag = config.tag;
+    this.hostNetns = config.hostNetns;
+    this.file = join(config.stateDir, 'overlay-endpoints.json');
+  }
+
+  /**
+   * Sets the node's underlay address (the IPv4 it advertises to the swarm), which VXLAN packets
+   * leave from and arrive at. Setting it (again, or after a restart) checks the devices of every
+   * network a recorded task is on; a VXLAN device still bound to another address is rebuilt and
+   * its peers programmed again.
+   */
+  async setUnderlayAddress(ip: string): Promise<void> {
+    if (!isIPv4(ip)) throw invalidArgument(`invalid underlay address ${JSON.stringify(ip)}`);
+    await this.serialize(async () => {
+      if (this.underlay === ip) return;
+      this.underlay = ip;
+      const shapes = new Map<string, NetworkShape>();
+      for (const [networkId, net] of this.local) shapes.set(networkId, net.shape);
+      for (const e of Object.values((await this.load()).containers).flat()) shapes.set(e.networkId, e);
+      // One broken network must not keep the others on the old address: all are tried.
+      let failed: unknown;
+      for (const [networkId, shape] of shapes) {
+        await this.ensureNetwork(networkId, shape).catch((err: unknown) => {
+          failed ??= err;
+        });
+      }
+      if (failed !== undefined) throw failed;
+    });
+  }
+
+  /** A container's endpoints on the given networks: eth1, eth2, … in their order. */
+  endpointsFor(containerId: string, networks: readonly OverlayNetworkRequest[]): OverlayEndpointRecord[] {
+    const seen = new Set<string>();
+    return networks.map((n, i) => {
+      checkNetworkId(n.networkId);
+      if (seen.has(n.networkId)) throw conflict(`network ${n.name} is attached to the task twice`);
+      seen.add(n.networkId);
+      return {
+        networkId: n.networkId,
+        networkName: n.name,
+        vni: n.vni,
+        gateway: n.gateway,
+        ifname: `eth${i + 1}`,
+        ip: n.ip,
+        prefixLength: n.prefixLength,
+        mac: macForIp(n.ip),
+        hostVeth: overlayVethName(this.tag, containerId, n.networkId),
+      };
+    });
+  }
+
+  /** The bridge a network's task veths are enslaved to. */
+  bridgeOf(networkId: string): string {
+    return overlayLinkNames(this.tag, networkId).bridge;
+  }
+
+  /** The recorded endpoints of a container ([] when it has none). */
+  async endpointsOf(containerId: string): Promise<OverlayEndpointRecord[]> {
+    return (await this.load()).containers[containerId] ?? [];
+  }
+
+  /**
+   * Records a container's endpoints (before any of its kernel objects exist, so crash cleanup
+   * finds them), then makes sure each network's devices exist for its veths to be plugged into.
+   */
+  attach(containerId: string, endpoints: readonly OverlayEndpointRecord[]): Promise<void> {
+    return this.serialize(async () => {
+      const state = await this.load();
+      const recorded = state.containers[containerId] ?? [];
+      if (JSON.stringify(recorded) !== JSON.stringify(endpoints)) {
+        const containers = { ...state.containers, [containerId]: [...endpoints] };
+        if (endpoints.length === 0) delete containers[containerId];
+        await this.save({ ...state, containers });
+      }
+      for (const e of endpoints) {
+        if (!this.local.has(e.networkId)) await this.ensureNetwork(e.networkId, e);
+      }
+    });
+  }
+
+  /** Forgets a container's endpoints; the devices of each network no local task is left on go. */
+  detach(containerId: string): Promise<void> {
+    return this.serialize(async () => {
+      await this.drop(containerId);
+    });
+  }
+
+  /**
+   * After a failed attach: as detach, and the networks it was on are checked again on next use
+   * (the failure may have come from their devices having gone behind our back).
+   */
+  abandon(containerId: string): Promise<void> {
+    return this.serialize(async () => {
+      for (const networkId of await this.drop(containerId)) this.local.delete(networkId);
+    });
+  }
+
+  /**
+   * Sets the full set of remote endpoints of a network: the VXLAN device gets an FDB entry (MAC →
+   * node) and a neighbour entry (IP → MAC) for each, and loses those no longer listed. A network
+   * without local devices keeps the set until its first local task arrives.
+   */
+  async setNetworkPeers(networkId: string, peers: readonly NetworkPeer[]): Promise<void> {
+    checkNetworkId(networkId);
+    const given = peers.map((p) => ({ ip: p.ip, nodeAddr: p.nodeAddr }));
+    await this.serialize(async () => {
+      if (this.local.has(networkId)) {
+        this.peers.set(networkId, given);
+        return this.applyPeers(networkId);
+      }
+      if (given.length === 0) {
+        this.peers.delete(networkId);
+        return;
+      }
+      this.peers.set(networkId, given);
+      // After a restart: a surviving task may be on the network, whose devices then exist.
+      const shape = Object.values((await this.load()).containers)
+        .flat()
+        .find((e) => e.networkId === networkId);
+      if (shape && this.underlay !== undefined) await this.ensureNetwork(networkId, shape);
+    });
+  }
+
+  /**
+   * Crash recovery: endpoint records, task veths and network devices of ours that no container in
+   * `keep` needs go; with `full`, every network device of ours goes (node teardown).
+   */
+  cleanup(keep: ReadonlySet<string>, full: boolean): Promise<OverlayLeftoverPlan> {
+    return this.serialize(async () => {
+      const state = await this.load();
+      const links = linksSchema.parse((await ipJson(['link', 'show'], this.hostNetns)) ?? []);
+      const plan = planOverlayLeftovers(
+        this.tag,
+        {
+          links: links.map((l) => ({ name: l.ifname, master: l.master ?? null, alias: l.ifalias ?? null })),
+          endpoints: state.containers,
+        },
+        full ? new Set() : keep,
+      );
+      const missing = /Cannot find device/;
+      await ipBatchIgnoringMissing(
+        plan.veths.map((v) => `link del dev ${v}`),
+        missing,
+        this.hostNetns,
+      );
+      await ipBatchIgnoringMissing(
+        plan.devices.map((d) => `link del dev ${d}`),
+        missing,
+        this.hostNetns,
+      );
+      for (const networkId of plan.networks) this.local.delete(networkId);
+      if (plan.release.length > 0) {
+        const containers = { ...state.containers };
+        for (const id of plan.release) delete containers[id];
+        await this.save({ ...state, containers });
+      }
+      if (plan.veths.length + plan.devices.length + plan.release.length > 0) {
+        logger.info('removed overlay leftovers', { ...plan });
+      }
+      return plan;
+    });
+  }
+
+  /** Drops a container's record and the devices of networks left without a local task; returns its networks. */
+  private async drop(containerId: string): Promise<string[]> {
+    const state = await this.load();
+    const endpoints = state.containers[containerId];
+    if (endpoints === undefined) return [];
+    const containers = { ...state.containers };
+    delete containers[containerId];
+    await this.save({ ...state, containers });
+    const inUse = new Set(
+      Object.values(containers)
+        .flat()
+        .map((e) => e.networkId),
+    );
+    const networks = endpoints.map((e) => e.networkId);
+    for (const networkId of networks) {
+      if (inUse.has(networkId)) continue;
+      await removeOverlayNetwork(overlayLinkNames(this.tag, networkId), this.hostNetns);
+      this.local.delete(networkId);
+    }
+    return networks;
+  }
+
+  private async ensureNetwork(networkId: string, shape: NetworkShape): Promise<void> {
+    if (this.underlay === undefined) {
+      throw failedPrecondition(
+        "overlay networks need the node's underlay address (its advertise address), and none is set",
+      );
+    }
+    const names = overlayLinkNames(this.tag, networkId);
+    const spec: OverlaySpec = {
+      vni: shape.vni,
+      ...names,
+      alias: overlayAlias(this.tag, networkId),
+      bridgeMac: macForIp(shape.gateway),
+      underlay: this.underlay,
+    };
+    const { vxlanCreated } = await ensureOverlayNetwork(spec, this.hostNetns);
+    const known = this.local.get(networkId)?.programmed;
+    this.local.set(networkId, { shape, programmed: vxlanCreated ? EMPTY_PEER_TABLE : known });
+    if (this.peers.has(networkId)) await this.applyPeers(networkId);
+  }
+
+  private async applyPeers(networkId: string): Promise<void> {
+    const net = this.local.get(networkId);
+    if (net === undefined) return;
+    const desired = peerTableFor(this.peers.get(networkId) ?? [], this.underlay);
+    try {
+      const { vxlan } = overlayLinkNames(this.tag, networkId);
+      net.programmed = await programPeers(vxlan, net.programmed, desired, this.hostNetns);
+    } catch (err) {
+      // The kernel may hold part of it, or the devices may be gone: check both on next use.
+      this.local.delete(networkId);
+      throw err;
+    }
+  }
+
+  private async load(): Promise<EndpointsFile> {
+    let text: string;
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { version: 1, containers: {} };
+      throw e;
+    }
+    const parsed = endpointsFileSchema.safeParse(JSON.parse(text));
+    if (!parsed.success) {
+      throw new SwarmError('INTERNAL', `corrupt overlay state ${this.file}: ${parsed.error.message}`);
+    }
+    return parsed.data;
+  }
+
+  private async save(state: EndpointsFile): Promise<void> {
+    await mkdir(dirname(this.file), { recursive: true });
+    await writeFileAtomic(this.file, `${JSON.stringify(state, null, 2)}\n`, 0o600);
+  }
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+}

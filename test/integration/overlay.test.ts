@@ -1,0 +1,132 @@
+// An overlay network across hosts, through the real docker CLI in a cluster in a box (1 manager + 2
+// workers): `network create -d overlay skynet`, a 3-replica web service and a client service on it;
+// from inside the client task (docker exec on its node) the service name resolves to its VIP,
+// tasks.api to the 3 task addresses, and requests to http://api reach all 3 tasks over VXLAN; a
+// dnsrr service resolves to its tasks; a service on another network is not seen.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { type ApiTask, docker } from '../helpers/cli.js';
+import { type Cluster, type ClusterHost, loadBusybox, startCluster, until } from '../helpers/cluster.js';
+
+interface ServiceJSON {
+  ID: string;
+  Endpoint?: { VirtualIPs?: { NetworkID: string; Addr: string }[] };
+}
+
+describe('overlay networks across hosts', { timeout: 300_000 }, () => {
+  let cluster: Cluster;
+  let manager: ClusterHost;
+  let client: { host: ClusterHost; container: string };
+
+  const running = async (service: string) =>
+    (await manager.api('GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [service] }))}`))
+      .json<ApiTask[]>()
+      .filter((t) => t.DesiredState === 'running' && t.Status.State === 'running');
+  const nodeHost = async (nodeId: string) => {
+    const nodes = (await manager.api('GET', '/nodes')).json<
+      { ID: string; Description?: { Hostname: string } }[]
+    >();
+    const name = nodes.find((n) => n.ID === nodeId)?.Description?.Hostname;
+    const host = cluster.hosts.find((h) => h.name === name);
+    assert.ok(host, `host of node ${nodeId}`);
+    return host;
+  };
+  const inClient = (args: string[]) => docker(client.host, ['exec', client.container, ...args]);
+  const create = async (args: string[]) => {
+    const r = await docker(manager, ['service', 'create', '-d', ...args]);
+    assert.equal(r.code, 0, r.stderr);
+  };
+
+  before(async () => {
+    cluster = await startCluster({ workers: 2 });
+    manager = cluster.manager;
+    await loadBusybox(cluster.hosts);
+    const net = await docker(manager, ['network', 'create', '-d', 'overlay', 'skynet']);
+    assert.equal(net.code, 0, net.stderr);
+    await create([
+      '--name',
+      'api',
+      '--network',
+      'skynet',
+      '--replicas',
+      '3',
+      'busybox',
+      'sh',
+      '-c',
+      'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www',
+    ]);
+    await create(['--name', 'client', '--network', 'skynet', 'busybox', 'sleep', '3600']);
+    const [c] = await until('api ×3 and the client running', async () => {
+      const api = await running('api');
+      const cl = await running('client');
+      return api.length === 3 && cl.length === 1 ? cl : undefined;
+    });
+    assert.ok(c?.NodeID && c.Status.ContainerStatus?.ContainerID);
+    client = { host: await nodeHost(c.NodeID), container: c.Status.ContainerStatus.ContainerID };
+  });
+  after(async () => {
+    await cluster?.destroy();
+  });
+
+  it('the api tasks run on three different nodes', async () => {
+    assert.equal(new Set((await running('api')).map((t) => t.NodeID)).size, 3);
+  });
+
+  it('the service name resolves to its VIP and tasks.api to the three task addresses', async () => {
+    const svc = (await manager.api('GET', '/services/api')).json<ServiceJSON>();
+    const vip = svc.Endpoint?.VirtualIPs?.[0]?.Addr.replace(/\/\d+$/, '');
+    assert.ok(vip, 'api has a VIP');
+    const r = await until('nslookup api', async () => {
+      const x = await inClient(['nslookup', 'api', '127.0.0.11']);
+      return x.code === 0 && x.stdout.includes(vip) ? x : undefined;
+    });
+    assert.match(r.stdout, new RegExp(`Address: ${vip.replace(/\./g, '\\.')}`));
+    const addrs = (await running('api')).map((t) =>
+      (
+        (t as unknown as { NetworksAttachments: { Addresses: string[] }[] }).NetworksAttachments[0]
+          ?.Addresses[0] ?? ''
+      ).replace(/\/\d+$/, ''),
+    );
+    const tasks = await inClient(['nslookup', 'tasks.api', '127.0.0.11']);
+    for (const a of addrs) assert.ok(tasks.stdout.includes(a), `${a} in ${tasks.stdout}`);
+  });
+
+  it('requests to http://api reach all three tasks through the VIP, across hosts', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 12; i++) {
+      // busybox-static's wget -T crashes: `timeout` bounds a hung request instead.
+      const r = await inClient(['timeout', '5', 'wget', '-qO-', 'http://api/']);
+      assert.equal(r.code, 0, r.stderr);
+      seen.add(r.stdout.trim());
+    }
+    assert.equal(seen.size, 3, [...seen].join(', '));
+  });
+
+  it('a dnsrr service resolves to its task addresses; a service on another network is not seen', async () => {
+    await create([
+      '--name',
+      'rr',
+      '--endpoint-mode',
+      'dnsrr',
+      '--network',
+      'skynet',
+      '--replicas',
+      '2',
+      'busybox',
+      'sleep',
+      '3600',
+    ]);
+    const net2 = await docker(manager, ['network', 'create', '-d', 'overlay', 'othernet']);
+    assert.equal(net2.code, 0, net2.stderr);
+    await create(['--name', 'hidden', '--network', 'othernet', 'busybox', 'sleep', '3600']);
+    const rr = await until('2 rr tasks resolved', async () => {
+      const x = await inClient(['nslookup', 'rr', '127.0.0.11']);
+      const n = (x.stdout.match(/Address: 10\./g) ?? []).length;
+      return n === 2 ? x : undefined;
+    });
+    assert.ok(rr);
+    await until('hidden running', async () => ((await running('hidden')).length === 1 ? true : undefined));
+    const hidden = await inClient(['nslookup', 'hidden', '127.0.0.11']);
+    assert.doesNotMatch(hidden.stdout, /Address: 10\./);
+  });
+});
