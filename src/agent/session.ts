@@ -45,12 +45,19 @@ export interface ServiceRecord {
   vip?: string;
   /** Running tasks: their DNS name (`svc.slot.id`) and address on this network. */
   tasks: { name: string; ip: string }[];
+  /** On the ingress network: the ports the service publishes through the routing mesh. */
+  ports?: { protocol: 'tcp' | 'udp' | 'sctp'; publishedPort: number; targetPort: number }[];
 }
 
 /** What a node knows of one overlay network its tasks use. */
 export interface NetworkView {
   peers: NetworkPeer[];
   services: ServiceRecord[];
+  /** The network's VXLAN ID and gateway, to build its devices without a local task (ingress). */
+  vni?: number;
+  gateway?: string;
+  /** This node's own address on the network ("a.b.c.d/len"): the ingress network's, for the mesh. */
+  self?: string;
 }
 
 /** Network ID → its view. */

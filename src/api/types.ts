@@ -358,6 +358,8 @@ export const NodeSchema = z.object({
   ...meta,
   Spec: NodeSpecSchema,
   Description: NodeDescriptionSchema.optional(),
+  /** Ours (SwarmKit's node attachment): the node's address on the ingress network, for the mesh. */
+  IngressAddress: z.string().optional(),
   Status: z.object({
     State: z.enum(['unknown', 'down', 'ready', 'disconnected']),
     Message: z.string().optional(),

@@ -8,7 +8,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { Agent } from '../agent/agent.js';
-import type { NetworkViews } from '../agent/session.js';
+import type { NetworkView, NetworkViews } from '../agent/session.js';
 import { defaultSwarmSpec } from '../api/defaults.js';
 import { conflict, invalidArgument, notManager, SwarmError } from '../api/errors.js';
 import { newId } from '../api/ids.js';
@@ -54,6 +54,7 @@ import { upstreamResolvers } from '../network/container-files.js';
 import { ServiceDiscovery } from '../network/discovery.js';
 import { NodeNetwork } from '../network/node-network.js';
 import { NetworkProviderImpl } from '../network/provider.js';
+import { meshInputs, type TaskAddress } from '../network/publish.js';
 import { addressTasks, PortPublisher } from '../network/publisher.js';
 import { type JoinedNode, joinSwarm, renewNodeCertificate } from '../rpc/ca-client.js';
 import { RemoteSession } from '../rpc/dispatcher-client.js';
@@ -224,13 +225,42 @@ export class Daemon implements ClusterBackend, SystemBackend {
     const ids = new Set(Object.keys(views));
     const gone = [...this.knownNetworks].filter((id) => !ids.has(id));
     this.knownNetworks = ids;
+    const mesh = Object.entries(views).find(([, v]) => v.self !== undefined);
+    const before = this.mesh;
+    this.mesh = mesh && { networkId: mesh[0], view: mesh[1] };
     void (async () => {
+      // The node's own ingress endpoint first: the mesh's peers go on its devices.
+      if (mesh && mesh[1].vni !== undefined && mesh[1].gateway)
+        await this.network.setNodeEndpoint(
+          mesh[0],
+          { vni: mesh[1].vni, gateway: mesh[1].gateway },
+          mesh[1].self,
+        );
+      else if (before)
+        await this.network.setNodeEndpoint(before.networkId, { vni: 0, gateway: '' }, undefined);
       for (const [id, view] of Object.entries(views))
         await this.networkProvider.setNetworkPeers(id, view.peers);
       for (const id of gone) await this.networkProvider.setNetworkPeers(id, []);
       await this.discovery.setViews(views);
+      await this.syncPortsNow?.();
     })().catch((e) => log.warn('overlay state not applied', { err: e }));
   };
+  /** The routing mesh's network (ingress) as the managers last described it to this node. */
+  private mesh: { networkId: string; view: NetworkView } | undefined;
+
+  /**
+   * What the published ports forward to: with the mesh, every service publishing through it and
+   * its tasks on other nodes (ingress addresses); this node's tasks come on the gateway bridge.
+   */
+  private meshPorts(local: readonly Task[]): { services: Service[]; remote: TaskAddress[] } | undefined {
+    if (!this.mesh) return undefined;
+    const localIps = new Set<string>();
+    for (const t of local)
+      for (const a of (t.NetworksAttachments ?? []) as { Network: { ID: string }; Addresses: string[] }[])
+        if (a.Network.ID === this.mesh.networkId)
+          for (const addr of a.Addresses) localIps.add(addr.replace(/\/\d+$/, ''));
+    return meshInputs(this.mesh.view, localIps);
+  }
   private readonly publisher: PortPublisher;
   private stopPortSync: (() => void) | undefined;
   /** A worker's session with the managers. */
@@ -325,7 +355,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
         .byIndex('task', 'node', nodeId)
         .filter((t) => ids.has(t.ServiceID) && t.Status.State === 'running' && t.DesiredState === 'running');
       const local = await addressTasks(tasks, (id) => this.networkProvider.addressOf(id));
-      await this.publisher.update(publishing, local);
+      await this.publisher.update(publishing, local, this.meshPorts(tasks)?.remote ?? []);
     };
     this.syncPortsNow = sync;
     const kick = () => {
@@ -420,7 +450,8 @@ export class Daemon implements ClusterBackend, SystemBackend {
           (t.Endpoint?.Ports?.length ?? 0) > 0,
       );
       const local = await addressTasks(tasks, (id) => this.networkProvider.addressOf(id));
-      await this.publisher.update(workerServices(tasks), local);
+      const mesh = this.meshPorts(tasks);
+      await this.publisher.update(mesh ? mesh.services : workerServices(tasks), local, mesh?.remote ?? []);
     };
     this.syncPortsNow = sync;
     const kick = () => {

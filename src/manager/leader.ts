@@ -9,7 +9,12 @@ import { taskStateIndex } from '../api/types.js';
 import { createLogger } from '../lib/log.js';
 import type { StoreCache } from '../store/cache.js';
 import { type BatchOp, type ClusterStore, type Fence, isNotLeader } from '../store/store.js';
-import { addressesInUse, serviceVirtualIPs, virtualIPsAllocated } from './allocator/addresses.js';
+import {
+  addressesInUse,
+  serviceVirtualIPs,
+  takeAddress,
+  virtualIPsAllocated,
+} from './allocator/addresses.js';
 import { allocateTasks, isEndpointAllocated } from './allocator/tasks.js';
 import { enforceConstraints } from './orchestrator/constraintenforcer.js';
 import { reconcileGlobal } from './orchestrator/global.js';
@@ -143,7 +148,16 @@ export class LeaderLoop {
     const allTasks = this.cache.list('task');
     const networks = new Map(this.cache.list('network').map((n) => [n.ID, n]));
     // 0. Virtual IPs of the services that changed, before their tasks are decided (they wait for them).
-    const used = addressesInUse(allTasks, [...services.values()]);
+    const ingress = [...networks.values()].find((n) => n.Ingress);
+    const used = addressesInUse(allTasks, [...services.values()], nodes, ingress?.ID);
+    // 0a. Every node gets an address on the ingress network (the routing mesh enters from it).
+    const nodeOps: BatchOp<Tables>[] = [];
+    if (ingress)
+      for (const n of nodes) {
+        if (n.IngressAddress) continue;
+        const addr = takeAddress(ingress, used);
+        if (addr) nodeOps.push({ op: 'update', kind: 'node', object: { ...n, IngressAddress: addr } });
+      }
     const vipUpdates = new Map<string, { NetworkID: string; Addr: string }[]>();
     for (const id of this.allDirty ? services.keys() : this.dirty) {
       const s = services.get(id);
@@ -219,7 +233,7 @@ export class LeaderLoop {
     for (const u of schedulingUpdates(result, snapById, now)) addUpdate(u);
 
     // 5. Write: creates in their final state, updates on the latest versions, deletes, services.
-    const ops: BatchOp<Tables>[] = [];
+    const ops: BatchOp<Tables>[] = [...nodeOps];
     // The writes of one slot (e.g. an update's "start the new task, shut the old one down") are
     // atomic: a status report that changed one of them since the snapshot voids them all, and the
     // slot is decided again, instead of half of the decision landing.

@@ -184,6 +184,15 @@ export class NodeNetwork {
     return this.overlays.setUnderlayAddress(ip);
   }
 
+  /** The node's own address on an overlay (the routing mesh's ingress), see NodeOverlays.setNodeEndpoint. */
+  setNodeEndpoint(
+    networkId: string,
+    shape: { vni: number; gateway: string },
+    address: string | undefined,
+  ): Promise<void> {
+    return this.overlays.setNodeEndpoint(networkId, shape, address);
+  }
+
   /** The full set of remote endpoints of an overlay network (see NodeOverlays.setNetworkPeers). */
   setNetworkPeers(networkId: string, peers: readonly NetworkPeer[]): Promise<void> {
     return this.overlays.setNetworkPeers(networkId, peers);

@@ -75,6 +75,8 @@ export class NodeOverlays {
   private readonly local = new Map<string, LocalOverlay>();
   /** The last peer set given for each network, local devices or not. */
   private readonly peers = new Map<string, readonly NetworkPeer[]>();
+  /** Networks the node itself is on (the ingress network of the routing mesh): kept without tasks. */
+  private readonly pinned = new Map<string, string>();
   /** Everything here (record file, devices, peers) changes one step at a time. */
   private queue: Promise<unknown> = Promise.resolve();
 
@@ -203,6 +205,41 @@ export class NodeOverlays {
   }
 
   /**
+   * The node's own endpoint on a network (the routing mesh's ingress): its devices are built even
+   * without a local task and the bridge gets the node's address, so the node routes into the
+   * overlay; `address` undefined takes it back (devices go once no task needs them).
+   */
+  setNodeEndpoint(networkId: string, shape: NetworkShape, address: string | undefined): Promise<void> {
+    checkNetworkId(networkId);
+    return this.serialize(async () => {
+      const { bridge } = overlayLinkNames(this.tag, networkId);
+      const before = this.pinned.get(networkId);
+      if (address === undefined) {
+        if (before === undefined) return;
+        this.pinned.delete(networkId);
+        await ipBatchIgnoringMissing(
+          [`addr del ${before} dev ${bridge}`],
+          /Cannot find device|Cannot assign/,
+          this.hostNetns,
+        );
+        const inUse = Object.values((await this.load()).containers)
+          .flat()
+          .some((e) => e.networkId === networkId);
+        if (!inUse) {
+          await removeOverlayNetwork(overlayLinkNames(this.tag, networkId), this.hostNetns);
+          this.local.delete(networkId);
+        }
+        return;
+      }
+      await this.ensureNetwork(networkId, shape);
+      const lines = [`addr replace ${address} dev ${bridge}`];
+      if (before !== undefined && before !== address) lines.unshift(`addr del ${before} dev ${bridge}`);
+      await ipBatchIgnoringMissing(lines, /Cannot assign/, this.hostNetns);
+      this.pinned.set(networkId, address);
+    });
+  }
+
+  /**
    * Crash recovery: endpoint records, task veths and network devices of ours that no container in
    * `keep` needs go; with `full`, every network device of ours goes (node teardown).
    */
@@ -257,7 +294,7 @@ export class NodeOverlays {
     );
     const networks = endpoints.map((e) => e.networkId);
     for (const networkId of networks) {
-      if (inUse.has(networkId)) continue;
+      if (inUse.has(networkId) || this.pinned.has(networkId)) continue;
       await removeOverlayNetwork(overlayLinkNames(this.tag, networkId), this.hostNetns);
       this.local.delete(networkId);
     }

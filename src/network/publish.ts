@@ -1,6 +1,7 @@
 // What a node must forward for published ports (pure): the services' allocated Endpoint.Ports and
 // the tasks that can serve them, turned into the PortState that ports.ts renders as nftables rules.
 import { isIPv4 } from 'node:net';
+import type { NetworkView } from '../agent/session.js';
 import type { PortConfig, Service, Task } from '../api/types.js';
 import type { PortState } from './ports.js';
 
@@ -124,4 +125,39 @@ export function portStateFor(
     ingress: [...ingress.values()].sort(byProtocolThenPort),
     host: [...host.values()].sort(byProtocolThenPort),
   };
+}
+
+/**
+ * The routing mesh's inputs from the ingress network's view (pure): each service publishing through
+ * the mesh, and its running tasks anywhere, at their ingress addresses. Tasks of this node are left
+ * out (`localIps`: their ingress addresses): they are reached on the gateway bridge already. Only
+ * the fields portStateFor reads are filled in.
+ */
+export function meshInputs(
+  view: NetworkView,
+  localIps: ReadonlySet<string>,
+): { services: Service[]; remote: TaskAddress[] } {
+  const services: Service[] = [];
+  const remote: TaskAddress[] = [];
+  for (const r of view.services) {
+    if (!r.ports?.length) continue;
+    const Ports = r.ports.map((p) => ({
+      Protocol: p.protocol,
+      PublishedPort: p.publishedPort,
+      TargetPort: p.targetPort,
+      PublishMode: 'ingress' as const,
+    }));
+    services.push({ ID: r.id, Endpoint: { Ports } } as unknown as Service);
+    for (const t of r.tasks) {
+      if (localIps.has(t.ip)) continue;
+      const task = {
+        ID: t.name,
+        ServiceID: r.id,
+        DesiredState: 'running',
+        Status: { State: 'running', Timestamp: '' },
+      } as unknown as Task;
+      remote.push({ task, ip: t.ip });
+    }
+  }
+  return { services, remote };
 }

@@ -64,13 +64,30 @@ const networkViewsSchema = z.record(
           aliases: z.array(z.string().max(255)).max(64),
           vip: ipv4.optional(),
           tasks: z.array(z.object({ name: z.string().max(512), ip: ipv4 })).max(65_536),
+          ports: z
+            .array(
+              z.object({
+                protocol: z.enum(['tcp', 'udp', 'sctp']),
+                publishedPort: z.number().int().min(1).max(65535),
+                targetPort: z.number().int().min(1).max(65535),
+              }),
+            )
+            .max(1024)
+            .optional(),
         }),
       )
       .max(65_536),
+    vni: z.number().int().min(1).max(16_777_215).optional(),
+    gateway: ipv4.optional(),
+    self: z
+      .string()
+      .regex(/^[0-9.]+\/\d{1,2}$/)
+      .optional(),
   }),
 );
 
-function parseNetworkViews(buf: Buffer): NetworkViews | undefined {
+/** A Networks message body, checked; undefined when malformed. */
+export function parseNetworkViews(buf: Buffer): NetworkViews | undefined {
   try {
     const r = networkViewsSchema.safeParse(JSON.parse(buf.toString('utf8')));
     return r.success ? r.data : undefined;

@@ -129,4 +129,46 @@ describe('overlay networks across hosts', { timeout: 300_000 }, () => {
     const hidden = await inClient(['nslookup', 'hidden', '127.0.0.11']);
     assert.doesNotMatch(hidden.stdout, /Address: 10\./);
   });
+
+  it('a port published through the mesh answers on every node and reaches only running tasks', async () => {
+    await create([
+      '--name',
+      'web',
+      '--publish',
+      '8080:80',
+      'busybox',
+      'sh',
+      '-c',
+      'mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www',
+    ]);
+    const [worker2] = cluster.workers.slice(-1);
+    assert.ok(worker2);
+    const get = async (ip: string) => {
+      const r = await worker2.inNetns('curl', ['-s', '--max-time', '3', `http://${ip}:8080/`]);
+      return r.code === 0 ? r.stdout.trim() : undefined;
+    };
+    const one = await until('web answers on every node', async () => {
+      const answers = await Promise.all(cluster.hosts.map((h) => get(h.ip)));
+      return answers.every((a) => a && a === answers[0]) ? answers[0] : undefined;
+    });
+    assert.ok(one);
+    assert.equal((await docker(manager, ['service', 'scale', '-d', 'web=3'])).code, 0);
+    const three = await until('3 tasks behind the mesh', async () => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 12; i++) {
+        const a = await get(manager.ip);
+        if (a) seen.add(a);
+      }
+      return seen.size === 3 ? seen : undefined;
+    });
+    assert.ok(three.has(one));
+    assert.equal((await docker(manager, ['service', 'scale', '-d', 'web=1'])).code, 0);
+    await until('one task left', async () => ((await running('web')).length === 1 ? true : undefined));
+    const left = (await running('web'))[0]?.Status.ContainerStatus?.ContainerID?.slice(0, 12);
+    await until('every node reaches only the task left', async () => {
+      for (const h of cluster.hosts)
+        for (let i = 0; i < 3; i++) if ((await get(h.ip)) !== left) return undefined;
+      return true;
+    });
+  });
 });

@@ -3,7 +3,7 @@
 // and a service in `vip` mode one virtual IP per such network. An address is held while its task is
 // not yet past RUNNING, or for as long as the service names it; the lowest free host address of
 // the subnet is given (never the network, broadcast or gateway address).
-import type { Network, Service, Task } from '../../api/types.js';
+import type { Network, Node, Service, Task } from '../../api/types.js';
 import { taskStateIndex, VXLANID_LIST_OPTION } from '../../api/types.js';
 import { intToIp, parseSubnet } from '../../network/ipv4.js';
 
@@ -40,10 +40,12 @@ function holdsAddresses(t: Task): boolean {
   return taskStateIndex(t.Status.State) <= RUNNING;
 }
 
-/** The addresses taken on each network: live tasks' and services' VIPs (without prefix length). */
+/** The addresses taken on each network: live tasks', services' VIPs and nodes' ingress addresses. */
 export function addressesInUse(
   tasks: readonly Task[],
   services: readonly Service[],
+  nodes: readonly Node[] = [],
+  ingressId?: string,
 ): Map<string, Set<string>> {
   const used = new Map<string, Set<string>>();
   const take = (networkId: string, addr: string) => {
@@ -57,6 +59,7 @@ export function addressesInUse(
       for (const addr of a.Addresses ?? []) take(a.Network.ID, addr);
   }
   for (const s of services) for (const v of s.Endpoint?.VirtualIPs ?? []) take(v.NetworkID, v.Addr);
+  if (ingressId) for (const n of nodes) if (n.IngressAddress) take(ingressId, n.IngressAddress);
   return used;
 }
 

@@ -233,14 +233,18 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
       if (!this.sessions.has(sessionId)) return;
       const nodes = new Map(this.cache.list('node').map((n) => [n.ID, n]));
       const services = new Map(this.cache.list('service').map((s) => [s.ID, s]));
-      const peers = networkViewsFor(nodeId, this.cache.list('task'), nodes, services);
+      const ingress = this.cache.list('network').find((n) => n.Ingress);
+      const peers = networkViewsFor(nodeId, this.cache.list('task'), nodes, services, ingress);
       const text = JSON.stringify(peers);
       if (text === last) return;
       last = text;
       onPeers(peers);
     };
     const unsubscribe = this.cache.subscribe((ev) => {
-      if ((ev.kind === 'task' || ev.kind === 'node' || ev.kind === 'service') && !timer)
+      if (
+        (ev.kind === 'task' || ev.kind === 'node' || ev.kind === 'service' || ev.kind === 'network') &&
+        !timer
+      )
         timer = setTimeout(push, ASSIGNMENT_DEBOUNCE_MS);
     });
     push();

@@ -3,9 +3,9 @@
 // forwarding, and the services on the network (name, aliases, VIP, running tasks' addresses) for
 // the embedded DNS and the VIP rules. SwarmKit spreads this by gossip; here the dispatcher sends
 // each node its share, again after every change.
-import type { NetworkViews, ServiceRecord } from '../../agent/session.js';
-import type { Node, Service, Task } from '../../api/types.js';
-import { taskStateIndex } from '../../api/types.js';
+import type { NetworkView, NetworkViews, ServiceRecord } from '../../agent/session.js';
+import type { Network, Node, Service, Task } from '../../api/types.js';
+import { taskStateIndex, VXLANID_LIST_OPTION } from '../../api/types.js';
 import type { NetworkAttachment } from '../allocator/addresses.js';
 
 const ASSIGNED = taskStateIndex('assigned');
@@ -22,6 +22,17 @@ function attachments(t: Task): NetworkAttachment[] {
 }
 
 const bare = (addr: string) => addr.replace(/\/\d+$/, '');
+
+/** The ports a service publishes through the routing mesh. */
+function meshPorts(s: Service): NonNullable<ServiceRecord['ports']> {
+  return (s.Endpoint?.Ports ?? [])
+    .filter((p) => (p.PublishMode ?? 'ingress') === 'ingress' && p.PublishedPort && p.TargetPort)
+    .map((p) => ({
+      protocol: p.Protocol ?? 'tcp',
+      publishedPort: p.PublishedPort ?? 0,
+      targetPort: p.TargetPort ?? 0,
+    }));
+}
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Docker's task name: `service.slot.taskid` (replicated) or `service.nodeid.taskid` (global). */
@@ -35,11 +46,26 @@ export function networkViewsFor(
   tasks: readonly Task[],
   nodes: ReadonlyMap<string, Node>,
   services: ReadonlyMap<string, Service>,
+  ingress?: Network,
 ): NetworkViews {
   const out: NetworkViews = {};
   for (const t of tasks)
     if (t.NodeID === nodeId && placed(t))
       for (const a of attachments(t)) out[a.Network.ID] ??= { peers: [], services: [] };
+  // The routing mesh: every node with an ingress address is on ingress, tasks there or not, and
+  // reaches the other nodes' ingress addresses (replies to the mesh come back to them).
+  const self = nodes.get(nodeId)?.IngressAddress;
+  if (ingress && self) {
+    const view: NetworkView = { peers: [], services: [], self };
+    const vni = Number(ingress.Options[VXLANID_LIST_OPTION]);
+    if (Number.isInteger(vni)) view.vni = vni;
+    const gateway = ingress.IPAM.Config[0]?.Gateway;
+    if (gateway) view.gateway = gateway;
+    out[ingress.ID] = view;
+    for (const n of nodes.values())
+      if (n.ID !== nodeId && n.IngressAddress && n.Status.Addr && n.Status.State !== 'down')
+        view.peers.push({ ip: bare(n.IngressAddress), nodeAddr: n.Status.Addr });
+  }
   const records = new Map<string, ServiceRecord>(); // network/service → record
   const record = (networkId: string, s: Service): ServiceRecord => {
     const key = `${networkId}/${s.ID}`;
@@ -51,6 +77,7 @@ export function networkViewsFor(
       .flatMap((n) => n.Aliases ?? []);
     const name = s.Spec.Name ?? s.ID;
     const r: ServiceRecord = { id: s.ID, name, aliases, ...(vip ? { vip: bare(vip) } : {}), tasks: [] };
+    if (networkId === ingress?.ID) r.ports = meshPorts(s);
     records.set(key, r);
     out[networkId]?.services.push(r);
     return r;
