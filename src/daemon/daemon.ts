@@ -586,6 +586,9 @@ export class Daemon implements ClusterBackend, SystemBackend {
     const adopted = await this.runtime.adopt();
     log.info('containers adopted', { report: adopted });
     await this.network.cleanupLeftovers({ keep: new Set(adopted.running) });
+    await this.networkProvider
+      .adoptDiscovery(adopted.running)
+      .catch((e) => log.warn('service discovery of surviving tasks not restored', { err: e }));
     setRuntimeKeyRoot(join(this.execRoot, 'keys'));
     if (this.state?.role === 'manager') {
       if (await nodeKeyLocked(this.stateDir)) {
@@ -1119,6 +1122,11 @@ export class Daemon implements ClusterBackend, SystemBackend {
     this.locked = false;
     setKeyEncryptionKey(undefined);
     await this.removeTaskContainers();
+    this.mesh = undefined;
+    this.knownNetworks = new Set();
+    await this.network
+      .removeOverlays()
+      .catch((e) => log.warn('overlay devices not removed on leave', { err: e }));
     await this.wipe();
     log.info('left the swarm');
   }

@@ -15,7 +15,7 @@ const MAX_VNI = 2 ** 24 - 1;
 const networkAttachmentSchema = z.object({
   Network: z.object({
     ID: z.string(),
-    Spec: z.object({ Name: z.string() }),
+    Spec: z.object({ Name: z.string(), Internal: z.boolean().nullish() }),
     DriverState: z.object({
       Name: z.string(),
       Options: z.record(z.string(), z.string()).nullish(),
@@ -42,6 +42,8 @@ export const overlayNetworkRequestSchema = z.object({
   /** The task's address on the network. */
   ip: z.string().ip({ version: 'v4' }),
   prefixLength: z.number().int().min(8).max(30),
+  /** `--internal`: the network has no way out of the swarm. */
+  internal: z.boolean().default(false),
 });
 export type OverlayNetworkRequest = z.infer<typeof overlayNetworkRequestSchema>;
 
@@ -78,6 +80,14 @@ export function overlayNetworksOf(task: unknown): OverlayNetworkRequest[] {
     );
     const gateway = config?.Gateway || intToIp(subnet.gateway);
     if (!isIPv4(gateway)) throw invalidArgument(`network ${Spec.Name}: invalid gateway ${gateway}`);
-    return { networkId: ID, name: Spec.Name, vni, gateway, ip, prefixLength: subnet.prefixLength };
+    return {
+      networkId: ID,
+      name: Spec.Name,
+      vni,
+      gateway,
+      ip,
+      prefixLength: subnet.prefixLength,
+      internal: Spec.Internal === true,
+    };
   });
 }

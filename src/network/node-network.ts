@@ -116,22 +116,30 @@ export function renderHostSideBatch(a: {
   hostVeth: string;
   mac: string;
   bridge: string;
+  /** A swarm task on overlays: its gateway port talks to the node only, never to another container's
+   * (Docker's docker_gwbridge has inter-container traffic off), so networks stay apart. */
+  isolated?: boolean;
 }): string[] {
   return [
     `link add ${a.hostVeth} type veth peer name eth0 address ${a.mac} netns ${a.netns}`,
     `link set dev ${a.hostVeth} master ${a.bridge}`,
-    `link set dev ${a.hostVeth} type bridge_slave hairpin on`,
+    `link set dev ${a.hostVeth} type bridge_slave hairpin on${a.isolated ? ' isolated on' : ''}`,
     `link set dev ${a.hostVeth} up`,
   ];
 }
 
-/** Batch run inside the container's netns. */
-export function renderContainerSideBatch(a: { ip: string; prefixLength: number; gateway: string }): string[] {
+/** Batch run inside the container's netns; a task only on `--internal` networks gets no way out. */
+export function renderContainerSideBatch(a: {
+  ip: string;
+  prefixLength: number;
+  gateway: string;
+  noDefaultRoute?: boolean;
+}): string[] {
   return [
     'link set dev lo up',
     `addr add ${a.ip}/${a.prefixLength} dev eth0`,
     'link set dev eth0 up',
-    `route add default via ${a.gateway} dev eth0`,
+    ...(a.noDefaultRoute ? [] : [`route add default via ${a.gateway} dev eth0`]),
   ];
 }
 
@@ -184,6 +192,11 @@ export class NodeNetwork {
     return this.overlays.setUnderlayAddress(ip);
   }
 
+  /** Leaving the swarm: every overlay device of ours goes (a new swarm reuses the VXLAN IDs). */
+  async removeOverlays(): Promise<void> {
+    await this.overlays.cleanup(new Set(), true);
+  }
+
   /** The node's own address on an overlay (the routing mesh's ingress), see NodeOverlays.setNodeEndpoint. */
   setNodeEndpoint(
     networkId: string,
@@ -215,7 +228,8 @@ export class NodeNetwork {
     const req = parsed.data;
     checkContainerId(req.containerId);
     for (const entry of req.extraHosts ?? []) parseExtraHost(entry); // refuse before allocating
-    const endpoints = this.overlays.endpointsFor(req.containerId, req.overlays ?? []);
+    const overlays = req.overlays ?? [];
+    const endpoints = this.overlays.endpointsFor(req.containerId, overlays);
     const started = performance.now();
     const { record, fresh } = await this.allocate(req.containerId, req.hostname);
     const attachment = this.describe(req.containerId, record, endpoints);
@@ -225,7 +239,7 @@ export class NodeNetwork {
       if (!fresh && (await this.isComplete(record, endpoints))) return;
       if (!fresh) await this.removeKernelObjects(record, [...previous, ...endpoints]);
       const hostSide = [
-        ...renderHostSideBatch({ ...attachment, bridge: this.bridge }),
+        ...renderHostSideBatch({ ...attachment, bridge: this.bridge, isolated: overlays.length > 0 }),
         ...endpoints.flatMap((e) =>
           renderOverlayHostSide(e, { netns: record.netns, bridge: this.overlays.bridgeOf(e.networkId) }),
         ),
@@ -239,7 +253,13 @@ export class NodeNetwork {
         await ipBatch(hostSide, this.hostNetns);
       }
       await ipBatch(
-        [...renderContainerSideBatch(attachment), ...endpoints.flatMap(renderOverlayTaskSide)],
+        [
+          ...renderContainerSideBatch({
+            ...attachment,
+            noDefaultRoute: overlays.length > 0 && overlays.every((o) => o.internal),
+          }),
+          ...endpoints.flatMap(renderOverlayTaskSide),
+        ],
         record.netns,
       );
     };

@@ -267,6 +267,10 @@ export class NodeOverlays {
         this.hostNetns,
       );
       for (const networkId of plan.networks) this.local.delete(networkId);
+      if (full) {
+        this.pinned.clear();
+        this.peers.clear();
+      }
       if (plan.release.length > 0) {
         const containers = { ...state.containers };
         for (const id of plan.release) delete containers[id];

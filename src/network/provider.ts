@@ -92,6 +92,25 @@ export class NetworkProviderImpl implements NetworkProvider {
     });
   }
 
+  /**
+   * After a restart: containers that survived it on overlays get their service discovery again (the
+   * embedded DNS and their rules follow the next views from the managers).
+   */
+  async adoptDiscovery(containerIds: Iterable<string>): Promise<void> {
+    if (!this.discovery) return;
+    for (const containerId of containerIds) {
+      const a = await this.network.attachment(containerId);
+      const overlays = a?.overlays ?? [];
+      if (a && overlays.length > 0)
+        await this.discovery.add({
+          containerId,
+          netns: a.netns,
+          gatewayIp: a.ip,
+          networkIds: overlays.map((o) => o.networkId),
+        });
+    }
+  }
+
   /** Detaches the container; the executor kills its processes first. Releasing twice is fine. */
   releaseNetwork(containerId: string): Promise<void> {
     this.discovery?.remove(containerId);

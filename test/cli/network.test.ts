@@ -182,7 +182,7 @@ describe('swarmctl network', () => {
       '--label',
       'team=a',
       '-o',
-      'encrypted',
+      'com.docker.network.driver.mtu=1400',
       '--attachable',
       'net2',
     );
@@ -192,7 +192,7 @@ describe('swarmctl network', () => {
       { Subnet: '10.9.0.0/16', Gateway: '10.9.0.254', IPRange: '10.9.8.0/24' },
     ]);
     assert.deepEqual(n.Labels, { team: 'a' });
-    assert.equal(n.Options.encrypted, '');
+    assert.equal(n.Options['com.docker.network.driver.mtu'], '1400');
     assert.equal(n.Attachable, true);
   });
 

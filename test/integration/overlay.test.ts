@@ -2,7 +2,8 @@
 // workers): `network create -d overlay skynet`, a 3-replica web service and a client service on it;
 // from inside the client task (docker exec on its node) the service name resolves to its VIP,
 // tasks.api to the 3 task addresses, and requests to http://api reach all 3 tasks over VXLAN; a
-// dnsrr service resolves to its tasks; a service on another network is not seen.
+// dnsrr service resolves to its tasks; a service on another network is neither seen nor reached; a
+// port published through the mesh answers on every node; an --internal network has no way out.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type ApiTask, docker } from '../helpers/cli.js';
@@ -170,5 +171,41 @@ describe('overlay networks across hosts', { timeout: 300_000 }, () => {
         for (let i = 0; i < 3; i++) if ((await get(h.ip)) !== left) return undefined;
       return true;
     });
+  });
+
+  it('tasks on different networks cannot reach each other, and an --internal network has no way out', async () => {
+    const [h] = await running('hidden');
+    assert.ok(h?.NodeID && h.Status.ContainerStatus?.ContainerID);
+    const host = await nodeHost(h.NodeID);
+    const inspect = await docker(host, ['inspect', h.Status.ContainerStatus.ContainerID]);
+    const nets = (
+      JSON.parse(inspect.stdout) as { NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }[]
+    )[0]?.NetworkSettings.Networks;
+    for (const [name, n] of Object.entries(nets ?? {})) {
+      const r = await inClient(['ping', '-c', '1', '-W', '1', n.IPAddress]);
+      assert.notEqual(r.code, 0, `client reached hidden's ${name} address ${n.IPAddress}`);
+    }
+    const net = await docker(manager, ['network', 'create', '-d', 'overlay', '--internal', 'closed']);
+    assert.equal(net.code, 0, net.stderr);
+    await create(['--name', 'shut', '--network', 'closed', 'busybox', 'sleep', '3600']);
+    const [t] = await until('shut running', async () => {
+      const r = await running('shut');
+      return r.length === 1 ? r : undefined;
+    });
+    assert.ok(t?.NodeID && t.Status.ContainerStatus?.ContainerID);
+    const shutHost = await nodeHost(t.NodeID);
+    const routes = await docker(shutHost, ['exec', t.Status.ContainerStatus.ContainerID, 'ip', 'route']);
+    assert.doesNotMatch(routes.stdout, /^default/m, routes.stdout);
+    const out = await docker(shutHost, [
+      'exec',
+      t.Status.ContainerStatus.ContainerID,
+      'ping',
+      '-c',
+      '1',
+      '-W',
+      '1',
+      manager.ip,
+    ]);
+    assert.notEqual(out.code, 0, 'an internal task reached a node address');
   });
 });

@@ -92,7 +92,7 @@ describe('network create', () => {
         Attachable: true,
         Internal: true,
         Labels: { team: 'a' },
-        Options: { encrypted: '' },
+        Options: { mtu: '1400' },
       }),
     );
     assert.match(n.ID, /^[0-9a-z]{25}$/);
@@ -103,7 +103,7 @@ describe('network create', () => {
       Options: {},
       Config: [{ Subnet: '10.0.1.0/24', Gateway: '10.0.1.1' }],
     });
-    assert.deepEqual(n.Options, { encrypted: '', [VXLANID_LIST_OPTION]: '4097' });
+    assert.deepEqual(n.Options, { mtu: '1400', [VXLANID_LIST_OPTION]: '4097' });
     assert.deepEqual(n.Labels, { team: 'a' });
     assert.equal(n.Attachable, true);
     assert.equal(n.Internal, true);
@@ -218,6 +218,11 @@ describe('network create', () => {
       networks.create(overlay('v6', { EnableIPv6: true })),
       'INVALID_ARGUMENT',
       /IPv6 networks are not supported/,
+    );
+    await refuses(
+      networks.create(overlay('enc', { Options: { encrypted: '' } })),
+      'INVALID_ARGUMENT',
+      /encrypted overlay networks \(--opt encrypted\) are not supported yet/,
     );
     await refuses(
       networks.create(overlay('c', { ConfigOnly: true })),

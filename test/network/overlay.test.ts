@@ -131,8 +131,24 @@ describe('overlay plans (no kernel)', () => {
   test("a task's NetworksAttachments become overlay requests, in order, with VNI, gateway and address", () => {
     const task = overlayTask([onNet('10.0.1.3/24'), onNet2('10.0.2.7/24')]);
     assert.deepEqual(overlayNetworksOf(task), [
-      { networkId: NET, name: 'backend', vni: 4097, gateway: '10.0.1.1', ip: '10.0.1.3', prefixLength: 24 },
-      { networkId: NET2, name: 'frontend', vni: 4098, gateway: '10.0.2.1', ip: '10.0.2.7', prefixLength: 24 },
+      {
+        networkId: NET,
+        name: 'backend',
+        vni: 4097,
+        gateway: '10.0.1.1',
+        ip: '10.0.1.3',
+        prefixLength: 24,
+        internal: false,
+      },
+      {
+        networkId: NET2,
+        name: 'frontend',
+        vni: 4098,
+        gateway: '10.0.2.1',
+        ip: '10.0.2.7',
+        prefixLength: 24,
+        internal: false,
+      },
     ]);
     assert.deepEqual(overlayNetworksOf(overlayTask([])), []);
     assert.deepEqual(overlayNetworksOf(undefined), []);

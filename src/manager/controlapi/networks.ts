@@ -156,6 +156,10 @@ function checkSupported(req: NetworkCreateRequest): void {
     throw invalidArgument(`network scope "${req.Scope}" is not supported: overlay networks are swarm-scoped`);
   }
   if (req.EnableIPv6) throw invalidArgument('IPv6 networks are not supported');
+  if (req.Options && 'encrypted' in req.Options)
+    throw invalidArgument(
+      'encrypted overlay networks (--opt encrypted) are not supported yet: traffic between nodes would go in clear; create the network without it',
+    );
   if (req.ConfigOnly || req.ConfigFrom?.Network) {
     throw invalidArgument('configuration-only networks (--config-only, --config-from) are not supported');
   }
