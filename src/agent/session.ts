@@ -46,7 +46,12 @@ export interface ServiceRecord {
   /** Running tasks: their DNS name (`svc.slot.id`) and address on this network. */
   tasks: { name: string; ip: string }[];
   /** On the ingress network: the ports the service publishes through the routing mesh. */
-  ports?: { protocol: 'tcp' | 'udp' | 'sctp'; publishedPort: number; targetPort: number }[];
+  ports?: {
+    protocol: 'tcp' | 'udp' | 'sctp';
+    publishedPort: number;
+    targetPort: number;
+    keepSource?: boolean;
+  }[];
 }
 
 /** What a node knows of one overlay network its tasks use. */

@@ -21,7 +21,13 @@ const backendSchema = z.object({
 export const portStateSchema = z.object({
   ingress: z
     .array(
-      z.object({ protocol: protocolSchema, publishedPort: portSchema, backends: z.array(backendSchema) }),
+      z.object({
+        protocol: protocolSchema,
+        publishedPort: portSchema,
+        backends: z.array(backendSchema),
+        /** Keep the client's address (no masquerade): the backends are then this node's tasks only. */
+        keepSource: z.boolean().default(false),
+      }),
     )
     .default([]),
   host: z
@@ -87,15 +93,18 @@ export function renderPortRules(input: PortState): string {
   }
   const ports = (list: readonly { protocol: Protocol; publishedPort: number }[], protocol: Protocol) =>
     list.filter((p) => p.protocol === protocol).map((p) => p.publishedPort);
+  // Ports that keep the client's address are masqueraded like host-mode ones: only from loopback.
+  const meshed = state.ingress.filter((p) => !p.keepSource);
+  const direct = [...state.host, ...state.ingress.filter((p) => p.keepSource)];
 
   const lines = [
     `table ip ${PORTS_TABLE}`,
     `delete table ip ${PORTS_TABLE}`,
     `table ip ${PORTS_TABLE} {`,
-    ...setBlock('ingress_tcp', ports(state.ingress, 'tcp')),
-    ...setBlock('ingress_udp', ports(state.ingress, 'udp')),
-    ...setBlock('host_tcp', ports(state.host, 'tcp')),
-    ...setBlock('host_udp', ports(state.host, 'udp')),
+    ...setBlock('ingress_tcp', ports(meshed, 'tcp')),
+    ...setBlock('ingress_udp', ports(meshed, 'udp')),
+    ...setBlock('host_tcp', ports(direct, 'tcp')),
+    ...setBlock('host_udp', ports(direct, 'udp')),
     '  map published {',
     '    type inet_proto . inet_service : verdict',
     ...(mapElements.length > 0 ? [`    elements = { ${mapElements.join(', ')} }`] : []),

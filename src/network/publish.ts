@@ -17,6 +17,19 @@ interface IngressPort {
   protocol: Protocol;
   publishedPort: number;
   backends: Backend[];
+  keepSource?: true;
+}
+
+/**
+ * Beyond Docker (moby#25526): a service with this label set to "true" keeps its clients' addresses
+ * on its mesh ports. Each node then forwards such a port to its own running tasks only, without
+ * rewriting the source; a node without one refuses the connection (point the load balancer at the
+ * nodes that run tasks), as Kubernetes' `externalTrafficPolicy: Local` does.
+ */
+export const KEEP_SOURCE_LABEL = 'swarmkit-ts.publish.keep-source-ip';
+
+export function keepsSource(service: Pick<Service, 'Spec'>): boolean {
+  return service.Spec?.Labels?.[KEEP_SOURCE_LABEL] === 'true';
 }
 interface HostPort {
   protocol: Protocol;
@@ -96,8 +109,9 @@ export function portStateFor(
       const key = `${protocol}/${p.PublishedPort}`;
       if (ingress.has(key)) continue;
       const targetPort = p.TargetPort;
+      const keepSource = keepsSource(service);
       const backends = new Map<string, Backend>();
-      for (const t of everywhere) {
+      for (const t of keepSource ? local : everywhere) {
         if (t.task.ServiceID === service.ID)
           backends.set(`${t.ip}:${targetPort}`, { ip: t.ip, port: targetPort });
       }
@@ -105,6 +119,7 @@ export function portStateFor(
         protocol,
         publishedPort: p.PublishedPort,
         backends: [...backends.values()].sort(byIpThenPort),
+        ...(keepSource ? { keepSource: true as const } : {}),
       });
     }
   }
@@ -147,7 +162,8 @@ export function meshInputs(
       TargetPort: p.targetPort,
       PublishMode: 'ingress' as const,
     }));
-    services.push({ ID: r.id, Endpoint: { Ports } } as unknown as Service);
+    const Labels = r.ports.some((p) => p.keepSource) ? { [KEEP_SOURCE_LABEL]: 'true' } : {};
+    services.push({ ID: r.id, Spec: { Labels }, Endpoint: { Ports } } as unknown as Service);
     for (const t of r.tasks) {
       if (localIps.has(t.ip)) continue;
       const task = {

@@ -70,6 +70,7 @@ const networkViewsSchema = z.record(
                 protocol: z.enum(['tcp', 'udp', 'sctp']),
                 publishedPort: z.number().int().min(1).max(65535),
                 targetPort: z.number().int().min(1).max(65535),
+                keepSource: z.boolean().optional(),
               }),
             )
             .max(1024)

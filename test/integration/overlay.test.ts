@@ -208,4 +208,48 @@ describe('overlay networks across hosts', { timeout: 300_000 }, () => {
     ]);
     assert.notEqual(out.code, 0, 'an internal task reached a node address');
   });
+
+  it('beyond Docker: a service labelled to keep the source IP sees the client address, from the nodes that run it', async () => {
+    const script =
+      "printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho $REMOTE_ADDR\\n' > /www/cgi-bin/ip";
+    await create([
+      '--name',
+      'whoami',
+      '--label',
+      'swarmkit-ts.publish.keep-source-ip=true',
+      '--publish',
+      '8081:80',
+      'busybox',
+      'sh',
+      '-c',
+      `mkdir -p /www/cgi-bin && ${script} && chmod +x /www/cgi-bin/ip && exec httpd -f -p 80 -h /www`,
+    ]);
+    const [t] = await until('whoami running', async () => {
+      const r = await running('whoami');
+      return r.length === 1 ? r : undefined;
+    });
+    assert.ok(t?.NodeID);
+    const withTask = await nodeHost(t.NodeID);
+    const client = cluster.hosts.find((h) => h !== withTask);
+    const without = cluster.hosts.find((h) => h !== withTask && h !== client);
+    assert.ok(client && without);
+    const seen = await until('the client address through the mesh port', async () => {
+      const r = await client.inNetns('curl', [
+        '-s',
+        '--max-time',
+        '3',
+        `http://${withTask.ip}:8081/cgi-bin/ip`,
+      ]);
+      // busybox httpd writes the peer as an IPv4-mapped IPv6 address: [::ffff:a.b.c.d]
+      return r.code === 0 && r.stdout.trim() ? r.stdout.trim().replace(/^\[::ffff:(.*)\]$/, '$1') : undefined;
+    });
+    assert.equal(seen, client.ip, 'the task saw the client, not a node address');
+    const refused = await client.inNetns('curl', [
+      '-s',
+      '--max-time',
+      '3',
+      `http://${without.ip}:8081/cgi-bin/ip`,
+    ]);
+    assert.notEqual(refused.code, 0, 'a node without a task of the service does not forward it');
+  });
 });

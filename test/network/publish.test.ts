@@ -10,7 +10,7 @@ import type { ExecutorTask } from '../../src/executor/types.js';
 import type { ContainerAttachment } from '../../src/network/node-network.js';
 import { type PortState, renderPortRules } from '../../src/network/ports.js';
 import { attachRequestFor, GATEWAY_NETWORK_NAME, preparedNetworkFor } from '../../src/network/provider.js';
-import { isServing, portStateFor, type TaskAddress } from '../../src/network/publish.js';
+import { isServing, KEEP_SOURCE_LABEL, portStateFor, type TaskAddress } from '../../src/network/publish.js';
 import { PortPublisher } from '../../src/network/publisher.js';
 import { hostPort, ingressPort, service, task } from './fixtures.js';
 
@@ -410,4 +410,21 @@ describe('provider decisions', () => {
       },
     });
   });
+});
+
+test('keep-source-ip: a labelled service forwards to local tasks only and is not masqueraded', () => {
+  const web = service('web', [ingressPort(8080, 80)]);
+  web.Spec.Labels = { [KEEP_SOURCE_LABEL]: 'true' };
+  const state = portStateFor(
+    [web],
+    [{ task: task('w1', 'web'), ip: '172.31.0.9' }],
+    [{ task: task('w2', 'web'), ip: '10.0.0.7' }],
+  );
+  assert.deepEqual(state.ingress, [
+    { protocol: 'tcp', publishedPort: 8080, backends: [{ ip: '172.31.0.9', port: 80 }], keepSource: true },
+  ]);
+  const rules = renderPortRules(state);
+  // Masqueraded only from loopback, as host-mode ports are.
+  assert.match(rules, /set host_tcp \{\n\s+type inet_service\n\s+elements = \{ 8080 \}/);
+  assert.doesNotMatch(rules, /set ingress_tcp \{\n\s+type inet_service\n\s+elements/);
 });

@@ -6,6 +6,7 @@
 import type { NetworkView, NetworkViews, ServiceRecord } from '../../agent/session.js';
 import type { Network, Node, Service, Task } from '../../api/types.js';
 import { taskStateIndex, VXLANID_LIST_OPTION } from '../../api/types.js';
+import { keepsSource } from '../../network/publish.js';
 import type { NetworkAttachment } from '../allocator/addresses.js';
 
 const ASSIGNED = taskStateIndex('assigned');
@@ -31,6 +32,7 @@ function meshPorts(s: Service): NonNullable<ServiceRecord['ports']> {
       protocol: p.Protocol ?? 'tcp',
       publishedPort: p.PublishedPort ?? 0,
       targetPort: p.TargetPort ?? 0,
+      ...(keepsSource(s) ? { keepSource: true } : {}),
     }));
 }
 const byText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
