@@ -35,6 +35,7 @@ import { type ClusterBackend, type ControlApis, clusterRoutes } from '../enginea
 import { containerRoutes } from '../engineapi/containers.js';
 import { imageRoutes } from '../engineapi/images.js';
 import { logRoutes } from '../engineapi/logs.js';
+import type { LocalEndpoint } from '../engineapi/networks.js';
 import { networkRoutes } from '../engineapi/networks.js';
 import type { Route } from '../engineapi/router.js';
 import { EngineServer } from '../engineapi/server.js';
@@ -1150,6 +1151,41 @@ export class Daemon implements ClusterBackend, SystemBackend {
     await removeSwarmState(this.stateDir);
     await rm(`${this.stateDir}/etcd`, { recursive: true, force: true });
     await rm(certificatePaths(this.stateDir).dir, { recursive: true, force: true });
+  }
+
+  // ---- NetworkBackend ----
+
+  localEndpoints(networkId: string): Record<string, LocalEndpoint> {
+    const out: Record<string, LocalEndpoint> = {};
+    for (const c of this.runtime.list()) {
+      const rec = this.runtime.get(c.Id);
+      for (const n of Object.values(rec.Network?.networks ?? {}))
+        if (n.NetworkID === networkId)
+          out[c.Id] = {
+            Name: rec.Name,
+            EndpointID: '',
+            MacAddress: n.MacAddress ?? '',
+            IPv4Address: `${n.IPAddress}/${n.IPPrefixLen}`,
+            IPv6Address: '',
+          };
+    }
+    return out;
+  }
+
+  networkPeers(networkId: string): { Name: string; IP: string }[] {
+    const cache = this.manager?.cache;
+    if (!cache) return [];
+    const ingress = cache.get('network', networkId)?.Ingress === true;
+    const onIt = new Set<string>();
+    for (const t of cache.list('task'))
+      if (t.NodeID && t.Status.State === 'running')
+        for (const a of (t.NetworksAttachments ?? []) as { Network: { ID: string } }[])
+          if (a.Network.ID === networkId) onIt.add(t.NodeID);
+    return cache
+      .list('node')
+      .filter((n) => (ingress ? n.IngressAddress !== undefined : onIt.has(n.ID)) && n.Status.Addr)
+      .map((n) => ({ Name: n.Description?.Hostname ?? n.ID, IP: n.Status.Addr ?? '' }))
+      .sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
   }
 
   // ---- SystemBackend ----

@@ -19,6 +19,19 @@ export interface NetworkBackend {
   control(): ControlApis;
   /** This node's state dir: local network IDs are derived from it, so they stay put across restarts. */
   readonly stateDir: string;
+  /** This node's containers on a swarm network, as Docker's inspect lists them (keyed by container ID). */
+  localEndpoints?(networkId: string): Record<string, LocalEndpoint>;
+  /** The nodes that have the network (a task on it, or every node for ingress). */
+  networkPeers?(networkId: string): { Name: string; IP: string }[];
+}
+
+/** A container on a network as `docker network inspect` shows it under Containers. */
+export interface LocalEndpoint {
+  Name: string;
+  EndpointID: string;
+  MacAddress: string;
+  IPv4Address: string;
+  IPv6Address: string;
 }
 
 /** Docker's NetworkResource, the shape of every item of `GET /networks`. */
@@ -35,9 +48,10 @@ interface NetworkResource {
   Ingress: boolean;
   ConfigFrom: { Network: string };
   ConfigOnly: boolean;
-  Containers: Record<string, never>;
+  Containers: Record<string, LocalEndpoint>;
   Options: Record<string, string>;
   Labels: Record<string, string>;
+  Peers?: { Name: string; IP: string }[];
 }
 
 /** A swarm network on the wire: `Id` and `Created` for our ID and CreatedAt, in Docker's key order. */
@@ -161,10 +175,18 @@ export function networkRoutes(backend: NetworkBackend): Route[] {
     {
       method: 'GET',
       path: '/networks/:id',
-      // `verbose` is accepted: swarmd has no per-node peers or service endpoints to add yet.
+      // A swarm network shows this node's containers on it and the nodes that have it (Docker's
+      // Peers); `verbose` is accepted, but per-service endpoints are not listed.
       handler: ({ res, params, query }) => {
         const found = find(params.id ?? '', query.get('scope') ?? '');
-        sendJSON(res, 200, 'local' in found ? found.local : publicNetwork(found.swarm));
+        if ('local' in found) return sendJSON(res, 200, found.local);
+        const id = found.swarm.ID;
+        const peers = backend.networkPeers?.(id) ?? [];
+        sendJSON(res, 200, {
+          ...publicNetwork(found.swarm),
+          Containers: backend.localEndpoints?.(id) ?? {},
+          ...(peers.length > 0 ? { Peers: peers } : {}),
+        });
       },
     },
     {

@@ -92,6 +92,21 @@ describe('overlay networks across hosts', { timeout: 300_000 }, () => {
     for (const a of addrs) assert.ok(tasks.stdout.includes(a), `${a} in ${tasks.stdout}`);
   });
 
+  it('network inspect on a manager shows its containers on the network and the nodes that have it', async () => {
+    const r = await docker(manager, ['network', 'inspect', 'skynet']);
+    assert.equal(r.code, 0, r.stderr);
+    type Inspect = {
+      Containers: Record<string, { Name: string; IPv4Address: string }>;
+      Peers?: { IP: string }[];
+    };
+    const [n] = JSON.parse(r.stdout) as Inspect[];
+    const mine = Object.values(n?.Containers ?? {});
+    assert.ok(mine.length >= 1, 'the api task on the manager is listed');
+    for (const c of mine) assert.match(c.IPv4Address, /^10\.0\.\d+\.\d+\/24$/, c.Name);
+    const peers = (n?.Peers ?? []).map((p) => p.IP).sort();
+    assert.deepEqual(peers, cluster.hosts.map((h) => h.ip).sort(), 'api runs on all three nodes');
+  });
+
   it('requests to http://api reach all three tasks through the VIP, across hosts', async () => {
     const seen = new Set<string>();
     for (let i = 0; i < 12; i++) {
