@@ -2,7 +2,7 @@
 // control API of this manager (503 when this node is not one), write Docker's response.
 import type { IncomingMessage } from 'node:http';
 import { invalidArgument } from '../api/errors.js';
-import type { Cluster, ContainerSpec, Service, ServiceSpec, Task } from '../api/types.js';
+import type { Cluster, ContainerSpec, Node, Service, ServiceSpec, Task } from '../api/types.js';
 import { parseVersionParam } from '../api/validate.js';
 import { decodeRegistryAuth, encodeRegistryAuth } from '../executor/images/registry.js';
 import type { ClusterApi } from '../manager/controlapi/cluster.js';
@@ -30,6 +30,12 @@ export interface ClusterBackend {
   leave(force: boolean): Promise<void>;
   /** POST /swarm/unlock: a locked manager given its unlock key. */
   unlock(body: unknown): Promise<void>;
+}
+
+/** A node as Docker's API shows it: its ingress address (the mesh's, ours) stays home. */
+function publicNode(n: Node): Omit<Node, 'IngressAddress'> {
+  const { IngressAddress: _addr, ...rest } = n;
+  return rest;
 }
 
 /** The cluster object as Docker's API shows it: our sealed unlock key stays home. */
@@ -143,12 +149,14 @@ export function clusterRoutes(backend: ClusterBackend): Route[] {
     {
       method: 'GET',
       path: '/nodes',
-      handler: ({ res, query }) => sendJSON(res, 200, backend.control().nodes.list(parseFilters(query))),
+      handler: ({ res, query }) =>
+        sendJSON(res, 200, backend.control().nodes.list(parseFilters(query)).map(publicNode)),
     },
     {
       method: 'GET',
       path: '/nodes/:id',
-      handler: ({ res, params }) => sendJSON(res, 200, backend.control().nodes.get(params.id ?? '')),
+      handler: ({ res, params }) =>
+        sendJSON(res, 200, publicNode(backend.control().nodes.get(params.id ?? ''))),
     },
     {
       method: 'POST',
