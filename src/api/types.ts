@@ -300,6 +300,26 @@ export const TaskStatusSchema = z.object({
 });
 export type TaskStatus = z.infer<typeof TaskStatusSchema>;
 
+/** Docker's Task.NetworksAttachments entry: the network as it was when the task got its address on it. */
+export const NetworkAttachmentSchema = z.object({
+  Network: z.object({
+    ID: z.string(),
+    Spec: z.object({
+      Name: z.string(),
+      Labels: labels(),
+      Ingress: z.boolean().optional(),
+      Internal: z.boolean().optional(),
+    }),
+    DriverState: z.object({ Name: z.string(), Options: labels() }),
+    IPAMOptions: z.object({
+      Driver: z.object({ Name: z.string() }),
+      Configs: z.array(z.object({ Subnet: z.string(), Gateway: z.string() })),
+    }),
+  }),
+  Addresses: z.array(z.string()),
+});
+export type NetworkAttachment = z.infer<typeof NetworkAttachmentSchema>;
+
 export const TaskSchema = z.object({
   ...meta,
   Name: z.string().optional(),
@@ -310,7 +330,7 @@ export const TaskSchema = z.object({
   NodeID: z.string().optional(),
   Status: TaskStatusSchema,
   DesiredState: TaskStateSchema,
-  NetworksAttachments: z.array(z.unknown()).optional(),
+  NetworksAttachments: z.array(NetworkAttachmentSchema).optional(),
   GenericResources: z.array(z.unknown()).optional(),
   JobIteration: VersionSchema.optional(),
   /** Internal: the service's SpecVersion this task was created from. */

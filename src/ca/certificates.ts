@@ -9,6 +9,7 @@ import {
 } from 'node:crypto';
 import { invalidArgument, SwarmError } from '../api/errors.js';
 import { isId } from '../api/ids.js';
+import type { TLSInfo } from '../api/types.js';
 import { decodeCertificateBundle, decodePemBlocks, encodePem } from './pem.js';
 import { x509 } from './x509.js';
 
@@ -339,13 +340,6 @@ export function verifyNodeCertificateSignature(
     throw new SwarmError('UNAUTHENTICATED', 'node certificate is not signed by the swarm root CA');
   }
   return info;
-}
-
-/** Docker's TLSInfo of a node or cluster: its trust root and its certificate issuer's subject and key (base64 DER). */
-export interface TLSInfo {
-  TrustRoot: string;
-  CertIssuerSubject: string;
-  CertIssuerPublicKey: string;
 }
 
 /** The DER of a certificate's subject Name (walks the TBSCertificate's top-level fields). */

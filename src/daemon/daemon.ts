@@ -1,7 +1,6 @@
 // swarmd's lifecycle: serve the Engine API, start outside any swarm (like Docker's engine), become
 // a manager on `swarm init`, resume as one after a restart, leave on `swarm leave`.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import os from 'node:os';
@@ -51,7 +50,6 @@ import { allocatePorts } from '../manager/allocator/ports.js';
 import { unsupportedSwarmSpec } from '../manager/controlapi/cluster.js';
 import type { PortAllocator } from '../manager/controlapi/services.js';
 import { Manager } from '../manager/manager.js';
-import { upstreamResolvers } from '../network/container-files.js';
 import { ServiceDiscovery } from '../network/discovery.js';
 import { NodeNetwork } from '../network/node-network.js';
 import { NetworkProviderImpl } from '../network/provider.js';
@@ -146,15 +144,6 @@ export function initialSwarmSpec(requested: SwarmSpec): SwarmSpec {
   };
 }
 
-/** The host's resolv.conf, read when the embedded DNS forwards (it may change while swarmd runs). */
-function readHostResolvConf(): string {
-  try {
-    return readFileSync('/etc/resolv.conf', 'utf8');
-  } catch {
-    return '';
-  }
-}
-
 /** The control API's port allocation over the pure allocator: Endpoint for a spec, or a 400. */
 const portAllocator: PortAllocator = (spec, self, all) => {
   const service = self
@@ -231,14 +220,10 @@ export class Daemon implements ClusterBackend, SystemBackend {
     this.mesh = mesh && { networkId: mesh[0], view: mesh[1] };
     void (async () => {
       // The node's own ingress endpoint first: the mesh's peers go on its devices.
-      if (mesh && mesh[1].vni !== undefined && mesh[1].gateway)
-        await this.network.setNodeEndpoint(
-          mesh[0],
-          { vni: mesh[1].vni, gateway: mesh[1].gateway },
-          mesh[1].self,
-        );
-      else if (before)
-        await this.network.setNodeEndpoint(before.networkId, { vni: 0, gateway: '' }, undefined);
+      const [id, v] = mesh ?? [];
+      if (id && v?.self && v.vni !== undefined && v.gateway)
+        await this.network.setNodeEndpoint(id, { vni: v.vni, gateway: v.gateway, address: v.self });
+      else if (before) await this.network.setNodeEndpoint(before.networkId, undefined);
       for (const [id, view] of Object.entries(views))
         await this.networkProvider.setNetworkPeers(id, view.peers);
       for (const id of gone) await this.networkProvider.setNetworkPeers(id, []);
@@ -257,7 +242,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     if (!this.mesh) return undefined;
     const localIps = new Set<string>();
     for (const t of local)
-      for (const a of (t.NetworksAttachments ?? []) as { Network: { ID: string }; Addresses: string[] }[])
+      for (const a of t.NetworksAttachments ?? [])
         if (a.Network.ID === this.mesh.networkId)
           for (const addr of a.Addresses) localIps.add(addr.replace(/\/\d+$/, ''));
     return meshInputs(this.mesh.view, localIps);
@@ -299,7 +284,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
         await this.network.ensureGatewayBridge();
         return this.network.gateway;
       },
-      () => upstreamResolvers(readHostResolvConf()),
+      () => this.network.upstreamResolvers(),
     );
     this.networkProvider = new NetworkProviderImpl(this.network, this.discovery);
     this.publisher = new PortPublisher(this.network);
@@ -1179,8 +1164,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     const onIt = new Set<string>();
     for (const t of cache.list('task'))
       if (t.NodeID && t.Status.State === 'running')
-        for (const a of (t.NetworksAttachments ?? []) as { Network: { ID: string } }[])
-          if (a.Network.ID === networkId) onIt.add(t.NodeID);
+        for (const a of t.NetworksAttachments ?? []) if (a.Network.ID === networkId) onIt.add(t.NodeID);
     return cache
       .list('node')
       .filter((n) => (ingress ? n.IngressAddress !== undefined : onIt.has(n.ID)) && n.Status.Addr)

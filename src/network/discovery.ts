@@ -32,7 +32,7 @@ export class ServiceDiscovery {
   constructor(
     /** The node's gateway bridge address (where the DNS listens). */
     private readonly dnsAddr: () => Promise<string>,
-    private readonly upstream: () => string[],
+    private readonly upstream: () => Promise<string[]>,
   ) {}
 
   private viewsOf(e: LocalEndpoint): NetworkView[] {

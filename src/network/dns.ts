@@ -87,7 +87,7 @@ export interface EmbeddedDnsOptions {
   /** The networks a client (by its gateway address) is on; undefined for an unknown client. */
   viewsOf: (clientIp: string) => NetworkView[] | undefined;
   /** Where other names go (the host's resolvers). */
-  upstream: () => string[];
+  upstream: () => Promise<string[]>;
 }
 
 export class EmbeddedDns {
@@ -130,7 +130,7 @@ export class EmbeddedDns {
 
   /** Asks the host's resolvers in turn; NXDOMAIN when there is none. */
   private async forward(msg: Buffer): Promise<Buffer> {
-    const servers = this.o.upstream();
+    const servers = await this.o.upstream();
     if (servers.length === 0) return errorAnswer(dnsPacket.decode(msg), NXDOMAIN);
     let lastError: unknown;
     for (const server of servers) {

@@ -16,6 +16,7 @@ import {
   renderEmbeddedResolvConf,
   renderHostsFile,
   renderResolvConf,
+  upstreamResolvers,
 } from './container-files.js';
 import { ensureGatewayBridge, observeLink, removeGatewayBridge } from './gateway.js';
 import {
@@ -192,6 +193,11 @@ export class NodeNetwork {
     return this.overlays.setUnderlayAddress(ip);
   }
 
+  /** Where the embedded DNS forwards names that are not the swarm's: the host's resolvers. */
+  async upstreamResolvers(): Promise<string[]> {
+    return upstreamResolvers(await readFile(this.hostResolvConf, 'utf8').catch(() => ''));
+  }
+
   /** Leaving the swarm: every overlay device of ours goes (a new swarm reuses the VXLAN IDs). */
   async removeOverlays(): Promise<void> {
     await this.overlays.cleanup(new Set(), true);
@@ -200,10 +206,9 @@ export class NodeNetwork {
   /** The node's own address on an overlay (the routing mesh's ingress), see NodeOverlays.setNodeEndpoint. */
   setNodeEndpoint(
     networkId: string,
-    shape: { vni: number; gateway: string },
-    address: string | undefined,
+    endpoint: { vni: number; gateway: string; address: string } | undefined,
   ): Promise<void> {
-    return this.overlays.setNodeEndpoint(networkId, shape, address);
+    return this.overlays.setNodeEndpoint(networkId, endpoint);
   }
 
   /** The full set of remote endpoints of an overlay network (see NodeOverlays.setNetworkPeers). */

@@ -209,12 +209,15 @@ export class NodeOverlays {
    * without a local task and the bridge gets the node's address, so the node routes into the
    * overlay; `address` undefined takes it back (devices go once no task needs them).
    */
-  setNodeEndpoint(networkId: string, shape: NetworkShape, address: string | undefined): Promise<void> {
+  setNodeEndpoint(
+    networkId: string,
+    endpoint: (NetworkShape & { address: string }) | undefined,
+  ): Promise<void> {
     checkNetworkId(networkId);
     return this.serialize(async () => {
       const { bridge } = overlayLinkNames(this.tag, networkId);
       const before = this.pinned.get(networkId);
-      if (address === undefined) {
+      if (endpoint === undefined) {
         if (before === undefined) return;
         this.pinned.delete(networkId);
         await ipBatchIgnoringMissing(
@@ -231,6 +234,7 @@ export class NodeOverlays {
         }
         return;
       }
+      const { address, ...shape } = endpoint;
       await this.ensureNetwork(networkId, shape);
       const lines = [`addr replace ${address} dev ${bridge}`];
       if (before !== undefined && before !== address) lines.unshift(`addr del ${before} dev ${bridge}`);

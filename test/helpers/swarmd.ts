@@ -180,7 +180,12 @@ export async function startSwarmd(
   let out = '';
   const logs = opts.detach ? () => readLog(logFile) : () => out;
   let child!: ChildProcess;
+  let launched = false;
   const launch = async () => {
+    // A second swarmd on the same state dir would outlive every cleanup (only the last one is tracked).
+    if (launched && child.exitCode === null && child.signalCode === null)
+      throw new Error('swarmd is still running: stop() or kill9() it before restart()');
+    launched = true;
     const logFd = opts.detach ? openSync(logFile, 'a') : undefined;
     child = spawn(
       'nsenter',

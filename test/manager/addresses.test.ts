@@ -3,10 +3,9 @@
 // addresses come back once a task has finished, and a full network makes a task wait.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Network, Service, Task } from '../../src/api/types.js';
+import type { Network, NetworkAttachment, Service, Task } from '../../src/api/types.js';
 import {
   addressesInUse,
-  type NetworkAttachment,
   serviceVirtualIPs,
   taskAttachments,
   virtualIPsAllocated,

@@ -3,7 +3,7 @@
 // tasks' names and addresses); finished or unplaced tasks are neither peers nor records.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Service, Task } from '../../src/api/types.js';
+import type { NetworkAttachment, Service, Task } from '../../src/api/types.js';
 import { networkViewsFor } from '../../src/manager/dispatcher/networkviews.js';
 import { node, service, task } from './fixtures.js';
 
@@ -24,10 +24,11 @@ const on = (
   state: Task['Status']['State'] = 'running',
 ) => ({
   ...task(id, api, { node: nodeId, state }),
+  // Only the fields the views read: the network's ID and the task's addresses.
   NetworksAttachments: Object.entries(addrs).map(([net, addr]) => ({
     Network: { ID: net },
     Addresses: [addr],
-  })),
+  })) as unknown as NetworkAttachment[],
 });
 
 test('network views: remote peers with their node address, services with VIP, aliases and running tasks', () => {

@@ -3,20 +3,9 @@
 // and a service in `vip` mode one virtual IP per such network. An address is held while its task is
 // not yet past RUNNING, or for as long as the service names it; the lowest free host address of
 // the subnet is given (never the network, broadcast or gateway address).
-import type { Network, Node, Service, Task } from '../../api/types.js';
+import type { Network, NetworkAttachment, Node, Service, Task } from '../../api/types.js';
 import { taskStateIndex, VXLANID_LIST_OPTION } from '../../api/types.js';
 import { intToIp, parseSubnet } from '../../network/ipv4.js';
-
-/** Docker's Task.NetworksAttachments entry: the network as it was, and the task's address on it. */
-export interface NetworkAttachment {
-  Network: {
-    ID: string;
-    Spec: { Name: string; Labels: Record<string, string>; Ingress?: boolean; Internal?: boolean };
-    DriverState: { Name: string; Options: Record<string, string> };
-    IPAMOptions: { Driver: { Name: string }; Configs: { Subnet: string; Gateway: string }[] };
-  };
-  Addresses: string[];
-}
 
 const RUNNING = taskStateIndex('running');
 
@@ -55,7 +44,7 @@ export function addressesInUse(
   };
   for (const t of tasks) {
     if (!holdsAddresses(t)) continue;
-    for (const a of (t.NetworksAttachments ?? []) as NetworkAttachment[])
+    for (const a of t.NetworksAttachments ?? [])
       for (const addr of a.Addresses ?? []) take(a.Network.ID, addr);
   }
   for (const s of services) for (const v of s.Endpoint?.VirtualIPs ?? []) take(v.NetworkID, v.Addr);

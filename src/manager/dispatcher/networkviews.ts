@@ -4,10 +4,9 @@
 // the embedded DNS and the VIP rules. SwarmKit spreads this by gossip; here the dispatcher sends
 // each node its share, again after every change.
 import type { NetworkView, NetworkViews, ServiceRecord } from '../../agent/session.js';
-import type { Network, Node, Service, Task } from '../../api/types.js';
+import type { Network, NetworkAttachment, Node, Service, Task } from '../../api/types.js';
 import { taskStateIndex, VXLANID_LIST_OPTION } from '../../api/types.js';
 import { keepsSource } from '../../network/publish.js';
-import type { NetworkAttachment } from '../allocator/addresses.js';
 
 const ASSIGNED = taskStateIndex('assigned');
 const RUNNING = taskStateIndex('running');
@@ -19,7 +18,7 @@ function placed(t: Task): boolean {
 }
 
 function attachments(t: Task): NetworkAttachment[] {
-  return (t.NetworksAttachments ?? []) as NetworkAttachment[];
+  return t.NetworksAttachments ?? [];
 }
 
 const bare = (addr: string) => addr.replace(/\/\d+$/, '');

@@ -1,6 +1,14 @@
 // The plan every manager decision returns: what to create, change and delete, and when to look again.
 // Decisions never write; a shell applies a plan in one fenced batch (see src/manager/README.md).
-import type { Endpoint, ServiceSpec, Task, TaskState, TaskStatus, UpdateStatus } from '../../api/types.js';
+import type {
+  Endpoint,
+  NetworkAttachment,
+  ServiceSpec,
+  Task,
+  TaskState,
+  TaskStatus,
+  UpdateStatus,
+} from '../../api/types.js';
 import { taskStateIndex } from '../../api/types.js';
 
 /** A task to create: a full Task except Version, which the store assigns. */
@@ -15,7 +23,7 @@ export interface TaskUpdate {
   NodeID?: string;
   Endpoint?: Endpoint;
   /** The task's addresses on its service's networks (Docker's Task.NetworksAttachments), set once. */
-  NetworksAttachments?: unknown[];
+  NetworksAttachments?: NetworkAttachment[];
 }
 
 /** Fields to change on the service (update progress, automatic rollback). */
