@@ -63,27 +63,28 @@ export function planLeftovers(
 }
 
 export interface ObservedOverlayLeftovers {
-  /** Every link of the host netns, with its bridge and its alias (`ip -j link show`). */
-  links: readonly { name: string; master: string | null; alias: string | null }[];
+  /** Every link of the host netns with its alias (`ip -j link show`). */
+  links: readonly { name: string; alias: string | null }[];
   /** The recorded overlay endpoints of each container. */
-  endpoints: Readonly<Record<string, readonly { networkId: string; hostVeth: string }[]>>;
+  endpoints: Readonly<Record<string, readonly { networkId: string; ifname: string }[]>>;
 }
 
 export interface OverlayLeftoverPlan {
   /** Containers whose endpoint records go. */
   release: string[];
-  /** Task veths (host ends) on our overlay bridges, or left unenslaved by a crash, of no kept container. */
-  veths: string[];
-  /** Bridges and VXLAN devices of networks no kept container is on. */
+  /** Their task macvlans, deleted by name before their netns goes (which frees their MACs at once). */
+  macvlans: { netns: string; ifname: string }[];
+  /** VXLAN devices and node ports of networks no kept container is on, and devices of ours under an older name. */
   devices: string[];
-  /** The networks those devices served. */
+  /** The networks whose devices all go. */
   networks: string[];
 }
 
 /**
  * Overlay leftovers: our devices are those whose alias carries our tag (or, for a crash between
  * creating a device and naming it, whose derived name belongs to a recorded network). A network
- * stays while a kept container is on it.
+ * stays while a kept container is on it; a device of ours whose name is not one the network's
+ * devices have now (a bridge from an older swarmd) goes anyway.
  */
 export function planOverlayLeftovers(
   tag: string,
@@ -91,16 +92,13 @@ export function planOverlayLeftovers(
   keep: ReadonlySet<string>,
 ): OverlayLeftoverPlan {
   const needed = new Set<string>();
-  const keptVeths = new Set<string>();
-  const releasedVeths = new Set<string>();
   const recordedNetworks = new Set<string>();
+  const macvlans: { netns: string; ifname: string }[] = [];
   for (const [id, endpoints] of Object.entries(observed.endpoints)) {
     for (const e of endpoints) {
       recordedNetworks.add(e.networkId);
-      if (keep.has(id)) {
-        needed.add(e.networkId);
-        keptVeths.add(e.hostVeth);
-      } else releasedVeths.add(e.hostVeth);
+      if (keep.has(id)) needed.add(e.networkId);
+      else macvlans.push({ netns: containerNetnsName(tag, id), ifname: e.ifname });
     }
   }
   const byName = new Map<string, string>(); // our device → its network
@@ -114,14 +112,16 @@ export function planOverlayLeftovers(
       if (present.has(name)) byName.set(name, networkId);
     }
   }
+  const current = (name: string, networkId: string) =>
+    Object.values(overlayLinkNames(tag, networkId)).includes(name);
   const gone = [...byName].filter(([, networkId]) => !needed.has(networkId));
+  const renamed = [...byName].filter(
+    ([name, networkId]) => needed.has(networkId) && !current(name, networkId),
+  );
   return {
     release: Object.keys(observed.endpoints).filter((id) => !keep.has(id)),
-    veths: observed.links
-      .filter((l) => isHostVethName(l.name) && !keptVeths.has(l.name))
-      .filter((l) => (l.master !== null && byName.has(l.master)) || releasedVeths.has(l.name))
-      .map((l) => l.name),
-    devices: gone.map(([name]) => name),
+    macvlans,
+    devices: [...gone, ...renamed].map(([name]) => name),
     networks: [...new Set(gone.map(([, networkId]) => networkId))],
   };
 }

@@ -54,15 +54,14 @@ export function hostVethName(tag: string, containerId: string): string {
   return `${PREFIX}${hash8(`${tag}/${containerId}`)}`;
 }
 
-/** Host side of a container's veth onto an overlay network's bridge: same shape as hostVethName. */
-export function overlayVethName(tag: string, containerId: string, networkId: string): string {
-  return `${PREFIX}${hash8(`${tag}/${containerId}/${networkId}`)}`;
-}
-
-/** An overlay network's bridge and VXLAN device on this node: `sktbr`/`sktvx` + 8 hex. */
-export function overlayLinkNames(tag: string, networkId: string): { bridge: string; vxlan: string } {
+/**
+ * An overlay network's devices on this node: the VXLAN device (`sktvx` + 8 hex) and the node's own
+ * port on the network, a macvlan on it (`sktov` + 8 hex; the routing mesh's ingress address lives
+ * there).
+ */
+export function overlayLinkNames(tag: string, networkId: string): { port: string; vxlan: string } {
   const h = hash8(`${tag}/overlay/${networkId}`);
-  return { bridge: `${PREFIX}br${h}`, vxlan: `${PREFIX}vx${h}` };
+  return { port: `${PREFIX}ov${h}`, vxlan: `${PREFIX}vx${h}` };
 }
 
 /**

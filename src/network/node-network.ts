@@ -223,7 +223,7 @@ export class NodeNetwork {
 
   /**
    * Gives a container its network: netns, veth on the bridge, address, default route, files, and
-   * a veth on each of its overlay networks (whose devices are made if it is the first local task).
+   * a macvlan on each of its overlay networks (whose devices are made if it is the first local task).
    * Attaching an already attached container returns the same attachment (repairing a half-done
    * one left by a crash). On failure everything created is removed and the address released.
    */
@@ -246,7 +246,7 @@ export class NodeNetwork {
       const hostSide = [
         ...renderHostSideBatch({ ...attachment, bridge: this.bridge, isolated: overlays.length > 0 }),
         ...endpoints.flatMap((e) =>
-          renderOverlayHostSide(e, { netns: record.netns, bridge: this.overlays.bridgeOf(e.networkId) }),
+          renderOverlayHostSide(e, { netns: record.netns, vxlan: this.overlays.vxlanOf(e.networkId) }),
         ),
       ];
       if (this.hostNetns === undefined) {
@@ -424,20 +424,33 @@ export class NodeNetwork {
     endpoints: readonly OverlayEndpoint[],
   ): Promise<boolean> {
     if (!existsSync(netnsPath(record.netns))) return false;
-    const veths = [record.hostVeth, ...endpoints.map((e) => e.hostVeth)];
-    const links = await Promise.all(veths.map((v) => observeLink(v, this.hostNetns)));
+    const links = await Promise.all([
+      observeLink(record.hostVeth, this.hostNetns),
+      ...endpoints.map((e) => observeLink(e.ifname, record.netns)),
+    ]);
     return links.every((link) => link?.flags.includes('UP') === true);
   }
 
-  /** Deleting the host ends removes the pairs synchronously, so the names are free again at once. */
+  /**
+   * Deleting the host end removes the veth pair synchronously, and the overlay macvlans are
+   * deleted by name before the netns goes (a netns dies asynchronously, and a macvlan's MAC stays
+   * taken on its VXLAN device until it does), so names and MACs are free again at once.
+   */
   private async removeKernelObjects(
     record: Pick<AttachmentRecord, 'netns' | 'hostVeth'>,
-    endpoints: readonly Pick<OverlayEndpoint, 'hostVeth'>[],
+    endpoints: readonly Pick<OverlayEndpoint, 'ifname'>[],
   ): Promise<void> {
-    const veths = [...new Set([record.hostVeth, ...endpoints.map((e) => e.hostVeth)])];
-    const deletes = veths.map((v) => `link del dev ${v}`);
+    const macvlans = [...new Set(endpoints.map((e) => e.ifname))];
+    if (macvlans.length > 0 && existsSync(netnsPath(record.netns))) {
+      await ipBatchIgnoringMissing(
+        macvlans.map((i) => `link del dev ${i}`),
+        /Cannot find device|Invalid netns|No such file/,
+        record.netns,
+      );
+    }
+    const deletes = [`link del dev ${record.hostVeth}`];
     if (this.hostNetns === undefined) {
-      // One process for all (the veths go first, so the netns holds nothing when it is deleted).
+      // One process for both (the veth first, so the netns holds nothing when it is deleted).
       await ipBatchIgnoringMissing(
         [...deletes, `netns del ${record.netns}`],
         /Cannot find device|No such file/,
@@ -478,7 +491,6 @@ export class NodeNetwork {
         ip: e.ip,
         prefixLength: e.prefixLength,
         mac: e.mac,
-        hostVeth: e.hostVeth,
       })),
     };
   }

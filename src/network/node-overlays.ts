@@ -1,6 +1,7 @@
 // The overlay networks of one node: which local tasks are on which network (persisted, so a
-// restarted swarmd knows what its surviving tasks need), the bridge + VXLAN device of each network
-// that has a local task, and the remote peers programmed on each VXLAN device.
+// restarted swarmd knows what its surviving tasks need), the VXLAN device (and the node's port on
+// it) of each network that has a local task, and the remote peers programmed on each VXLAN device.
+import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -10,7 +11,7 @@ import { writeFileAtomic } from '../ca/store.js';
 import { createLogger } from '../lib/log.js';
 import { type OverlayLeftoverPlan, planOverlayLeftovers } from './cleanup.js';
 import { macForIp } from './ipv4.js';
-import { checkNetworkId, overlayAlias, overlayLinkNames, overlayVethName } from './names.js';
+import { checkNetworkId, containerNetnsName, netnsPath, overlayAlias, overlayLinkNames } from './names.js';
 import type { OverlayNetworkRequest } from './network-attachments.js';
 import {
   EMPTY_PEER_TABLE,
@@ -21,8 +22,10 @@ import {
   peerTableFor,
   programPeers,
   removeOverlayNetwork,
+  renderOverlayHostSide,
+  renderOverlayTaskSide,
 } from './overlay.js';
-import { ipBatchIgnoringMissing, ipJson } from './shell.js';
+import { ipBatch, ipBatchIgnoringMissing, ipJson } from './shell.js';
 
 /** A task's endpoint on an overlay network, with what it takes to rebuild the network's devices. */
 const overlayEndpointRecordSchema = z.object({
@@ -34,7 +37,6 @@ const overlayEndpointRecordSchema = z.object({
   ip: z.string(),
   prefixLength: z.number().int(),
   mac: z.string(),
-  hostVeth: z.string(),
 });
 export type OverlayEndpointRecord = z.infer<typeof overlayEndpointRecordSchema>;
 
@@ -53,9 +55,7 @@ interface LocalOverlay {
   programmed: PeerTable | undefined;
 }
 
-const linksSchema = z.array(
-  z.object({ ifname: z.string(), master: z.string().nullish(), ifalias: z.string().nullish() }),
-);
+const linksSchema = z.array(z.object({ ifname: z.string(), ifalias: z.string().nullish() }));
 
 const logger = createLogger({ component: 'network' });
 
@@ -75,7 +75,7 @@ export class NodeOverlays {
   private readonly local = new Map<string, LocalOverlay>();
   /** The last peer set given for each network, local devices or not. */
   private readonly peers = new Map<string, readonly NetworkPeer[]>();
-  /** Networks the node itself is on (the ingress network of the routing mesh): kept without tasks. */
+  /** The node's own address (CIDR) on a network (the ingress network of the routing mesh): kept without tasks. */
   private readonly pinned = new Map<string, string>();
   /** Everything here (record file, devices, peers) changes one step at a time. */
   private queue: Promise<unknown> = Promise.resolve();
@@ -127,14 +127,13 @@ export class NodeOverlays {
         ip: n.ip,
         prefixLength: n.prefixLength,
         mac: macForIp(n.ip),
-        hostVeth: overlayVethName(this.tag, containerId, n.networkId),
       };
     });
   }
 
-  /** The bridge a network's task veths are enslaved to. */
-  bridgeOf(networkId: string): string {
-    return overlayLinkNames(this.tag, networkId).bridge;
+  /** The VXLAN device a network's task macvlans are made on. */
+  vxlanOf(networkId: string): string {
+    return overlayLinkNames(this.tag, networkId).vxlan;
   }
 
   /** The recorded endpoints of a container ([] when it has none). */
@@ -144,7 +143,7 @@ export class NodeOverlays {
 
   /**
    * Records a container's endpoints (before any of its kernel objects exist, so crash cleanup
-   * finds them), then makes sure each network's devices exist for its veths to be plugged into.
+   * finds them), then makes sure each network's VXLAN device exists for its macvlans.
    */
   attach(containerId: string, endpoints: readonly OverlayEndpointRecord[]): Promise<void> {
     return this.serialize(async () => {
@@ -156,7 +155,7 @@ export class NodeOverlays {
         await this.save({ ...state, containers });
       }
       for (const e of endpoints) {
-        if (!this.local.has(e.networkId)) await this.ensureNetwork(e.networkId, e);
+        if (!this.local.has(e.networkId)) await this.ensureNetwork(e.networkId, e, containerId);
       }
     });
   }
@@ -206,7 +205,7 @@ export class NodeOverlays {
 
   /**
    * The node's own endpoint on a network (the routing mesh's ingress): its devices are built even
-   * without a local task and the bridge gets the node's address, so the node routes into the
+   * without a local task and the node's port gets the node's address, so the node routes into the
    * overlay; `address` undefined takes it back (devices go once no task needs them).
    */
   setNodeEndpoint(
@@ -215,13 +214,13 @@ export class NodeOverlays {
   ): Promise<void> {
     checkNetworkId(networkId);
     return this.serialize(async () => {
-      const { bridge } = overlayLinkNames(this.tag, networkId);
+      const { port } = overlayLinkNames(this.tag, networkId);
       const before = this.pinned.get(networkId);
       if (endpoint === undefined) {
         if (before === undefined) return;
         this.pinned.delete(networkId);
         await ipBatchIgnoringMissing(
-          [`addr del ${before} dev ${bridge}`],
+          [`addr del ${before} dev ${port}`],
           /Cannot find device|Cannot assign/,
           this.hostNetns,
         );
@@ -235,17 +234,25 @@ export class NodeOverlays {
         return;
       }
       const { address, ...shape } = endpoint;
-      await this.ensureNetwork(networkId, shape);
-      const lines = [`addr replace ${address} dev ${bridge}`];
-      if (before !== undefined && before !== address) lines.unshift(`addr del ${before} dev ${bridge}`);
-      await ipBatchIgnoringMissing(lines, /Cannot assign/, this.hostNetns);
+      // The port takes the MAC its address gives (02:42:<ip>): the other nodes send it frames for
+      // that address to that MAC, and a macvlan only receives what is addressed to it.
       this.pinned.set(networkId, address);
+      try {
+        await this.ensureNetwork(networkId, shape);
+      } catch (err) {
+        if (before === undefined) this.pinned.delete(networkId);
+        else this.pinned.set(networkId, before);
+        throw err;
+      }
+      const lines = [`addr replace ${address} dev ${port}`];
+      if (before !== undefined && before !== address) lines.unshift(`addr del ${before} dev ${port}`);
+      await ipBatchIgnoringMissing(lines, /Cannot assign/, this.hostNetns);
     });
   }
 
   /**
-   * Crash recovery: endpoint records, task veths and network devices of ours that no container in
-   * `keep` needs go; with `full`, every network device of ours goes (node teardown).
+   * Crash recovery: endpoint records, task macvlans and network devices of ours that no container
+   * in `keep` needs go; with `full`, every network device of ours goes (node teardown).
    */
   cleanup(keep: ReadonlySet<string>, full: boolean): Promise<OverlayLeftoverPlan> {
     return this.serialize(async () => {
@@ -254,17 +261,16 @@ export class NodeOverlays {
       const plan = planOverlayLeftovers(
         this.tag,
         {
-          links: links.map((l) => ({ name: l.ifname, master: l.master ?? null, alias: l.ifalias ?? null })),
+          links: links.map((l) => ({ name: l.ifname, alias: l.ifalias ?? null })),
           endpoints: state.containers,
         },
         full ? new Set() : keep,
       );
       const missing = /Cannot find device/;
-      await ipBatchIgnoringMissing(
-        plan.veths.map((v) => `link del dev ${v}`),
-        missing,
-        this.hostNetns,
-      );
+      for (const m of plan.macvlans) {
+        if (!existsSync(netnsPath(m.netns))) continue;
+        await ipBatchIgnoringMissing([`link del dev ${m.ifname}`], missing, m.netns).catch(() => undefined);
+      }
       await ipBatchIgnoringMissing(
         plan.devices.map((d) => `link del dev ${d}`),
         missing,
@@ -280,7 +286,7 @@ export class NodeOverlays {
         for (const id of plan.release) delete containers[id];
         await this.save({ ...state, containers });
       }
-      if (plan.veths.length + plan.devices.length + plan.release.length > 0) {
+      if (plan.devices.length + plan.release.length > 0) {
         logger.info('removed overlay leftovers', { ...plan });
       }
       return plan;
@@ -309,7 +315,13 @@ export class NodeOverlays {
     return networks;
   }
 
-  private async ensureNetwork(networkId: string, shape: NetworkShape): Promise<void> {
+  /**
+   * Builds or checks a network's devices. A VXLAN device made anew (first use, or a replacement:
+   * a new underlay address, a device removed behind our back) has none of the task macvlans the
+   * records list, so those of surviving tasks are made again (`except`: the task being attached,
+   * whose own are made by its caller next).
+   */
+  private async ensureNetwork(networkId: string, shape: NetworkShape, except?: string): Promise<void> {
     if (this.underlay === undefined) {
       throw failedPrecondition(
         "overlay networks need the node's underlay address (its advertise address), and none is set",
@@ -320,13 +332,36 @@ export class NodeOverlays {
       vni: shape.vni,
       ...names,
       alias: overlayAlias(this.tag, networkId),
-      bridgeMac: macForIp(shape.gateway),
+      portMac: macForIp(this.pinned.get(networkId)?.replace(/\/\d+$/, '') ?? shape.gateway),
       underlay: this.underlay,
     };
     const { vxlanCreated } = await ensureOverlayNetwork(spec, this.hostNetns);
+    if (vxlanCreated) await this.replug(networkId, names.vxlan, except);
     const known = this.local.get(networkId)?.programmed;
     this.local.set(networkId, { shape, programmed: vxlanCreated ? EMPTY_PEER_TABLE : known });
     if (this.peers.has(networkId)) await this.applyPeers(networkId);
+  }
+
+  /** Makes again the macvlans of recorded tasks on a network whose VXLAN device is new. */
+  private async replug(networkId: string, vxlan: string, except: string | undefined): Promise<void> {
+    for (const [containerId, endpoints] of Object.entries((await this.load()).containers)) {
+      if (containerId === except) continue;
+      const netns = containerNetnsName(this.tag, containerId);
+      for (const e of endpoints.filter((x) => x.networkId === networkId)) {
+        try {
+          await ipBatch(renderOverlayHostSide(e, { netns, vxlan }), this.hostNetns);
+          await ipBatch(renderOverlayTaskSide(e), netns);
+          logger.info('task interface made again on a new VXLAN device', { containerId, network: networkId });
+        } catch (err) {
+          // Its netns is gone (the task ended while we were down): cleanup drops the record.
+          logger.warn('task interface not made again', {
+            containerId,
+            network: networkId,
+            error: String(err),
+          });
+        }
+      }
+    }
   }
 
   private async applyPeers(networkId: string): Promise<void> {

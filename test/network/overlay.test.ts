@@ -15,13 +15,13 @@ import type { ExecutorTask } from '../../src/executor/types.js';
 import { run } from '../../src/lib/exec.js';
 import { planOverlayLeftovers } from '../../src/network/cleanup.js';
 import {
+  containerNetnsName,
   hostVethName,
   netnsPath,
   netnsPrefix,
   overlayAlias,
   overlayAliasNetwork,
   overlayLinkNames,
-  overlayVethName,
   ownerTag,
 } from '../../src/network/names.js';
 import { overlayNetworksOf } from '../../src/network/network-attachments.js';
@@ -87,27 +87,27 @@ function link(o: Partial<ObservedOverlayLink> & { ifname: string }): ObservedOve
 
 const spec: OverlaySpec = {
   vni: 4097,
-  bridge: 'sktbr01234567',
+  port: 'sktov01234567',
   vxlan: 'sktvx01234567',
   alias: 'skt-abc123:overlay:net1',
-  bridgeMac: '02:42:0a:00:01:01',
+  portMac: '02:42:0a:00:01:01',
   underlay: '10.99.0.1',
 };
 
 /** The devices as the kernel reports them once spec is built. */
 function built(s: OverlaySpec) {
   return {
-    bridge: link({
-      ifname: s.bridge,
+    port: link({
+      ifname: s.port,
       mtu: 1450,
-      address: s.bridgeMac,
+      address: s.portMac,
       ifalias: s.alias,
-      linkinfo: { info_kind: 'bridge' },
+      link: s.vxlan,
+      linkinfo: { info_kind: 'macvlan', info_data: { mode: 'bridge' } },
     }),
     vxlan: link({
       ifname: s.vxlan,
       mtu: 1450,
-      master: s.bridge,
       ifalias: s.alias,
       linkinfo: {
         info_kind: 'vxlan',
@@ -124,7 +124,6 @@ const endpoint: OverlayEndpoint = {
   ip: '10.0.1.3',
   prefixLength: 24,
   mac: '02:42:0a:00:01:03',
-  hostVeth: 'skt89abcdef',
 };
 
 describe('overlay plans (no kernel)', () => {
@@ -186,65 +185,71 @@ describe('overlay plans (no kernel)', () => {
   test('overlay devices are named skt…, fit IFNAMSIZ, differ per owner, and carry an alias only their owner reads', () => {
     const mine = overlayLinkNames('abc123', NET);
     const theirs = overlayLinkNames('def456', NET);
-    assert.match(mine.bridge, /^sktbr[0-9a-f]{8}$/);
-    assert.equal(mine.vxlan, mine.bridge.replace('sktbr', 'sktvx'));
-    assert.notEqual(mine.bridge, theirs.bridge);
-    assert.notEqual(mine.bridge, overlayLinkNames('abc123', NET2).bridge);
-    assert.match(overlayVethName('abc123', 'c1', NET), /^skt[0-9a-f]{8}$/);
-    assert.notEqual(overlayVethName('abc123', 'c1', NET), hostVethName('abc123', 'c1'));
-    assert.notEqual(overlayVethName('abc123', 'c1', NET), overlayVethName('abc123', 'c1', NET2));
+    assert.match(mine.port, /^sktov[0-9a-f]{8}$/);
+    assert.equal(mine.vxlan, mine.port.replace('sktov', 'sktvx'));
+    assert.notEqual(mine.port, theirs.port);
+    assert.notEqual(mine.port, overlayLinkNames('abc123', NET2).port);
+    assert.notEqual(mine.port, hostVethName('abc123', 'c1'));
     assert.equal(overlayAliasNetwork('abc123', overlayAlias('abc123', NET)), NET);
     assert.equal(overlayAliasNetwork('def456', overlayAlias('abc123', NET)), null);
     assert.equal(overlayAliasNetwork('abc123', undefined), null);
     assert.equal(overlayAliasNetwork('abc123', 'skt-abc123:overlay:../x'), null);
   });
 
-  test('a network is built as a bridge with a fixed MAC and a nolearning proxy VXLAN port, MTU 1450; built, it plans nothing', () => {
-    assert.deepEqual(planOverlayNetwork({ bridge: null, vxlan: null }, spec), {
+  test("a network is built as a nolearning proxy VXLAN device with the node's macvlan port on it (fixed MAC), MTU 1450; built, it plans nothing", () => {
+    assert.deepEqual(planOverlayNetwork({ port: null, vxlan: null }, spec), {
       lines: [
-        'link add sktbr01234567 mtu 1450 address 02:42:0a:00:01:01 type bridge',
-        'link set dev sktbr01234567 alias skt-abc123:overlay:net1',
         'link add sktvx01234567 mtu 1450 type vxlan id 4097 dstport 4789 local 10.99.0.1 nolearning proxy',
         'link set dev sktvx01234567 alias skt-abc123:overlay:net1',
-        'link set dev sktvx01234567 master sktbr01234567',
         'link set dev sktvx01234567 up',
-        'link set dev sktbr01234567 up',
+        'link add link sktvx01234567 name sktov01234567 mtu 1450 address 02:42:0a:00:01:01 type macvlan mode bridge',
+        'link set dev sktov01234567 alias skt-abc123:overlay:net1',
+        'link set dev sktov01234567 up',
       ],
       vxlanCreated: true,
     });
     assert.deepEqual(planOverlayNetwork(built(spec), spec), { lines: [], vxlanCreated: false });
     const down = built(spec);
-    down.bridge.flags = ['BROADCAST'];
-    down.bridge.address = '06:00:00:00:00:01';
+    down.port.flags = ['BROADCAST'];
+    down.port.address = '06:00:00:00:00:01';
     assert.deepEqual(planOverlayNetwork(down, spec).lines, [
-      'link set dev sktbr01234567 address 02:42:0a:00:01:01',
-      'link set dev sktbr01234567 up',
+      'link set dev sktov01234567 address 02:42:0a:00:01:01',
+      'link set dev sktov01234567 up',
+    ]);
+  });
+
+  test('a port that is not a bridge-mode macvlan on the VXLAN device (a bridge from an older swarmd) is replaced', () => {
+    const old = { ...built(spec), port: link({ ifname: spec.port, linkinfo: { info_kind: 'bridge' } }) };
+    const plan = planOverlayNetwork(old, spec);
+    assert.equal(plan.vxlanCreated, false);
+    assert.deepEqual(plan.lines.slice(0, 2), [
+      'link del dev sktov01234567',
+      'link add link sktvx01234567 name sktov01234567 mtu 1450 address 02:42:0a:00:01:01 type macvlan mode bridge',
     ]);
   });
 
   test('a VXLAN device bound to another underlay address or VNI is replaced; a foreign device under our name is refused', () => {
     const moved = planOverlayNetwork(built(spec), { ...spec, underlay: '10.99.0.7' });
     assert.equal(moved.vxlanCreated, true);
-    assert.deepEqual(moved.lines.slice(0, 2), [
+    // The port goes first (deleting the VXLAN device would take it along) and is made again on the new one.
+    assert.deepEqual(moved.lines.slice(0, 3), [
+      'link del dev sktov01234567',
       'link del dev sktvx01234567',
       'link add sktvx01234567 mtu 1450 type vxlan id 4097 dstport 4789 local 10.99.0.7 nolearning proxy',
     ]);
-    assert.ok(moved.lines.includes('link set dev sktvx01234567 master sktbr01234567'));
+    assert.ok(
+      moved.lines.includes(
+        'link add link sktvx01234567 name sktov01234567 mtu 1450 address 02:42:0a:00:01:01 type macvlan mode bridge',
+      ),
+    );
     assert.equal(planOverlayNetwork(built(spec), { ...spec, vni: 4100 }).vxlanCreated, true);
-    const notBridge = {
-      ...built(spec),
-      bridge: link({ ifname: spec.bridge, linkinfo: { info_kind: 'veth' } }),
-    };
-    assert.throws(() => planOverlayNetwork(notBridge, spec), SwarmError);
     const notVxlan = { ...built(spec), vxlan: link({ ifname: spec.vxlan, linkinfo: { info_kind: 'veth' } }) };
     assert.throws(() => planOverlayNetwork(notVxlan, spec), SwarmError);
   });
 
-  test("a task's overlay veth is made with its task end named and placed, MAC 02:42+IP, MTU 1450, and no route", () => {
-    assert.deepEqual(renderOverlayHostSide(endpoint, { netns: 'skt-abc123-c1', bridge: 'sktbr01234567' }), [
-      'link add skt89abcdef mtu 1450 type veth peer name eth1 address 02:42:0a:00:01:03 mtu 1450 netns skt-abc123-c1',
-      'link set dev skt89abcdef master sktbr01234567',
-      'link set dev skt89abcdef up',
+  test("a task's overlay interface is a macvlan on the VXLAN device made straight into its netns, MAC 02:42+IP, MTU 1450, and no route", () => {
+    assert.deepEqual(renderOverlayHostSide(endpoint, { netns: 'skt-abc123-c1', vxlan: 'sktvx01234567' }), [
+      'link add link sktvx01234567 name eth1 netns skt-abc123-c1 mtu 1450 address 02:42:0a:00:01:03 type macvlan mode bridge',
     ]);
     assert.deepEqual(renderOverlayTaskSide(endpoint), [
       'addr add 10.0.1.3/24 dev eth1',
@@ -343,43 +348,40 @@ describe('overlay plans (no kernel)', () => {
     assert.deepEqual([...table.neigh], [['10.0.1.4', '02:42:0a:00:01:04']]);
   });
 
-  test('overlay cleanup keeps the networks of kept containers and removes only devices and veths of ours', () => {
+  test('overlay cleanup keeps the networks of kept containers and removes only devices of ours (and an older bridge)', () => {
     const tag = 'abc123';
     const kept = overlayLinkNames(tag, NET);
     const gone = overlayLinkNames(tag, NET2);
     const unnamed = overlayLinkNames(tag, 'crashedbeforealias'); // created, crash before its alias
-    const keptVeth = overlayVethName(tag, 'keep1', NET);
-    const goneVeth = overlayVethName(tag, 'gone1', NET2);
-    const strayVeth = overlayVethName(tag, 'gone1', 'crashedbeforealias');
     const plan = planOverlayLeftovers(
       tag,
       {
         links: [
-          { name: kept.bridge, master: null, alias: overlayAlias(tag, NET) },
-          { name: kept.vxlan, master: kept.bridge, alias: overlayAlias(tag, NET) },
-          { name: gone.bridge, master: null, alias: overlayAlias(tag, NET2) },
-          { name: gone.vxlan, master: gone.bridge, alias: overlayAlias(tag, NET2) },
-          { name: unnamed.bridge, master: null, alias: null },
-          { name: keptVeth, master: kept.bridge, alias: null },
-          { name: goneVeth, master: gone.bridge, alias: null },
-          { name: strayVeth, master: null, alias: null },
-          { name: 'sktbrffffffff', master: null, alias: overlayAlias('def456', NET2) }, // another owner's
-          { name: 'skt00000000', master: 'sktbrffffffff', alias: null },
-          { name: 'eth0', master: null, alias: null },
+          { name: kept.port, alias: overlayAlias(tag, NET) },
+          { name: kept.vxlan, alias: overlayAlias(tag, NET) },
+          { name: 'sktbr0a0b0c0d', alias: overlayAlias(tag, NET) }, // the bridge of an older swarmd
+          { name: gone.port, alias: overlayAlias(tag, NET2) },
+          { name: gone.vxlan, alias: overlayAlias(tag, NET2) },
+          { name: unnamed.vxlan, alias: null },
+          { name: 'sktbrffffffff', alias: overlayAlias('def456', NET2) }, // another owner's
+          { name: 'eth0', alias: null },
         ],
         endpoints: {
-          keep1: [{ networkId: NET, hostVeth: keptVeth }],
+          keep1: [{ networkId: NET, ifname: 'eth1' }],
           gone1: [
-            { networkId: NET2, hostVeth: goneVeth },
-            { networkId: 'crashedbeforealias', hostVeth: strayVeth },
+            { networkId: NET2, ifname: 'eth1' },
+            { networkId: 'crashedbeforealias', ifname: 'eth2' },
           ],
         },
       },
       new Set(['keep1']),
     );
     assert.deepEqual(plan.release, ['gone1']);
-    assert.deepEqual(plan.veths, [goneVeth, strayVeth]);
-    assert.deepEqual(plan.devices.sort(), [gone.bridge, gone.vxlan, unnamed.bridge].sort());
+    assert.deepEqual(plan.macvlans, [
+      { netns: containerNetnsName(tag, 'gone1'), ifname: 'eth1' },
+      { netns: containerNetnsName(tag, 'gone1'), ifname: 'eth2' },
+    ]);
+    assert.deepEqual(plan.devices.sort(), [gone.port, gone.vxlan, unnamed.vxlan, 'sktbr0a0b0c0d'].sort());
     assert.deepEqual(plan.networks.sort(), [NET2, 'crashedbeforealias'].sort());
   });
 });
@@ -521,17 +523,22 @@ describe('two nodes whose tasks talk over a VXLAN overlay (real kernel)', { time
   });
 
   test('the devices are as planned (ensuring again plans nothing) and the VXLAN device holds exactly the peers', async () => {
-    const { bridge, vxlan } = devA();
+    const { port, vxlan } = devA();
     const observed = await observeOverlay(devA(), hosts.a.netns);
     const specA: OverlaySpec = {
       vni: 4097,
-      bridge,
+      port,
       vxlan,
       alias: overlayAlias(ownerTag(join(stateDir, 'a')), NET),
-      bridgeMac: '02:42:0a:00:01:01',
+      portMac: '02:42:0a:00:01:01',
       underlay: hosts.a.underlay,
     };
     assert.deepEqual(planOverlayNetwork(observed, specA), { lines: [], vxlanCreated: false });
+    // The task's interface is a bridge-mode macvlan on the VXLAN device.
+    const eth1 = await ipJson(['-d', 'link', 'show', 'dev', 'eth1'], await taskNetns(netA, idA));
+    assert.ok(Array.isArray(eth1));
+    assert.equal(eth1[0].linkinfo?.info_kind, 'macvlan');
+    assert.equal(eth1[0].linkinfo?.info_data?.mode, 'bridge');
     const table = await observePeerTable(vxlan, hosts.a.netns);
     assert.deepEqual([...(table?.fdb ?? [])], [['02:42:0a:00:01:03', hosts.b.underlay]]);
     assert.deepEqual([...(table?.neigh ?? [])], [[TASK_B_IP, '02:42:0a:00:01:03']]);
@@ -570,6 +577,24 @@ describe('two nodes whose tasks talk over a VXLAN overlay (real kernel)', { time
     assert.ok(await pings(nsA, TASK_B_IP, 3));
   });
 
+  test("a new underlay address rebuilds the VXLAN device and makes the surviving task's interface again", async () => {
+    const moved = '10.214.0.11';
+    await run('ip', ['-n', hosts.a.netns, 'addr', 'add', `${moved}/24`, 'dev', 'eth0']);
+    try {
+      await netA.setUnderlayAddress(moved);
+      await providerB.setNetworkPeers(NET, [{ ip: TASK_A_IP, nodeAddr: moved }]);
+      const nsA = await taskNetns(netA, idA);
+      const eth1 = await ipJson(['-4', 'addr', 'show', 'dev', 'eth1'], nsA);
+      assert.ok(Array.isArray(eth1) && eth1.length === 1, 'eth1 is there again');
+      assert.ok(await pings(nsA, TASK_B_IP, 3), 'A reaches B from its new address');
+    } finally {
+      await netA.setUnderlayAddress(hosts.a.underlay);
+      await providerB.setNetworkPeers(NET, [{ ip: TASK_A_IP, nodeAddr: hosts.a.underlay }]);
+      await run('ip', ['-n', hosts.a.netns, 'addr', 'del', `${moved}/24`, 'dev', 'eth0']);
+    }
+    assert.ok(await pings(await taskNetns(netA, idA), TASK_B_IP, 3));
+  });
+
   test("crash cleanup removes the overlays no surviving task needs, and nothing of another owner's", async () => {
     const idC = newId();
     const c = await providerB.prepareNetwork(idC, overlayTask([onNet2('10.0.2.5/24'), onNet('10.0.1.5/24')]));
@@ -582,7 +607,7 @@ describe('two nodes whose tasks talk over a VXLAN overlay (real kernel)', { time
     const net2 = overlayLinkNames(ownerTag(join(stateDir, 'b')), NET2);
     const foreign = overlayLinkNames(ownerTag(join(stateDir, 'elsewhere')), NET2);
     await run('ip', ['-n', hosts.b.netns, '-batch', '-'], {
-      input: `link add ${foreign.bridge} type bridge\nlink set dev ${foreign.bridge} alias ${overlayAlias('ffffff', NET2)}\n`,
+      input: `link add ${foreign.port} type bridge\nlink set dev ${foreign.port} alias ${overlayAlias('ffffff', NET2)}\n`,
     });
     assert.ok((await linkNames(hosts.b.netns)).includes(net2.vxlan));
 
@@ -591,17 +616,16 @@ describe('two nodes whose tasks talk over a VXLAN overlay (real kernel)', { time
     nets.push(restarted);
     await restarted.cleanupLeftovers({ keep: new Set([idB]) });
     const links = await linkNames(hosts.b.netns);
-    assert.ok(!links.includes(net2.bridge) && !links.includes(net2.vxlan), 'the unused network is gone');
-    assert.ok(!links.some((l) => cAttachment?.overlays?.some((e) => e.hostVeth === l)), "C's veths are gone");
-    assert.ok(links.includes(devB().bridge) && links.includes(devB().vxlan), "B's network stays");
-    assert.ok(links.includes(foreign.bridge), "another owner's device is left alone");
+    assert.ok(!links.includes(net2.port) && !links.includes(net2.vxlan), 'the unused network is gone');
+    assert.ok(links.includes(devB().port) && links.includes(devB().vxlan), "B's network stays");
+    assert.ok(links.includes(foreign.port), "another owner's device is left alone");
     assert.ok(!existsSync(netnsPath(cAttachment?.netns ?? 'x')));
     assert.equal(await restarted.attachment(idC), null);
     assert.ok(await pings(await taskNetns(netA, idA), TASK_B_IP, 3), 'the kept task is still reachable');
-    await run('ip', ['-n', hosts.b.netns, 'link', 'del', foreign.bridge]);
+    await run('ip', ['-n', hosts.b.netns, 'link', 'del', foreign.port]);
   });
 
-  test('the last local task leaving takes the bridge and the VXLAN device with it', async () => {
+  test("the last local task leaving takes the VXLAN device and the node's port with it", async () => {
     await providerA.releaseNetwork(idA);
     await providerB.releaseNetwork(idB);
     for (const [h, dev] of [
@@ -609,7 +633,7 @@ describe('two nodes whose tasks talk over a VXLAN overlay (real kernel)', { time
       [hosts.b, devB()],
     ] as const) {
       const links = await linkNames(h.netns);
-      assert.ok(!links.includes(dev.bridge) && !links.includes(dev.vxlan), `${h.netns}: ${links.join(' ')}`);
+      assert.ok(!links.includes(dev.port) && !links.includes(dev.vxlan), `${h.netns}: ${links.join(' ')}`);
       assert.deepEqual(
         links.filter((l) => l !== 'lo' && l !== 'eth0' && l !== 'sktgw0'),
         [],
