@@ -34,8 +34,8 @@ import { type ClusterBackend, type ControlApis, clusterRoutes } from '../enginea
 import { containerRoutes } from '../engineapi/containers.js';
 import { imageRoutes } from '../engineapi/images.js';
 import { logRoutes } from '../engineapi/logs.js';
-import type { LocalEndpoint } from '../engineapi/networks.js';
-import { networkRoutes } from '../engineapi/networks.js';
+import type { LocalEndpoint, VerboseService } from '../engineapi/networks.js';
+import { networkRoutes, networkServices } from '../engineapi/networks.js';
 import type { Route } from '../engineapi/router.js';
 import { EngineServer } from '../engineapi/server.js';
 import { SWARMD_VERSION, type SystemBackend, systemRoutes } from '../engineapi/system.js';
@@ -1170,6 +1170,12 @@ export class Daemon implements ClusterBackend, SystemBackend {
       .filter((n) => (ingress ? n.IngressAddress !== undefined : onIt.has(n.ID)) && n.Status.Addr)
       .map((n) => ({ Name: n.Description?.Hostname ?? n.ID, IP: n.Status.Addr ?? '' }))
       .sort((a, b) => (a.Name < b.Name ? -1 : a.Name > b.Name ? 1 : 0));
+  }
+
+  networkServices(networkId: string): Record<string, VerboseService> {
+    const cache = this.manager?.cache;
+    if (!cache) return {};
+    return networkServices(networkId, cache.list('service'), cache.list('task'), cache.list('node'));
   }
 
   // ---- SystemBackend ----

@@ -4,7 +4,7 @@
 // on a worker only the local ones are listed, and creating an overlay network answers Docker's 503.
 import { createHash } from 'node:crypto';
 import { SwarmError } from '../api/errors.js';
-import type { Network } from '../api/types.js';
+import type { Network, Node, Service, Task } from '../api/types.js';
 import {
   LOCAL_NETWORK_NAMES,
   type NetworkView,
@@ -23,6 +23,77 @@ export interface NetworkBackend {
   localEndpoints?(networkId: string): Record<string, LocalEndpoint>;
   /** The nodes that have the network (a task on it, or every node for ingress). */
   networkPeers?(networkId: string): { Name: string; IP: string }[];
+  /** `inspect --verbose`: the services on the network and their running tasks (managers). */
+  networkServices?(networkId: string): Record<string, VerboseService>;
+}
+
+/** A service on a network as `docker network inspect --verbose` shows it under Services. */
+export interface VerboseService {
+  /** Its VIP on the network (no prefix); "" in dnsrr mode. */
+  VIP: string;
+  /** The ports it publishes through the routing mesh (on ingress). */
+  Ports: string[];
+  LocalLBIndex: number;
+  Tasks: { Name: string; EndpointID: string; EndpointIP: string; Info: { 'Host IP': string } }[];
+}
+
+const stripPrefix = (cidr: string) => cidr.replace(/\/\d+$/, '');
+
+/**
+ * Docker's verbose Services of a network (pure): every service attached to it (by VIP or spec),
+ * keyed by name, with its VIP, its mesh ports (ingress) and its running tasks: container name,
+ * address on the network and the underlay address of the node running it. Docker fills this from
+ * the gossip of the node asked; a manager here knows the whole cluster, so it lists every task.
+ */
+export function networkServices(
+  networkId: string,
+  services: readonly Service[],
+  tasks: readonly Task[],
+  nodes: readonly Node[],
+): Record<string, VerboseService> {
+  const hostIp = new Map(nodes.map((n) => [n.ID, n.Status.Addr ?? '']));
+  const out: Record<string, VerboseService> = {};
+  for (const svc of [...services].sort((a, b) => (a.Spec.Name ?? '').localeCompare(b.Spec.Name ?? ''))) {
+    const name = svc.Spec.Name ?? svc.ID;
+    const vip = svc.Endpoint?.VirtualIPs?.find((v) => v.NetworkID === networkId);
+    const onIt =
+      vip !== undefined ||
+      (svc.Spec.TaskTemplate.Networks ?? svc.Spec.Networks ?? []).some((n) => n.Target === networkId);
+    if (!onIt) continue;
+    const ingress = tasks.some(
+      (t) =>
+        t.ServiceID === svc.ID &&
+        t.NetworksAttachments?.some((a) => a.Network.ID === networkId && a.Network.Spec.Ingress === true),
+    );
+    const ports = ingress
+      ? (svc.Endpoint?.Ports ?? [])
+          .filter((p) => (p.PublishMode ?? 'ingress') === 'ingress')
+          .map((p) => `Target: ${p.TargetPort ?? 0}, Publish: ${p.PublishedPort ?? 0}`)
+      : [];
+    const running = tasks
+      .filter((t) => t.ServiceID === svc.ID && t.Status.State === 'running' && t.DesiredState === 'running')
+      .flatMap((t) => {
+        const addr = t.NetworksAttachments?.find((a) => a.Network.ID === networkId)?.Addresses[0];
+        if (addr === undefined) return [];
+        const middle = t.Slot !== undefined && t.Slot > 0 ? String(t.Slot) : (t.NodeID ?? '');
+        return [
+          {
+            Name: `${name}.${middle}.${t.ID}`,
+            EndpointID: '',
+            EndpointIP: stripPrefix(addr),
+            Info: { 'Host IP': hostIp.get(t.NodeID ?? '') ?? '' },
+          },
+        ];
+      })
+      .sort((a, b) => a.Name.localeCompare(b.Name));
+    out[name] = {
+      VIP: vip ? stripPrefix(vip.Addr) : '',
+      Ports: ports,
+      LocalLBIndex: 0,
+      Tasks: running,
+    };
+  }
+  return out;
 }
 
 /** A container on a network as `docker network inspect` shows it under Containers. */
@@ -176,7 +247,7 @@ export function networkRoutes(backend: NetworkBackend): Route[] {
       method: 'GET',
       path: '/networks/:id',
       // A swarm network shows this node's containers on it and the nodes that have it (Docker's
-      // Peers); `verbose` is accepted, but per-service endpoints are not listed.
+      // Peers); with `verbose`, its services with their VIPs and tasks (Docker's Services).
       handler: ({ res, params, query }) => {
         const found = find(params.id ?? '', query.get('scope') ?? '');
         if ('local' in found) return sendJSON(res, 200, found.local);
@@ -186,6 +257,9 @@ export function networkRoutes(backend: NetworkBackend): Route[] {
           ...publicNetwork(found.swarm),
           Containers: backend.localEndpoints?.(id) ?? {},
           ...(peers.length > 0 ? { Peers: peers } : {}),
+          ...(query.get('verbose') === 'true' || query.get('verbose') === '1'
+            ? { Services: backend.networkServices?.(id) ?? {} }
+            : {}),
         });
       },
     },

@@ -107,6 +107,39 @@ describe('overlay networks across hosts', { timeout: 300_000 }, () => {
     assert.deepEqual(peers, cluster.hosts.map((h) => h.ip).sort(), 'api runs on all three nodes');
   });
 
+  it('network inspect --verbose lists the services on the network with their VIP and running tasks', async () => {
+    const r = await docker(manager, [
+      'network',
+      'inspect',
+      '--verbose',
+      '-f',
+      '{{json .Services}}',
+      'skynet',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    type Services = Record<
+      string,
+      { VIP: string; Tasks: { Name: string; EndpointIP: string; Info: Record<string, string> }[] }
+    >;
+    const services = JSON.parse(r.stdout) as Services;
+    const api = services.api;
+    assert.ok(api, `api is listed: ${r.stdout}`);
+    assert.match(api.VIP, /^10\.0\.\d+\.\d+$/);
+    assert.equal(api.Tasks.length, 3);
+    for (const t of api.Tasks) {
+      assert.match(t.Name, /^api\.[1-3]\.[a-z0-9]+$/);
+      assert.match(t.EndpointIP, /^10\.0\.\d+\.\d+$/);
+    }
+    assert.deepEqual(
+      api.Tasks.map((t) => t.Info['Host IP']).sort(),
+      cluster.hosts.map((h) => h.ip).sort(),
+      'one task on each node',
+    );
+    assert.ok(services.client, 'the client service is listed too');
+    const plain = await docker(manager, ['network', 'inspect', '-f', '{{json .Services}}', 'skynet']);
+    assert.equal(plain.stdout.trim(), 'null', 'without --verbose there are no Services');
+  });
+
   it('requests to http://api reach all three tasks through the VIP, across hosts', async () => {
     const seen = new Set<string>();
     for (let i = 0; i < 12; i++) {
