@@ -54,6 +54,7 @@ export class ServiceDiscovery {
   remove(containerId: string): void {
     this.endpoints.delete(containerId);
     this.applied.delete(containerId);
+    this.dns?.setClients(this.clients());
   }
 
   close(): void {
@@ -67,6 +68,8 @@ export class ServiceDiscovery {
       .then(async () => {
         const dnsAddr = await this.dnsAddr();
         await this.ensureDns(dnsAddr);
+        // Before any rule sends a task's queries here: the DNS knows every client first.
+        this.dns?.setClients(this.clients());
         for (const id of ids) {
           const e = this.endpoints.get(id);
           if (!e) continue;
@@ -88,15 +91,15 @@ export class ServiceDiscovery {
 
   private async ensureDns(address: string): Promise<void> {
     if (this.dns) return;
-    const dns = new EmbeddedDns({
-      address,
-      viewsOf: (clientIp) => {
-        for (const e of this.endpoints.values()) if (e.gatewayIp === clientIp) return this.viewsOf(e);
-        return undefined;
-      },
-      upstream: this.upstream,
-    });
+    const dns = new EmbeddedDns({ address, upstream: this.upstream });
     await dns.start();
     this.dns = dns;
+  }
+
+  /** The DNS's table: each local task (by its gateway address) and the networks it is on. */
+  private clients(): Record<string, NetworkView[]> {
+    const out: Record<string, NetworkView[]> = {};
+    for (const e of this.endpoints.values()) out[e.gatewayIp] = this.viewsOf(e);
+    return out;
   }
 }

@@ -2,10 +2,11 @@
 // with others. `resolveName` decides (pure): a service name or alias gives its VIP (vip mode) or its
 // running tasks' addresses (dnsrr), `tasks.NAME` the running tasks' addresses, a task name
 // (`svc.slot.id`) its address; names of networks the task is not on are not seen. Anything else is
-// forwarded to the host's resolvers. `EmbeddedDns` is the UDP shell: one socket per node on the
-// gateway bridge address, which each task's 127.0.0.11:53 is DNATed to (rules.ts); the client is
-// known by its source address.
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+// forwarded to the host's resolvers. `EmbeddedDns` is the shell: one UDP socket per node on the
+// gateway bridge address, which each task's 127.0.0.11:53 is DNATed to (service-rules.ts); the
+// client is known by its source address. The socket lives in a worker thread (dns-worker.ts) with
+// the table of clients and their networks, so an answer never waits for swarmd's main event loop.
+import { Worker } from 'node:worker_threads';
 import dnsPacket from 'dns-packet';
 import type { NetworkView } from '../agent/session.js';
 import { createLogger } from '../lib/log.js';
@@ -14,7 +15,6 @@ const log = createLogger({ component: 'dns' });
 
 /** Docker's TTL for service records. */
 export const RECORD_TTL = 600;
-const FORWARD_TIMEOUT_MS = 2000;
 
 /** A name's addresses on the given networks, or undefined when none of them knows it. */
 export function resolveName(name: string, views: readonly NetworkView[]): string[] | undefined {
@@ -42,9 +42,9 @@ export function resolveName(name: string, views: readonly NetworkView[]): string
   return known ? [...new Set(out)] : undefined;
 }
 
-type Packet = ReturnType<typeof dnsPacket.decode>;
-const NXDOMAIN = 3;
-const SERVFAIL = 2;
+export type Packet = ReturnType<typeof dnsPacket.decode>;
+export const NXDOMAIN = 3;
+export const SERVFAIL = 2;
 
 /** The answer to a query for swarm names, or undefined to forward it. Pure. */
 export function answerQuery(query: Packet, views: readonly NetworkView[]): Buffer | undefined {
@@ -71,7 +71,7 @@ export function answerQuery(query: Packet, views: readonly NetworkView[]): Buffe
   });
 }
 
-function errorAnswer(query: Packet, rcode: number): Buffer {
+export function errorAnswer(query: Packet, rcode: number): Buffer {
   return dnsPacket.encode({
     type: 'response',
     id: query.id,
@@ -80,87 +80,70 @@ function errorAnswer(query: Packet, rcode: number): Buffer {
   });
 }
 
+/** Messages from swarmd's main thread to the DNS worker. */
+export type ToDnsWorker =
+  | { type: 'clients'; clients: Record<string, NetworkView[]> }
+  | { type: 'upstream'; servers: string[] };
+
+/** Messages from the DNS worker: bound (or not), or asking for the host's resolvers. */
+export type FromDnsWorker =
+  | { type: 'listening' }
+  | { type: 'failed'; message: string }
+  | { type: 'upstream?' }
+  | { type: 'log'; level: 'warn'; msg: string; err: string };
+
 export interface EmbeddedDnsOptions {
   /** The node's gateway bridge address the tasks' 127.0.0.11 is DNATed to. */
   address: string;
   port?: number;
-  /** The networks a client (by its gateway address) is on; undefined for an unknown client. */
-  viewsOf: (clientIp: string) => NetworkView[] | undefined;
-  /** Where other names go (the host's resolvers). */
+  /** Where other names go (the host's resolvers); asked again every few seconds. */
   upstream: () => Promise<string[]>;
 }
 
 export class EmbeddedDns {
-  private socket: Socket | undefined;
+  private worker: Worker | undefined;
 
   constructor(private readonly o: EmbeddedDnsOptions) {}
 
   async start(): Promise<void> {
-    const socket = createSocket({ type: 'udp4', reuseAddr: true });
-    socket.on('message', (msg, rinfo) => void this.onMessage(msg, rinfo));
-    socket.on('error', (e) => log.warn('embedded DNS socket error', { err: e }));
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.bind(this.o.port ?? 53, this.o.address, () => {
-        socket.off('error', reject);
-        resolve();
-      });
+    const port = this.o.port ?? 53;
+    const worker = new Worker(new URL('./dns-worker.js', import.meta.url), {
+      workerData: { address: this.o.address, port },
     });
-    this.socket = socket;
-    log.info('embedded DNS listening', { addr: this.o.address, port: this.o.port ?? 53 });
+    worker.on('message', (m: FromDnsWorker) => {
+      if (m.type === 'upstream?')
+        void this.o
+          .upstream()
+          .catch(() => [])
+          .then((servers) => worker.postMessage({ type: 'upstream', servers } satisfies ToDnsWorker));
+      else if (m.type === 'log') log.warn(m.msg, { err: m.err });
+    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        worker.on('message', (m: FromDnsWorker) => {
+          if (m.type === 'listening') resolve();
+          if (m.type === 'failed')
+            reject(new Error(`embedded DNS on ${this.o.address}:${port}: ${m.message}`));
+        });
+        worker.once('error', reject);
+        worker.once('exit', (code) => reject(new Error(`embedded DNS worker exited (${code})`)));
+      });
+    } catch (e) {
+      await worker.terminate();
+      throw e;
+    }
+    worker.on('error', (e) => log.warn('embedded DNS worker failed', { err: e }));
+    this.worker = worker;
+    log.info('embedded DNS listening', { addr: this.o.address, port });
+  }
+
+  /** Every client (by its gateway address) and the networks it is on; replaces the table. */
+  setClients(clients: Record<string, NetworkView[]>): void {
+    this.worker?.postMessage({ type: 'clients', clients } satisfies ToDnsWorker);
   }
 
   close(): void {
-    this.socket?.close();
-    this.socket = undefined;
+    void this.worker?.terminate();
+    this.worker = undefined;
   }
-
-  private async onMessage(msg: Buffer, rinfo: RemoteInfo): Promise<void> {
-    let query: Packet;
-    try {
-      query = dnsPacket.decode(msg);
-    } catch {
-      return; // not DNS: dropped, as a resolver does
-    }
-    const views = this.o.viewsOf(rinfo.address);
-    const local = views && answerQuery(query, views);
-    const reply = local ?? (await this.forward(msg).catch(() => errorAnswer(query, SERVFAIL)));
-    this.socket?.send(reply, rinfo.port, rinfo.address);
-  }
-
-  /** Asks the host's resolvers in turn; NXDOMAIN when there is none. */
-  private async forward(msg: Buffer): Promise<Buffer> {
-    const servers = await this.o.upstream();
-    if (servers.length === 0) return errorAnswer(dnsPacket.decode(msg), NXDOMAIN);
-    let lastError: unknown;
-    for (const server of servers) {
-      try {
-        return await udpExchange(server, msg);
-      } catch (e) {
-        lastError = e;
-      }
-    }
-    throw lastError;
-  }
-}
-
-function udpExchange(server: string, msg: Buffer): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const s = createSocket('udp4');
-    const timer = setTimeout(() => {
-      s.close();
-      reject(new Error(`no answer from ${server}`));
-    }, FORWARD_TIMEOUT_MS);
-    s.on('message', (reply) => {
-      clearTimeout(timer);
-      s.close();
-      resolve(reply);
-    });
-    s.on('error', (e) => {
-      clearTimeout(timer);
-      s.close();
-      reject(e);
-    });
-    s.send(msg, 53, server);
-  });
 }

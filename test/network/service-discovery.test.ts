@@ -1,12 +1,14 @@
 // Service discovery, the pure parts: which names the embedded DNS answers for a task (its networks
 // only; VIP or task addresses; tasks.NAME; aliases; task names) and the per-task nft table (DNS
-// redirect and VIP balancing), checked by nft itself without applying it.
+// redirect and VIP balancing), checked by nft itself without applying it; and the DNS worker's
+// socket on loopback.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { test } from 'node:test';
 import dnsPacket from 'dns-packet';
 import type { NetworkView } from '../../src/agent/session.js';
-import { answerQuery, resolveName } from '../../src/network/dns.js';
+import { answerQuery, EmbeddedDns, resolveName } from '../../src/network/dns.js';
 import { renderTaskServiceRules, vipsOf } from '../../src/network/service-rules.js';
 
 const skynet: NetworkView = {
@@ -71,4 +73,54 @@ test('per-task rules: DNS redirect, one balancing chain per VIP with tasks; nft 
   const body = script.split('\n').slice(2).join('\n');
   const r = spawnSync('nft', ['-c', '-f', '-'], { input: body });
   assert.equal(r.status, 0, r.stderr.toString());
+});
+
+test('the embedded DNS worker answers its clients from the table it is sent, and forwards the rest (here: no resolver, NXDOMAIN)', async () => {
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  let asked = 0;
+  const dns = new EmbeddedDns({
+    address: '127.0.0.1',
+    port,
+    upstream: async () => {
+      asked++;
+      return [];
+    },
+  });
+  await dns.start();
+  const ask = async (from: string, name: string) => {
+    const s = createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, from, r));
+    try {
+      return await new Promise<ReturnType<typeof dnsPacket.decode>>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('no answer')), 2000);
+        s.on('message', (m) => {
+          clearTimeout(t);
+          resolve(dnsPacket.decode(m));
+        });
+        s.send(
+          dnsPacket.encode({ type: 'query', id: 7, questions: [{ type: 'A', name }] }),
+          port,
+          '127.0.0.1',
+        );
+      });
+    } finally {
+      s.close();
+    }
+  };
+  try {
+    dns.setClients({ '127.0.0.1': [skynet] });
+    const known = await ask('127.0.0.1', 'api');
+    assert.deepEqual(
+      known.answers?.map((a) => (a as { data: string }).data),
+      ['10.0.1.2'],
+    );
+    // A source the table does not list sees no swarm name: forwarded, and no resolver is known.
+    const stranger = await ask('127.0.0.2', 'api');
+    assert.equal((stranger.flags ?? 0) & 0xf, 3, 'NXDOMAIN');
+    assert.equal(asked, 1);
+    dns.setClients({});
+    assert.equal(((await ask('127.0.0.1', 'api')).flags ?? 0) & 0xf, 3, 'a client taken out is a stranger');
+  } finally {
+    dns.close();
+  }
 });
