@@ -58,9 +58,10 @@ export interface ServiceRecord {
 export interface NetworkView {
   peers: NetworkPeer[];
   services: ServiceRecord[];
-  /** The network's VXLAN ID and gateway, to build its devices without a local task (ingress). */
+  /** The network's VXLAN ID, gateway and MTU, to build its devices without a local task (ingress). */
   vni?: number;
   gateway?: string;
+  mtu?: number;
   /** This node's own address on the network ("a.b.c.d/len"): the ingress network's, for the mesh. */
   self?: string;
 }

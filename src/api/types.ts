@@ -456,6 +456,8 @@ export type Cluster = z.infer<typeof ClusterSchema>;
 
 /** Docker's driver option carrying an overlay network's VXLAN IDs, one per subnet ("4097"). */
 export const VXLANID_LIST_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
+/** Docker's option for an overlay network's MTU (`--opt com.docker.network.driver.mtu=1400`). */
+export const MTU_OPTION = 'com.docker.network.driver.mtu';
 
 export const IPAMConfigSchema = z.object({
   Subnet: z.string(),

@@ -222,7 +222,12 @@ export class Daemon implements ClusterBackend, SystemBackend {
       // The node's own ingress endpoint first: the mesh's peers go on its devices.
       const [id, v] = mesh ?? [];
       if (id && v?.self && v.vni !== undefined && v.gateway)
-        await this.network.setNodeEndpoint(id, { vni: v.vni, gateway: v.gateway, address: v.self });
+        await this.network.setNodeEndpoint(id, {
+          vni: v.vni,
+          gateway: v.gateway,
+          mtu: v.mtu,
+          address: v.self,
+        });
       else if (before) await this.network.setNodeEndpoint(before.networkId, undefined);
       for (const [id, view] of Object.entries(views))
         await this.networkProvider.setNetworkPeers(id, view.peers);

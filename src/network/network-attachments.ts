@@ -3,6 +3,7 @@
 import { isIPv4 } from 'node:net';
 import { z } from 'zod';
 import { invalidArgument } from '../api/errors.js';
+import { MTU_OPTION } from '../api/types.js';
 import { intToIp, parseSubnet } from './ipv4.js';
 import { checkNetworkId } from './names.js';
 
@@ -10,6 +11,9 @@ import { checkNetworkId } from './names.js';
 const VXLAN_ID_OPTION = 'com.docker.network.driver.overlay.vxlanid_list';
 
 const MAX_VNI = 2 ** 24 - 1;
+
+/** Without Docker's MTU option an overlay has 1500 less VXLAN's 50 bytes. */
+export const DEFAULT_OVERLAY_MTU = 1450;
 
 /** The fields of one `NetworkAttachment` this module reads (others are ignored). */
 const networkAttachmentSchema = z.object({
@@ -44,6 +48,8 @@ export const overlayNetworkRequestSchema = z.object({
   prefixLength: z.number().int().min(8).max(30),
   /** `--internal`: the network has no way out of the swarm. */
   internal: z.boolean().default(false),
+  /** The MTU of the network's devices and task interfaces. */
+  mtu: z.number().int().min(576).max(8950).default(DEFAULT_OVERLAY_MTU),
 });
 export type OverlayNetworkRequest = z.infer<typeof overlayNetworkRequestSchema>;
 
@@ -80,6 +86,11 @@ export function overlayNetworksOf(task: unknown): OverlayNetworkRequest[] {
     );
     const gateway = config?.Gateway || intToIp(subnet.gateway);
     if (!isIPv4(gateway)) throw invalidArgument(`network ${Spec.Name}: invalid gateway ${gateway}`);
+    const mtuOption = DriverState.Options?.[MTU_OPTION];
+    const mtu = mtuOption === undefined || mtuOption === '' ? DEFAULT_OVERLAY_MTU : Number(mtuOption);
+    if (!Number.isInteger(mtu) || mtu < 576 || mtu > 8950) {
+      throw invalidArgument(`network ${Spec.Name}: invalid ${MTU_OPTION} ${JSON.stringify(mtuOption)}`);
+    }
     return {
       networkId: ID,
       name: Spec.Name,
@@ -88,6 +99,7 @@ export function overlayNetworksOf(task: unknown): OverlayNetworkRequest[] {
       ip,
       prefixLength: subnet.prefixLength,
       internal: Spec.Internal === true,
+      mtu,
     };
   });
 }

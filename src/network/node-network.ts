@@ -206,7 +206,7 @@ export class NodeNetwork {
   /** The node's own address on an overlay (the routing mesh's ingress), see NodeOverlays.setNodeEndpoint. */
   setNodeEndpoint(
     networkId: string,
-    endpoint: { vni: number; gateway: string; address: string } | undefined,
+    endpoint: { vni: number; gateway: string; mtu?: number; address: string } | undefined,
   ): Promise<void> {
     return this.overlays.setNodeEndpoint(networkId, endpoint);
   }
@@ -491,6 +491,7 @@ export class NodeNetwork {
         ip: e.ip,
         prefixLength: e.prefixLength,
         mac: e.mac,
+        mtu: e.mtu,
       })),
     };
   }

@@ -12,7 +12,7 @@ import { createLogger } from '../lib/log.js';
 import { type OverlayLeftoverPlan, planOverlayLeftovers } from './cleanup.js';
 import { macForIp } from './ipv4.js';
 import { checkNetworkId, containerNetnsName, netnsPath, overlayAlias, overlayLinkNames } from './names.js';
-import type { OverlayNetworkRequest } from './network-attachments.js';
+import { DEFAULT_OVERLAY_MTU, type OverlayNetworkRequest } from './network-attachments.js';
 import {
   EMPTY_PEER_TABLE,
   ensureOverlayNetwork,
@@ -37,6 +37,8 @@ const overlayEndpointRecordSchema = z.object({
   ip: z.string(),
   prefixLength: z.number().int(),
   mac: z.string(),
+  /** Absent in records of an older swarmd: the default. */
+  mtu: z.number().int().default(DEFAULT_OVERLAY_MTU),
 });
 export type OverlayEndpointRecord = z.infer<typeof overlayEndpointRecordSchema>;
 
@@ -47,7 +49,7 @@ const endpointsFileSchema = z.object({
 type EndpointsFile = z.infer<typeof endpointsFileSchema>;
 
 /** What is needed to build a network's devices (the rest comes from the node). */
-type NetworkShape = Pick<OverlayEndpointRecord, 'vni' | 'gateway'>;
+type NetworkShape = Pick<OverlayEndpointRecord, 'vni' | 'gateway' | 'mtu'>;
 
 interface LocalOverlay {
   shape: NetworkShape;
@@ -127,6 +129,7 @@ export class NodeOverlays {
         ip: n.ip,
         prefixLength: n.prefixLength,
         mac: macForIp(n.ip),
+        mtu: n.mtu,
       };
     });
   }
@@ -210,7 +213,7 @@ export class NodeOverlays {
    */
   setNodeEndpoint(
     networkId: string,
-    endpoint: (NetworkShape & { address: string }) | undefined,
+    endpoint: (Omit<NetworkShape, 'mtu'> & { mtu?: number; address: string }) | undefined,
   ): Promise<void> {
     checkNetworkId(networkId);
     return this.serialize(async () => {
@@ -233,7 +236,8 @@ export class NodeOverlays {
         }
         return;
       }
-      const { address, ...shape } = endpoint;
+      const { address, mtu, ...rest } = endpoint;
+      const shape: NetworkShape = { ...rest, mtu: mtu ?? DEFAULT_OVERLAY_MTU };
       // The port takes the MAC its address gives (02:42:<ip>): the other nodes send it frames for
       // that address to that MAC, and a macvlan only receives what is addressed to it.
       this.pinned.set(networkId, address);
@@ -330,6 +334,7 @@ export class NodeOverlays {
     const names = overlayLinkNames(this.tag, networkId);
     const spec: OverlaySpec = {
       vni: shape.vni,
+      mtu: shape.mtu,
       ...names,
       alias: overlayAlias(this.tag, networkId),
       portMac: macForIp(this.pinned.get(networkId)?.replace(/\/\d+$/, '') ?? shape.gateway),

@@ -14,13 +14,13 @@ import { observedLinkSchema } from './gateway.js';
 import { macForIp } from './ipv4.js';
 import { bridgeBatch, bridgeJson, ipBatch, ipBatchIgnoringMissing, ipJson } from './shell.js';
 
-/** 1500 less the 50 bytes of VXLAN encapsulation. */
-const OVERLAY_MTU = 1450;
 const VXLAN_PORT = 4789;
 
 /** One overlay network as this node builds it. */
 export interface OverlaySpec {
   vni: number;
+  /** Of the VXLAN device and every macvlan on it (1450 unless the network says otherwise). */
+  mtu: number;
   /** The node's own macvlan on the network. */
   port: string;
   vxlan: string;
@@ -111,19 +111,20 @@ export function planOverlayNetwork(observed: ObservedOverlay, spec: OverlaySpec)
   // `ip link add` ignores `alias`: it takes a line of its own, right after the add.
   if (kept === null) {
     lines.push(
-      `link add ${spec.vxlan} mtu ${OVERLAY_MTU} type vxlan id ${spec.vni} dstport ${VXLAN_PORT} local ${spec.underlay} nolearning proxy`,
+      `link add ${spec.vxlan} mtu ${spec.mtu} type vxlan id ${spec.vni} dstport ${VXLAN_PORT} local ${spec.underlay} nolearning proxy`,
     );
-  } else if (kept.mtu !== OVERLAY_MTU) {
-    lines.push(`link set dev ${spec.vxlan} mtu ${OVERLAY_MTU}`);
+  } else if (kept.mtu !== spec.mtu) {
+    lines.push(`link set dev ${spec.vxlan} mtu ${spec.mtu}`);
   }
   if (kept?.ifalias !== spec.alias) lines.push(`link set dev ${spec.vxlan} alias ${spec.alias}`);
   if (!kept?.flags.includes('UP')) lines.push(`link set dev ${spec.vxlan} up`);
   if (keptPort === null) {
     lines.push(
-      `link add link ${spec.vxlan} name ${spec.port} mtu ${OVERLAY_MTU} address ${spec.portMac} type macvlan mode bridge`,
+      `link add link ${spec.vxlan} name ${spec.port} mtu ${spec.mtu} address ${spec.portMac} type macvlan mode bridge`,
     );
-  } else if (keptPort.address !== spec.portMac) {
-    lines.push(`link set dev ${spec.port} address ${spec.portMac}`);
+  } else {
+    if (keptPort.address !== spec.portMac) lines.push(`link set dev ${spec.port} address ${spec.portMac}`);
+    if (keptPort.mtu !== spec.mtu) lines.push(`link set dev ${spec.port} mtu ${spec.mtu}`);
   }
   if (keptPort?.ifalias !== spec.alias) lines.push(`link set dev ${spec.port} alias ${spec.alias}`);
   if (!keptPort?.flags.includes('UP')) lines.push(`link set dev ${spec.port} up`);
@@ -139,12 +140,14 @@ export interface OverlayEndpoint {
   ip: string;
   prefixLength: number;
   mac: string;
+  /** The network's MTU (macvlans cannot exceed their VXLAN device's). */
+  mtu: number;
 }
 
 /** Host-side `ip -batch` line: the task's macvlan, made on the VXLAN device straight into its netns. */
 export function renderOverlayHostSide(e: OverlayEndpoint, a: { netns: string; vxlan: string }): string[] {
   return [
-    `link add link ${a.vxlan} name ${e.ifname} netns ${a.netns} mtu ${OVERLAY_MTU} address ${e.mac} type macvlan mode bridge`,
+    `link add link ${a.vxlan} name ${e.ifname} netns ${a.netns} mtu ${e.mtu} address ${e.mac} type macvlan mode bridge`,
   ];
 }
 

@@ -80,6 +80,7 @@ const networkViewsSchema = z.record(
       .max(65_536),
     vni: z.number().int().min(1).max(16_777_215).optional(),
     gateway: ipv4.optional(),
+    mtu: z.number().int().min(576).max(8950).optional(),
     self: z
       .string()
       .regex(/^[0-9.]+\/\d{1,2}$/)

@@ -165,7 +165,16 @@ describe('overlay networks across hosts', { timeout: 300_000 }, () => {
       'sleep',
       '3600',
     ]);
-    const net2 = await docker(manager, ['network', 'create', '-d', 'overlay', 'othernet']);
+    // othernet also carries Docker's MTU option: its task's interface takes it.
+    const net2 = await docker(manager, [
+      'network',
+      'create',
+      '-d',
+      'overlay',
+      '--opt',
+      'com.docker.network.driver.mtu=1400',
+      'othernet',
+    ]);
     assert.equal(net2.code, 0, net2.stderr);
     await create(['--name', 'hidden', '--network', 'othernet', 'busybox', 'sleep', '3600']);
     const rr = await until('2 rr tasks resolved', async () => {
@@ -177,6 +186,18 @@ describe('overlay networks across hosts', { timeout: 300_000 }, () => {
     await until('hidden running', async () => ((await running('hidden')).length === 1 ? true : undefined));
     const hidden = await inClient(['nslookup', 'hidden', '127.0.0.11']);
     assert.doesNotMatch(hidden.stdout, /Address: 10\./);
+    const [h] = await running('hidden');
+    assert.ok(h?.NodeID, 'the hidden task runs');
+    const host = await nodeHost(h.NodeID);
+    const link = await docker(host, [
+      'exec',
+      h.Status.ContainerStatus?.ContainerID ?? '',
+      'ip',
+      'link',
+      'show',
+      'eth1',
+    ]);
+    assert.match(link.stdout, /mtu 1400/, link.stdout + link.stderr);
   });
 
   it('a port published through the mesh answers on every node and reaches only running tasks', async () => {

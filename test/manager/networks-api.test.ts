@@ -224,6 +224,13 @@ describe('network create', () => {
       'INVALID_ARGUMENT',
       /encrypted overlay networks \(--opt encrypted\) are not supported yet/,
     );
+    for (const mtu of ['abc', '100', '9001', '1400.5']) {
+      await refuses(
+        networks.create(overlay('m', { Options: { 'com.docker.network.driver.mtu': mtu } })),
+        'INVALID_ARGUMENT',
+        /invalid com\.docker\.network\.driver\.mtu .*a whole number from 576 to 8950/,
+      );
+    }
     await refuses(
       networks.create(overlay('c', { ConfigOnly: true })),
       'INVALID_ARGUMENT',

@@ -87,6 +87,7 @@ function link(o: Partial<ObservedOverlayLink> & { ifname: string }): ObservedOve
 
 const spec: OverlaySpec = {
   vni: 4097,
+  mtu: 1450,
   port: 'sktov01234567',
   vxlan: 'sktvx01234567',
   alias: 'skt-abc123:overlay:net1',
@@ -124,6 +125,7 @@ const endpoint: OverlayEndpoint = {
   ip: '10.0.1.3',
   prefixLength: 24,
   mac: '02:42:0a:00:01:03',
+  mtu: 1450,
 };
 
 describe('overlay plans (no kernel)', () => {
@@ -138,6 +140,7 @@ describe('overlay plans (no kernel)', () => {
         ip: '10.0.1.3',
         prefixLength: 24,
         internal: false,
+        mtu: 1450,
       },
       {
         networkId: NET2,
@@ -147,6 +150,7 @@ describe('overlay plans (no kernel)', () => {
         ip: '10.0.2.7',
         prefixLength: 24,
         internal: false,
+        mtu: 1450,
       },
     ]);
     assert.deepEqual(overlayNetworksOf(overlayTask([])), []);
@@ -155,6 +159,26 @@ describe('overlay plans (no kernel)', () => {
     const noGateway = onNet('10.0.1.3/24');
     noGateway.Network.IPAMOptions.Configs = [{ Subnet: '10.0.1.0/24', Gateway: '' }];
     assert.equal(overlayNetworksOf(overlayTask([noGateway]))[0]?.gateway, '10.0.1.1');
+    // Docker's MTU option on the network: its devices and the task's interface take it.
+    const withMtu = (mtu: string) => {
+      const a = onNet('10.0.1.3/24');
+      const options: Record<string, string> = { ...a.Network.DriverState.Options };
+      options['com.docker.network.driver.mtu'] = mtu;
+      return { ...a, Network: { ...a.Network, DriverState: { ...a.Network.DriverState, Options: options } } };
+    };
+    assert.equal(overlayNetworksOf(overlayTask([withMtu('1400')]))[0]?.mtu, 1400);
+    assert.throws(() => overlayNetworksOf(overlayTask([withMtu('99999')])), SwarmError);
+    assert.deepEqual(
+      renderOverlayHostSide({ ...endpoint, mtu: 1400 }, { netns: 'ns', vxlan: 'sktvx01234567' }),
+      [
+        'link add link sktvx01234567 name eth1 netns ns mtu 1400 address 02:42:0a:00:01:03 type macvlan mode bridge',
+      ],
+    );
+    const lowered = planOverlayNetwork(built(spec), { ...spec, mtu: 1400 });
+    assert.deepEqual(lowered.lines, [
+      'link set dev sktvx01234567 mtu 1400',
+      'link set dev sktov01234567 mtu 1400',
+    ]);
   });
 
   test('an attachment this node cannot build is refused: another driver, no VXLAN ID, no IPv4 address', () => {
@@ -527,6 +551,7 @@ describe('two nodes whose tasks talk over a VXLAN overlay (real kernel)', { time
     const observed = await observeOverlay(devA(), hosts.a.netns);
     const specA: OverlaySpec = {
       vni: 4097,
+      mtu: 1450,
       port,
       vxlan,
       alias: overlayAlias(ownerTag(join(stateDir, 'a')), NET),

@@ -22,6 +22,7 @@ test('a whole network view survives the trip; a malformed one is refused', () =>
       ],
       vni: 4096,
       gateway: '10.0.0.1',
+      mtu: 1400,
       self: '10.0.0.2/24',
     },
   };

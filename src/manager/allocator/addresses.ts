@@ -4,7 +4,7 @@
 // not yet past RUNNING, or for as long as the service names it; the lowest free host address of
 // the subnet is given (never the network, broadcast or gateway address).
 import type { Network, NetworkAttachment, Node, Service, Task } from '../../api/types.js';
-import { taskStateIndex, VXLANID_LIST_OPTION } from '../../api/types.js';
+import { MTU_OPTION, taskStateIndex, VXLANID_LIST_OPTION } from '../../api/types.js';
 import { intToIp, parseSubnet } from '../../network/ipv4.js';
 
 const RUNNING = taskStateIndex('running');
@@ -87,7 +87,13 @@ export function attachmentNetwork(n: Network): NetworkAttachment['Network'] {
       ...(n.Ingress ? { Ingress: true } : {}),
       ...(n.Internal ? { Internal: true } : {}),
     },
-    DriverState: { Name: n.Driver, Options: { [VXLANID_LIST_OPTION]: n.Options[VXLANID_LIST_OPTION] ?? '' } },
+    DriverState: {
+      Name: n.Driver,
+      Options: {
+        [VXLANID_LIST_OPTION]: n.Options[VXLANID_LIST_OPTION] ?? '',
+        ...(n.Options[MTU_OPTION] !== undefined ? { [MTU_OPTION]: n.Options[MTU_OPTION] } : {}),
+      },
+    },
     IPAMOptions: { Driver: { Name: n.IPAM.Driver }, Configs: ipam ? [ipam] : [] },
   };
 }

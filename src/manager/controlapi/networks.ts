@@ -6,6 +6,7 @@ import { alreadyExists, failedPrecondition, invalidArgument, SwarmError } from '
 import { newId } from '../../api/ids.js';
 import {
   describeZodError,
+  MTU_OPTION,
   type Network,
   type NetworkCreateRequest,
   NetworkCreateRequestSchema,
@@ -25,6 +26,10 @@ import {
 } from '../allocator/networks.js';
 import { type Filters, matchLabels } from './filters.js';
 import type { ControlStore } from './store.js';
+
+const MIN_MTU = 576;
+/** A 9000-byte jumbo underlay less VXLAN's 50 bytes. */
+const MAX_MTU = 8950;
 
 const log = createLogger({ component: 'controlapi.networks' });
 
@@ -160,6 +165,12 @@ function checkSupported(req: NetworkCreateRequest): void {
     throw invalidArgument(
       'encrypted overlay networks (--opt encrypted) are not supported yet: traffic between nodes would go in clear; create the network without it',
     );
+  const mtu = req.Options?.[MTU_OPTION];
+  if (mtu !== undefined && !(/^\d+$/.test(mtu) && Number(mtu) >= MIN_MTU && Number(mtu) <= MAX_MTU)) {
+    throw invalidArgument(
+      `invalid ${MTU_OPTION} ${JSON.stringify(mtu)}: the MTU of an overlay network is a whole number from ${MIN_MTU} to ${MAX_MTU} (the underlay's MTU less 50 bytes of VXLAN)`,
+    );
+  }
   if (req.ConfigOnly || req.ConfigFrom?.Network) {
     throw invalidArgument('configuration-only networks (--config-only, --config-from) are not supported');
   }

@@ -5,7 +5,7 @@
 // each node its share, again after every change.
 import type { NetworkView, NetworkViews, ServiceRecord } from '../../agent/session.js';
 import type { Network, NetworkAttachment, Node, Service, Task } from '../../api/types.js';
-import { taskStateIndex, VXLANID_LIST_OPTION } from '../../api/types.js';
+import { MTU_OPTION, taskStateIndex, VXLANID_LIST_OPTION } from '../../api/types.js';
 import { keepsSource } from '../../network/publish.js';
 
 const ASSIGNED = taskStateIndex('assigned');
@@ -62,6 +62,8 @@ export function networkViewsFor(
     if (Number.isInteger(vni)) view.vni = vni;
     const gateway = ingress.IPAM.Config[0]?.Gateway;
     if (gateway) view.gateway = gateway;
+    const mtu = Number(ingress.Options[MTU_OPTION]);
+    if (ingress.Options[MTU_OPTION] !== undefined && Number.isInteger(mtu)) view.mtu = mtu;
     out[ingress.ID] = view;
     for (const n of nodes.values())
       if (n.ID !== nodeId && n.IngressAddress && n.Status.Addr && n.Status.State !== 'down')
