@@ -68,6 +68,22 @@ export interface NodeOverlaysConfig {
   hostNetns?: string;
 }
 
+/** Endpoints of other containers holding an address (on the same network) that `endpoints` take (pure). */
+export function staleHolders(
+  containers: Readonly<Record<string, readonly OverlayEndpointRecord[]>>,
+  containerId: string,
+  endpoints: readonly OverlayEndpointRecord[],
+): { containerId: string; networkId: string; ifname: string; ip: string }[] {
+  const out: { containerId: string; networkId: string; ifname: string; ip: string }[] = [];
+  for (const [id, eps] of Object.entries(containers)) {
+    if (id === containerId) continue;
+    for (const o of eps)
+      if (endpoints.some((e) => e.networkId === o.networkId && e.ip === o.ip))
+        out.push({ containerId: id, networkId: o.networkId, ifname: o.ifname, ip: o.ip });
+  }
+  return out;
+}
+
 export class NodeOverlays {
   private readonly tag: string;
   private readonly hostNetns: string | undefined;
@@ -152,8 +168,25 @@ export class NodeOverlays {
     return this.serialize(async () => {
       const state = await this.load();
       const recorded = state.containers[containerId] ?? [];
-      if (JSON.stringify(recorded) !== JSON.stringify(endpoints)) {
-        const containers = { ...state.containers, [containerId]: [...endpoints] };
+      // An address the managers give again was released by a task that has ended; its stopped
+      // container may still hold the address's interface (and MAC, which a macvlan cannot share
+      // on one VXLAN device): that interface goes, and its record with it.
+      const stale = staleHolders(state.containers, containerId, endpoints);
+      for (const h of stale) {
+        const netns = containerNetnsName(this.tag, h.containerId);
+        if (existsSync(netnsPath(netns)))
+          await ipBatchIgnoringMissing([`link del dev ${h.ifname}`], /Cannot find device/, netns).catch(
+            () => undefined,
+          );
+        logger.info("address given again: the ended task's interface is removed", { ...h });
+      }
+      if (JSON.stringify(recorded) !== JSON.stringify(endpoints) || stale.length > 0) {
+        const containers: EndpointsFile['containers'] = {};
+        for (const [id, eps] of Object.entries(state.containers)) {
+          const kept = eps.filter((e) => !stale.some((h) => h.containerId === id && h.ifname === e.ifname));
+          if (kept.length > 0) containers[id] = kept;
+        }
+        containers[containerId] = [...endpoints];
         if (endpoints.length === 0) delete containers[containerId];
         await this.save({ ...state, containers });
       }

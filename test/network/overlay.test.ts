@@ -26,6 +26,7 @@ import {
 } from '../../src/network/names.js';
 import { overlayNetworksOf } from '../../src/network/network-attachments.js';
 import { NodeNetwork } from '../../src/network/node-network.js';
+import { staleHolders } from '../../src/network/node-overlays.js';
 import {
   type ObservedOverlayLink,
   type OverlayEndpoint,
@@ -370,6 +371,33 @@ describe('overlay plans (no kernel)', () => {
     const table = parsePeerTable(fdb, neigh);
     assert.deepEqual([...table.fdb], [['02:42:0a:00:01:04', '10.99.0.3']]);
     assert.deepEqual([...table.neigh], [['10.0.1.4', '02:42:0a:00:01:04']]);
+  });
+
+  test("an address given again takes the interface of the ended task that held it (a macvlan's MAC cannot be shared)", () => {
+    const rec = (ifname: string, ip: string, networkId = NET) => ({
+      networkId,
+      networkName: 'backend',
+      vni: 4097,
+      gateway: '10.0.1.1',
+      ifname,
+      ip,
+      prefixLength: 24,
+      mac: '02:42:00:00:00:00',
+      mtu: 1450,
+    });
+    const containers = {
+      old: [rec('eth1', '10.0.1.3'), rec('eth2', '10.0.2.3', NET2)],
+      other: [rec('eth1', '10.0.1.4')],
+    };
+    assert.deepEqual(staleHolders(containers, 'new', [rec('eth1', '10.0.1.3')]), [
+      { containerId: 'old', networkId: NET, ifname: 'eth1', ip: '10.0.1.3' },
+    ]);
+    assert.deepEqual(staleHolders(containers, 'old', [rec('eth1', '10.0.1.3')]), [], 'its own is not stale');
+    assert.deepEqual(
+      staleHolders(containers, 'new', [rec('eth1', '10.0.2.3')]),
+      [],
+      'same address, other network',
+    );
   });
 
   test('overlay cleanup keeps the networks of kept containers and removes only devices of ours (and an older bridge)', () => {
