@@ -8,7 +8,7 @@ import type { Task, TaskState, TaskStatus } from '../api/types.js';
 import { writeFileAtomic } from '../ca/store.js';
 import type { Controller, Executor, ExecutorTask } from '../executor/types.js';
 import { createLogger } from '../lib/log.js';
-import type { DispatcherSession, NetworkViews, TaskStatusUpdate } from './session.js';
+import type { DispatcherSession, NetworkViews, NodePayloads, TaskStatusUpdate } from './session.js';
 import { exitOutcome, isForward, isTerminal, nextStep } from './step.js';
 
 const log = createLogger({ component: 'agent' });
@@ -20,6 +20,7 @@ export function toExecutorTask(t: Task): ExecutorTask {
     ID: t.ID,
     ServiceID: t.ServiceID,
     ServiceName: t.ServiceAnnotations?.Name ?? t.ServiceID,
+    ...(t.ServiceAnnotations?.Labels ? { ServiceLabels: t.ServiceAnnotations.Labels } : {}),
     Slot: t.Slot ?? 0,
     NodeID: t.NodeID ?? '',
     Spec: {
@@ -202,6 +203,8 @@ export interface AgentOptions {
   onAssignments?: (tasks: readonly Task[]) => void;
   /** Called with the remote endpoints of the node's overlay networks after every change. */
   onNetworks?: (peers: NetworkViews) => void;
+  /** The secrets and configs the node's tasks reference (the whole set each time). */
+  onPayloads?: (payloads: NodePayloads) => void;
 }
 
 export class Agent {
@@ -274,9 +277,12 @@ export class Agent {
     const stopTasks = this.opts.session.watchAssignments(info.sessionId, (tasks) => this.onTasks(tasks));
     const onPeers = this.opts.onNetworks;
     const stopPeers = onPeers && this.opts.session.watchNetworks?.(info.sessionId, onPeers);
+    const onPayloads = this.opts.onPayloads;
+    const stopPayloads = onPayloads && this.opts.session.watchPayloads?.(info.sessionId, onPayloads);
     this.stopWatch = () => {
       stopTasks();
       stopPeers?.();
+      stopPayloads?.();
     };
     this.scheduleHeartbeat(info.heartbeatPeriodMs);
   }

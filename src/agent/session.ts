@@ -69,6 +69,21 @@ export interface NetworkView {
 /** Network ID → its view. */
 export type NetworkViews = Record<string, NetworkView>;
 
+/** A secret's or config's payload as a node receives it. */
+export interface TaskPayload {
+  name: string;
+  /** base64 */
+  data: string;
+  /** The template driver ("golang") when the payload is a template. */
+  templating?: string;
+}
+
+/** The secrets and configs a node's tasks reference, by ID: all it holds; what drops out is forgotten. */
+export interface NodePayloads {
+  secrets: Record<string, TaskPayload>;
+  configs: Record<string, TaskPayload>;
+}
+
 /** What a node reports with each heartbeat: the TLS state it is in (Docker's node TLSInfo). */
 export interface NodeReport {
   tlsInfo?: TLSInfo;
@@ -90,6 +105,11 @@ export interface DispatcherSession {
    * Optional: a transport without it leaves the node's overlays without remote peers.
    */
   watchNetworks?(sessionId: string, onViews: (views: NetworkViews) => void): () => void;
+  /**
+   * Calls `onPayloads` with the secrets and configs the node's tasks (placed, not past RUNNING)
+   * reference, now and after every change. A node never receives one no task of its needs.
+   */
+  watchPayloads?(sessionId: string, onPayloads: (payloads: NodePayloads) => void): () => void;
   /** Records observed task states (batched by the dispatcher). Only the node's own tasks. */
   updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void>;
 }

@@ -248,6 +248,22 @@ const meta = {
   UpdatedAt: z.string(),
 };
 
+/** A secret's or config's spec. In the store `Data` is sealed with the data key (lib/sealed.ts). */
+export const PayloadSpecSchema = z.object({
+  Name: z.string(),
+  Labels: labels().optional(),
+  /** The payload, base64 (Docker's wire form); sealed in the store; a secret's is never returned. */
+  Data: z.string().optional(),
+  Driver: z.object({ Name: z.string(), Options: labels().nullish() }).nullish(),
+  Templating: z.object({ Name: z.string(), Options: labels().nullish() }).nullish(),
+});
+export type PayloadSpec = z.infer<typeof PayloadSpecSchema>;
+
+export const SecretSchema = z.object({ ...meta, Spec: PayloadSpecSchema });
+export type Secret = z.infer<typeof SecretSchema>;
+export const ConfigSchema = z.object({ ...meta, Spec: PayloadSpecSchema });
+export type Config = z.infer<typeof ConfigSchema>;
+
 export const ServiceSchema = z.object({
   ...meta,
   Spec: ServiceSpecSchema,

@@ -6,6 +6,7 @@ import { type CommandSpec, helpText, type Invocation, parseCommandLine, UsageErr
 import { ConnectError, DaemonError, EngineClient, resolveEndpoint } from './client.js';
 import { imageCommand, infoCommand, nodeCommand, swarmCommand, taskCommand } from './commands/cluster.js';
 import { networkCommand } from './commands/network.js';
+import { configCommand, secretCommand } from './commands/secret.js';
 import { type ContextualCommand, serviceCommand } from './commands/service.js';
 import { CliError, type CliIO, type CommandContext } from './context.js';
 import { SpecError } from './servicespec.js';
@@ -34,6 +35,8 @@ const COMMANDS: ContextualCommand[] = [
   swarmCommand,
   nodeCommand,
   networkCommand,
+  secretCommand,
+  configCommand,
   taskCommand,
   imageCommand,
   infoCommand,

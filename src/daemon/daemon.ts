@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { Agent } from '../agent/agent.js';
 import type { NetworkView, NetworkViews } from '../agent/session.js';
+import { TaskFiles } from '../agent/taskfiles.js';
 import { defaultSwarmSpec } from '../api/defaults.js';
 import { conflict, invalidArgument, notManager, SwarmError } from '../api/errors.js';
 import { newId } from '../api/ids.js';
@@ -36,6 +37,7 @@ import { imageRoutes } from '../engineapi/images.js';
 import { logRoutes } from '../engineapi/logs.js';
 import type { LocalEndpoint, VerboseService } from '../engineapi/networks.js';
 import { networkRoutes, networkServices } from '../engineapi/networks.js';
+import { payloadRoutes } from '../engineapi/payloads.js';
 import type { Route } from '../engineapi/router.js';
 import { EngineServer } from '../engineapi/server.js';
 import { SWARMD_VERSION, type SystemBackend, systemRoutes } from '../engineapi/system.js';
@@ -206,6 +208,8 @@ export class Daemon implements ClusterBackend, SystemBackend {
   private readonly executor: Executor;
   private readonly network: NodeNetwork;
   private readonly networkProvider: NetworkProviderImpl;
+  /** The node's copy of the secrets and configs its tasks reference. */
+  private readonly taskFiles: TaskFiles;
   private readonly discovery: ServiceDiscovery;
   /** The overlays the managers last told this node of (a network that drops out gets no peers). */
   private knownNetworks = new Set<string>();
@@ -292,12 +296,18 @@ export class Daemon implements ClusterBackend, SystemBackend {
       () => this.network.upstreamResolvers(),
     );
     this.networkProvider = new NetworkProviderImpl(this.network, this.discovery);
+    this.taskFiles = new TaskFiles(() => ({
+      hostname: this.hostname,
+      os: 'linux',
+      architecture: os.machine(),
+    }));
     this.publisher = new PortPublisher(this.network);
     this.runtime = new ContainerRuntime({
       stateDir: join(this.stateDir, 'runtime'),
       execRoot: join(this.execRoot, 'runtime'),
       images: { resolve: (ref, pull) => this.images.resolveForTask(ref, pull) },
       network: this.networkProvider,
+      files: this.taskFiles,
       namePrefix: `skt-${tag}-`,
       cgroupParent: `skt-${tag}`,
     });
@@ -457,6 +467,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
       stateDir: this.stateDir,
       onAssignments: kick,
       onNetworks: this.onNetworks,
+      onPayloads: (p) => this.taskFiles.set(p),
     });
     this.agent = agent;
     this.startSweep((taskId) => agent.tasks().some((t) => t.ID === taskId));
@@ -545,6 +556,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
       session: trusted,
       stateDir: this.stateDir,
       onNetworks: this.onNetworks,
+      onPayloads: (p) => this.taskFiles.set(p),
     });
     await this.agent.start();
     manager.logs.serveLocal(nodeId, this.localTaskLogs);
@@ -593,6 +605,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
       ...systemRoutes(this),
       ...clusterRoutes(this),
       ...networkRoutes(this),
+      ...payloadRoutes(() => this.control()),
       ...imageRoutes(this.images),
       ...containerRoutes(this.runtime),
       ...logRoutes({

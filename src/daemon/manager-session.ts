@@ -35,4 +35,6 @@ export class ManagerSession implements DispatcherSession {
   updateTaskStatus: DispatcherSession['updateTaskStatus'] = (id, u) => this.current().updateTaskStatus(id, u);
   watchNetworks: NonNullable<DispatcherSession['watchNetworks']> = (id, cb) =>
     this.current().watchNetworks?.(id, cb) ?? (() => undefined);
+  watchPayloads: NonNullable<DispatcherSession['watchPayloads']> = (id, cb) =>
+    this.current().watchPayloads?.(id, cb) ?? (() => undefined);
 }

@@ -45,4 +45,6 @@ export class TrustReportingSession implements DispatcherSession {
   updateTaskStatus: DispatcherSession['updateTaskStatus'] = (id, u) => this.inner.updateTaskStatus(id, u);
   watchNetworks: NonNullable<DispatcherSession['watchNetworks']> = (id, cb) =>
     this.inner.watchNetworks?.(id, cb) ?? (() => undefined);
+  watchPayloads: NonNullable<DispatcherSession['watchPayloads']> = (id, cb) =>
+    this.inner.watchPayloads?.(id, cb) ?? (() => undefined);
 }

@@ -8,6 +8,7 @@ import { decodeRegistryAuth, encodeRegistryAuth } from '../executor/images/regis
 import type { ClusterApi } from '../manager/controlapi/cluster.js';
 import type { NetworkApi } from '../manager/controlapi/networks.js';
 import type { NodeApi } from '../manager/controlapi/nodes.js';
+import type { PayloadApi } from '../manager/controlapi/payloads.js';
 import type { RegistryAuthFrom, ServiceApi } from '../manager/controlapi/services.js';
 import type { TaskApi } from '../manager/controlapi/tasks.js';
 import { boolParam, intParam, parseFilters, type Route, sendJSON } from './router.js';
@@ -16,6 +17,8 @@ export interface ControlApis {
   cluster: ClusterApi;
   nodes: NodeApi;
   networks: NetworkApi;
+  secrets: PayloadApi;
+  configs: PayloadApi;
   services: ServiceApi;
   tasks: TaskApi;
   /** Node is ready (for ServiceStatus.RunningTasks). */

@@ -121,6 +121,22 @@ export interface NetworkProvider {
   setNetworkPeers?(networkId: string, peers: readonly { ip: string; nodeAddr: string }[]): Promise<void>;
 }
 
+/** A file a task's container gets from the swarm: a secret (under /run/secrets) or a config. */
+export interface TaskFile {
+  /** Absolute path inside the container. */
+  target: string;
+  data: Buffer;
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
+/** Where a task's secrets and configs come from (the node's copy of what the managers sent it). */
+export interface TaskFileProvider {
+  /** The task's files, rendered; throws (the task fails) when one is not available on this node. */
+  filesFor(task: ExecutorTask): Promise<TaskFile[]>;
+}
+
 /** Docker's State.Health. */
 export type HealthStatus = 'starting' | 'healthy' | 'unhealthy';
 export interface HealthLogEntry {
@@ -154,6 +170,8 @@ export interface ExecutorTask {
   ServiceID: string;
   /** Service name (Task.ServiceAnnotations.Name). */
   ServiceName: string;
+  /** Service labels (Task.ServiceAnnotations.Labels), for templates. */
+  ServiceLabels?: Record<string, string>;
   /** 0 for global services: the container name then uses NodeID. */
   Slot: number;
   NodeID: string;
@@ -163,7 +181,17 @@ export interface ExecutorTask {
 }
 
 /** A task's ContainerSpec: the container's, plus how to pull its image (never kept with the container). */
+/** Where a secret or config file goes in the container and who owns it (Docker's file target). */
+export interface FileTarget {
+  Name: string;
+  UID?: string;
+  GID?: string;
+  Mode?: number;
+}
+
 export interface TaskContainerSpec extends ContainerSpec {
+  Secrets?: { File?: FileTarget; SecretID: string; SecretName: string }[];
+  Configs?: { File?: FileTarget; ConfigID: string; ConfigName: string }[];
   /** SwarmKit's PullOptions: RegistryAuth is the X-Registry-Auth (base64url JSON) of the service. */
   PullOptions?: { RegistryAuth?: string };
 }

@@ -33,6 +33,7 @@ import { ClusterStore } from '../store/store.js';
 import { ClusterApi } from './controlapi/cluster.js';
 import { ingressNetwork, NetworkApi } from './controlapi/networks.js';
 import { NodeApi } from './controlapi/nodes.js';
+import { PayloadApi, type PayloadSealer } from './controlapi/payloads.js';
 import { type PortAllocator, ServiceApi } from './controlapi/services.js';
 import { TaskApi } from './controlapi/tasks.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
@@ -89,6 +90,10 @@ export class Manager {
   ) {
     this.controlStore = new CachedControlStore(store, cache);
     const selfId = () => identity.nodeId;
+    const payloadSealer: PayloadSealer = {
+      seal: (data) => seal(this.requireKnownDataKey(), data),
+      open: (sealed) => unseal(this.requireKnownDataKey(), sealed),
+    };
     this.control = {
       // Read when a token is rotated: the root is known only once the manager has opened (or, at
       // init, once bootstrap has stored it).
@@ -101,6 +106,8 @@ export class Manager {
       }),
       nodes: new NodeApi(this.controlStore, selfId, () => this.election?.leaderId),
       networks: new NetworkApi(this.controlStore),
+      secrets: new PayloadApi('secret', this.controlStore, payloadSealer),
+      configs: new PayloadApi('config', this.controlStore, payloadSealer),
       services: new ServiceApi(this.controlStore, allocatePorts),
       tasks: new TaskApi(this.controlStore, selfId),
       nodeIsUp: (id) => cache.get('node', id)?.Status.State === 'ready',
@@ -132,6 +139,7 @@ export class Manager {
             fence,
             () => this.heartbeatPeriodMs(),
             this.identity.nodeId,
+            (kind, id) => (kind === 'secret' ? this.control.secrets : this.control.configs).payload(id),
           );
           this.leader = {
             loop,

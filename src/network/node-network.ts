@@ -234,7 +234,7 @@ export class NodeNetwork {
     checkContainerId(req.containerId);
     for (const entry of req.extraHosts ?? []) parseExtraHost(entry); // refuse before allocating
     const overlays = req.overlays ?? [];
-    const endpoints = this.overlays.endpointsFor(req.containerId, overlays);
+    const endpoints = this.overlays.endpointsFor(overlays);
     const started = performance.now();
     const { record, fresh } = await this.allocate(req.containerId, req.hostname);
     const attachment = this.describe(req.containerId, record, endpoints);

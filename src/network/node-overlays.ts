@@ -130,7 +130,7 @@ export class NodeOverlays {
   }
 
   /** A container's endpoints on the given networks: eth1, eth2, … in their order. */
-  endpointsFor(containerId: string, networks: readonly OverlayNetworkRequest[]): OverlayEndpointRecord[] {
+  endpointsFor(networks: readonly OverlayNetworkRequest[]): OverlayEndpointRecord[] {
     const seen = new Set<string>();
     return networks.map((n, i) => {
       checkNetworkId(n.networkId);

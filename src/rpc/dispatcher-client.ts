@@ -8,6 +8,7 @@ import type {
   DispatcherSession,
   Heartbeat,
   NetworkViews,
+  NodePayloads,
   NodeReport,
   SessionInfo,
   TaskStatusUpdate,
@@ -51,6 +52,27 @@ const heartbeatResponse = z.object({
   issuerPublicKey: z.string().max(4096).default(''),
 });
 const networksMessage = z.object({ peers: z.instanceof(Buffer) });
+const payloadsMessage = z.object({ payloads: z.instanceof(Buffer) });
+
+const payloadSchema = z.object({
+  name: z.string().max(64),
+  data: z.string().max(2 * 1024 * 1024),
+  templating: z.string().optional(),
+});
+const nodePayloadsSchema = z.object({
+  secrets: z.record(z.string(), payloadSchema),
+  configs: z.record(z.string(), payloadSchema),
+});
+
+/** A Payloads message body, checked; undefined when malformed. */
+export function parseNodePayloads(buf: Buffer): NodePayloads | undefined {
+  try {
+    const r = nodePayloadsSchema.safeParse(JSON.parse(buf.toString('utf8')));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
 const ipv4 = z.string().ip({ version: 'v4' });
 const networkViewsSchema = z.record(
   z.string().max(64),
@@ -307,7 +329,10 @@ export class RemoteSession implements DispatcherSession {
   }
 
   /** A server stream of the session on the current manager. */
-  private openStream(name: 'Assignments' | 'Networks', sessionId: string): ClientReadableStream<object> {
+  private openStream(
+    name: 'Assignments' | 'Networks' | 'Payloads',
+    sessionId: string,
+  ): ClientReadableStream<object> {
     const method = methodOf(dispatcherServiceDefinition(), name);
     return this.current().makeServerStreamRequest(
       method.path,
@@ -328,6 +353,18 @@ export class RemoteSession implements DispatcherSession {
       else log.warn('malformed network peers from the manager; ignored');
     });
     // The assignments stream decides whether the session broke; this one only stops with it.
+    stream.on('error', () => undefined);
+    return () => stream.cancel();
+  }
+
+  watchPayloads(sessionId: string, onPayloads: (payloads: NodePayloads) => void): () => void {
+    const stream = this.openStream('Payloads', sessionId);
+    stream.on('data', (m: object) => {
+      const parsed = payloadsMessage.safeParse(m);
+      const payloads = parsed.success ? parseNodePayloads(parsed.data.payloads) : undefined;
+      if (payloads) onPayloads(payloads);
+      else log.warn('malformed secrets/configs from the manager; ignored');
+    });
     stream.on('error', () => undefined);
     return () => stream.cancel();
   }

@@ -4,7 +4,14 @@
 import { Metadata, type ServerWritableStream } from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import { z } from 'zod';
-import type { Heartbeat, NetworkViews, NodeReport, SessionInfo, TaskStatusUpdate } from '../agent/session.js';
+import type {
+  Heartbeat,
+  NetworkViews,
+  NodePayloads,
+  NodeReport,
+  SessionInfo,
+  TaskStatusUpdate,
+} from '../agent/session.js';
 import { SwarmError } from '../api/errors.js';
 import {
   describeZodError,
@@ -41,6 +48,7 @@ export interface DispatcherBackend {
   watchAssignments(sessionId: string, onTasks: (tasks: Task[]) => void): () => void;
   updateTaskStatus(sessionId: string, updates: TaskStatusUpdate[]): Promise<void>;
   watchNetworks?(sessionId: string, onPeers: (peers: NetworkViews) => void): () => void;
+  watchPayloads?(sessionId: string, onPayloads: (payloads: NodePayloads) => void): () => void;
   /** The node a live session belongs to. */
   sessionNode(sessionId: string): string | undefined;
   /** The agent's end of the session stream went away. */
@@ -225,6 +233,12 @@ export function dispatcherService(options: DispatcherServiceOptions): RpcService
         (d, sessionId, call) =>
           d.watchNetworks?.(sessionId, (peers) =>
             call.write({ peers: Buffer.from(JSON.stringify(peers)) }),
+          ) ?? (() => undefined),
+      ),
+      Payloads: sessionStream(
+        (d, sessionId, call) =>
+          d.watchPayloads?.(sessionId, (payloads) =>
+            call.write({ payloads: Buffer.from(JSON.stringify(payloads)) }),
           ) ?? (() => undefined),
       ),
       UpdateTaskStatus: unaryHandler(statusRequest, async (req, call) => {

@@ -17,6 +17,7 @@ import { NodeApi } from '../../src/manager/controlapi/nodes.js';
 import { ServiceApi } from '../../src/manager/controlapi/services.js';
 import { TaskApi } from '../../src/manager/controlapi/tasks.js';
 import { NETWORK_RESOURCE_KEYS } from '../helpers/cli.js';
+import { payloadApis } from '../helpers/payloads.js';
 import { apiCall } from '../helpers/swarmd.js';
 import { MemoryStore } from '../manager/memory-store.js';
 import { runSwarmctl } from './fakeengine.js';
@@ -34,6 +35,7 @@ function controlApis(): ControlApis {
     cluster: new ClusterApi(store, () => 'SWMTKN-1-x'),
     nodes: new NodeApi(store, () => 'self'),
     networks: new NetworkApi(store),
+    ...payloadApis(store),
     services: new ServiceApi(store, () => ({})),
     tasks: new TaskApi(store, () => 'self'),
     nodeIsUp: () => true,

@@ -17,6 +17,7 @@ import { ServiceApi } from '../../src/manager/controlapi/services.js';
 import type { ControlStore, Kind, KindMap } from '../../src/manager/controlapi/store.js';
 import { TaskApi } from '../../src/manager/controlapi/tasks.js';
 import { tables } from '../../src/manager/tables.js';
+import { payloadApis } from '../helpers/payloads.js';
 import { type ApiResponse, apiCall } from '../helpers/swarmd.js';
 
 /** The control store's contract in memory for the cluster object: schema-checked CAS writes. */
@@ -82,6 +83,7 @@ const server = new EngineServer({
       ),
       nodes: new NodeApi(store, () => 'self'),
       networks: new NetworkApi(store),
+      ...payloadApis(store),
       services: new ServiceApi(store, () => ({})),
       tasks: new TaskApi(store, () => 'self'),
       nodeIsUp: () => true,

@@ -18,6 +18,7 @@ import type { ControlStore, Kind, KindMap } from '../../src/manager/controlapi/s
 import { TaskApi } from '../../src/manager/controlapi/tasks.js';
 import { newTask } from '../../src/manager/orchestrator/task.js';
 import { tables } from '../../src/manager/tables.js';
+import { payloadApis } from '../helpers/payloads.js';
 import { type ApiResponse, apiCall } from '../helpers/swarmd.js';
 
 /** The control store's contract in memory: schema-checked writes, CAS on Version.Index. */
@@ -78,6 +79,7 @@ const server = new EngineServer({
       cluster: new ClusterApi(store, () => 'token'),
       nodes: new NodeApi(store, () => 'self'),
       networks: new NetworkApi(store),
+      ...payloadApis(store),
       services: new ServiceApi(store, () => ({})),
       tasks: new TaskApi(store, () => 'self'),
       nodeIsUp: () => true,

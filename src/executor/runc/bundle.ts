@@ -149,6 +149,8 @@ export interface BundleInput {
   group: string;
   /** Host path of a static init binary (tini-static); required when spec.Init. */
   initPath?: string;
+  /** Secrets and configs: host files (on tmpfs) bound read-only at their targets. */
+  fileMounts?: { source: string; destination: string }[];
 }
 
 /** Docker's Entrypoint/Cmd merge: Command replaces the entrypoint and drops the image's Cmd. */
@@ -348,6 +350,13 @@ export function buildOciSpec(input: BundleInput): OciSpec {
     if (!userTargets.has(dest))
       mounts.push({ destination: dest, type: 'bind', source: src, options: ['rbind', 'rw'] });
   }
+  for (const f of input.fileMounts ?? [])
+    mounts.push({
+      destination: f.destination,
+      type: 'bind',
+      source: f.source,
+      options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'],
+    });
   (spec.Mounts ?? []).forEach((m, i) => {
     if (!m.Target.startsWith('/'))
       throw invalidArgument(`invalid mount target, must be absolute: ${m.Target}`);

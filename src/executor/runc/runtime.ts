@@ -7,7 +7,19 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { existsSync, type FSWatcher, watch } from 'node:fs';
-import { mkdir, readdir, readFile, rm, rmdir, stat, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  mkdir,
+  readdir,
+  readFile,
+  rm,
+  rmdir,
+  stat,
+  statfs,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { conflict, invalidArgument, notFound, SwarmError } from '../../api/errors.js';
@@ -25,6 +37,7 @@ import type {
   PreparedNetwork,
   RegistryAuth,
   ResourceRequirements,
+  TaskFileProvider,
 } from '../types.js';
 import { buildOciSpec, normalizeSignal, parseProcLimits, resolveUser } from './bundle.js';
 import { launchConmon } from './conmon.js';
@@ -55,6 +68,8 @@ export interface RuntimeOptions {
   images: ImageResolver;
   /** Optional: without it, runc gives each container a fresh netns with only `lo`. */
   network?: NetworkProvider;
+  /** A swarm task's secrets and configs; without it a task that has some cannot start. */
+  files?: TaskFileProvider;
   /** Default <execRoot>/runc: private runc state, never shared with another runc user. */
   runcRoot?: string;
   runcPath?: string;
@@ -120,6 +135,8 @@ export interface AdoptReport {
 
 const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const DEFAULT_GRACE_MS = 10_000;
+/** statfs type of tmpfs. */
+const TMPFS_MAGIC = 0x01021994;
 const log = createLogger({ component: 'executor/runc' });
 
 interface HealthLoop {
@@ -140,6 +157,7 @@ export class ContainerRuntime {
   private readonly logSizeMax: number;
   private readonly images: ImageResolver;
   private readonly network: NetworkProvider | undefined;
+  private readonly files: TaskFileProvider | undefined;
   private readonly records = new Map<string, ContainerRecord>();
   private readonly health = new Map<string, HealthLoop>();
   private readonly execs = new Map<string, ExecInstance>();
@@ -166,6 +184,7 @@ export class ContainerRuntime {
     this.logSizeMax = opts.logSizeMax ?? 10 * 1024 * 1024;
     this.images = opts.images;
     this.network = opts.network;
+    this.files = opts.files;
     this.events.setMaxListeners(0);
   }
 
@@ -403,6 +422,7 @@ export class ContainerRuntime {
       if (!prepared?.hostsFile) await writeFile(etcFiles.hosts, defaultHosts(hostname, prepared));
       if (!prepared?.resolvConf) await writeFile(etcFiles.resolvConf, await defaultResolvConf());
 
+      const fileMounts = await this.writeTaskFiles(bundle, opts.task);
       const mountSources: string[] = [];
       const recMounts: ContainerRecord['Mounts'] = [];
       for (const m of spec.Mounts ?? []) {
@@ -451,6 +471,7 @@ export class ContainerRuntime {
         passwd,
         group,
         ...(this.initPath ? { initPath: this.initPath } : {}),
+        fileMounts,
       });
       await writeFile(join(bundle, 'config.json'), JSON.stringify(oci, null, 1));
 
@@ -502,6 +523,36 @@ export class ContainerRuntime {
       if (prepared && this.network) await this.network.releaseNetwork(id).catch(() => undefined);
       throw err;
     }
+  }
+
+  /**
+   * A task's secrets and configs as files in its bundle (bound read-only at their targets). The
+   * bundle must be on tmpfs (swarmd's exec root): a secret never reaches a disk. The files go
+   * with the bundle.
+   */
+  private async writeTaskFiles(
+    bundle: string,
+    task: ExecutorTask | undefined,
+  ): Promise<{ source: string; destination: string }[]> {
+    const refs =
+      (task?.Spec.ContainerSpec.Secrets?.length ?? 0) + (task?.Spec.ContainerSpec.Configs?.length ?? 0);
+    if (!task || refs === 0) return [];
+    if (!this.files)
+      throw new SwarmError('FAILED_PRECONDITION', 'this node cannot provide secrets or configs');
+    const files = await this.files.filesFor(task);
+    const dir = join(bundle, 'files');
+    await mkdir(dir, { mode: 0o700 });
+    if ((await statfs(dir)).type !== TMPFS_MAGIC)
+      throw new SwarmError('FAILED_PRECONDITION', `secrets need the exec root on tmpfs; ${dir} is not`);
+    const out: { source: string; destination: string }[] = [];
+    for (const [i, f] of files.entries()) {
+      const source = join(dir, String(i));
+      await writeFile(source, f.data, { mode: 0o600 });
+      await chown(source, f.uid, f.gid);
+      await chmod(source, f.mode);
+      out.push({ source, destination: f.target });
+    }
+    return out;
   }
 
   /** Creates and starts a standalone container (tests, `docker run`-like use); returns its record. */

@@ -7,6 +7,7 @@ import type { Endpoint, Service, ServiceSpec, Task } from '../../api/types.js';
 import { validateServiceSpec } from '../../api/validate.js';
 import { type Filters, serviceFilter } from './filters.js';
 import { resolveServiceNetworks } from './networks.js';
+import { resolveServicePayloads } from './payloads.js';
 import type { ControlStore } from './store.js';
 
 /** Computes a service's Endpoint (published ports) against the other services; throws on conflict. */
@@ -38,7 +39,10 @@ export class ServiceApi {
 
   /** `registryAuth` is the request's X-Registry-Auth, validated and re-encoded. */
   async create(body: unknown, registryAuth?: string): Promise<Service> {
-    const valid = resolveServiceNetworks(this.store, validateServiceSpec(body));
+    const valid = resolveServicePayloads(
+      this.store,
+      resolveServiceNetworks(this.store, validateServiceSpec(body)),
+    );
     const spec = withRegistryAuth(valid, registryAuth);
     const endpoint = this.allocatePorts(spec, undefined, this.store.list('service'));
     const ts = this.now().toISOString();
@@ -94,7 +98,7 @@ export class ServiceApi {
       updateStatus = { State: 'rollback_started', StartedAt: ts, Message: 'manually requested rollback' };
     } else {
       spec = withRegistryAuth(
-        resolveServiceNetworks(this.store, validateServiceSpec(body)),
+        resolveServicePayloads(this.store, resolveServiceNetworks(this.store, validateServiceSpec(body))),
         opts.registryAuth ?? storedRegistryAuth(current, opts.registryAuthFrom ?? 'spec'),
       );
       previous = current.Spec;

@@ -7,8 +7,10 @@ import type {
   DispatcherSession,
   Heartbeat,
   NetworkViews,
+  NodePayloads,
   NodeReport,
   SessionInfo,
+  TaskPayload,
   TaskStatusUpdate,
 } from '../../agent/session.js';
 import { SwarmError } from '../../api/errors.js';
@@ -65,6 +67,9 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
     private readonly heartbeatPeriodMs: () => number,
     /** The leading manager's own node: its agent registers in-process at once. */
     private readonly selfId: string,
+    /** A secret's or config's clear payload (undefined when it is gone). */
+    private readonly payloadOf: (kind: 'secret' | 'config', id: string) => TaskPayload | undefined = () =>
+      undefined,
     private readonly now: () => number = Date.now,
   ) {
     this.startedAt = now();
@@ -225,27 +230,54 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
   }
 
   watchNetworks(sessionId: string, onPeers: (peers: NetworkViews) => void): () => void {
+    return this.watchDerived(sessionId, ['task', 'node', 'service', 'network'], onPeers, (nodeId) => {
+      const nodes = new Map(this.cache.list('node').map((n) => [n.ID, n]));
+      const services = new Map(this.cache.list('service').map((s) => [s.ID, s]));
+      const ingress = this.cache.list('network').find((n) => n.Ingress);
+      return networkViewsFor(nodeId, this.cache.list('task'), nodes, services, ingress);
+    });
+  }
+
+  watchPayloads(sessionId: string, onPayloads: (payloads: NodePayloads) => void): () => void {
+    return this.watchDerived(sessionId, ['task', 'secret', 'config'], onPayloads, (nodeId) => {
+      const wanted = payloadRefsFor(nodeId, this.cache.list('task'));
+      const payloads: NodePayloads = { secrets: {}, configs: {} };
+      for (const [kind, ids, into] of [
+        ['secret', wanted.secrets, payloads.secrets],
+        ['config', wanted.configs, payloads.configs],
+      ] as const)
+        for (const id of ids) {
+          const p = this.payloadOf(kind, id);
+          if (p) into[id] = p;
+        }
+      return payloads;
+    });
+  }
+
+  /**
+   * A per-node value derived from the cache (`compute`), sent now and again whenever a change of
+   * one of `kinds` alters it (debounced; an unchanged value is not sent again).
+   */
+  private watchDerived<T>(
+    sessionId: string,
+    kinds: readonly string[],
+    emit: (value: T) => void,
+    compute: (nodeId: string) => T,
+  ): () => void {
     const { nodeId } = this.session(sessionId);
     let timer: NodeJS.Timeout | undefined;
     let last = '';
     const push = () => {
       timer = undefined;
       if (!this.sessions.has(sessionId)) return;
-      const nodes = new Map(this.cache.list('node').map((n) => [n.ID, n]));
-      const services = new Map(this.cache.list('service').map((s) => [s.ID, s]));
-      const ingress = this.cache.list('network').find((n) => n.Ingress);
-      const peers = networkViewsFor(nodeId, this.cache.list('task'), nodes, services, ingress);
-      const text = JSON.stringify(peers);
+      const value = compute(nodeId);
+      const text = JSON.stringify(value);
       if (text === last) return;
       last = text;
-      onPeers(peers);
+      emit(value);
     };
     const unsubscribe = this.cache.subscribe((ev) => {
-      if (
-        (ev.kind === 'task' || ev.kind === 'node' || ev.kind === 'service' || ev.kind === 'network') &&
-        !timer
-      )
-        timer = setTimeout(push, ASSIGNMENT_DEBOUNCE_MS);
+      if (kinds.includes(ev.kind) && !timer) timer = setTimeout(push, ASSIGNMENT_DEBOUNCE_MS);
     });
     push();
     return () => {
@@ -375,4 +407,25 @@ export class Dispatcher implements DispatcherSession, DispatcherBackend {
       })).catch((e) => log.warn('could not mark node down', { node: n.ID, err: e }));
     }
   }
+}
+
+/**
+ * The secret and config IDs a node needs (pure): those referenced by its tasks that are placed on
+ * it and not past RUNNING, desired or observed (SwarmKit's rule: a payload leaves the node with
+ * the last such task).
+ */
+export function payloadRefsFor(
+  nodeId: string,
+  tasks: readonly Task[],
+): { secrets: string[]; configs: string[] } {
+  const secrets = new Set<string>();
+  const configs = new Set<string>();
+  const running = taskStateIndex('running');
+  for (const t of tasks) {
+    if (t.NodeID !== nodeId) continue;
+    if (taskStateIndex(t.Status.State) > running || taskStateIndex(t.DesiredState) > running) continue;
+    for (const r of t.Spec.ContainerSpec?.Secrets ?? []) secrets.add(r.SecretID);
+    for (const r of t.Spec.ContainerSpec?.Configs ?? []) configs.add(r.ConfigID);
+  }
+  return { secrets: [...secrets].sort(), configs: [...configs].sort() };
 }

@@ -1,0 +1,50 @@
+// Secret and config routes: /secrets, /secrets/create, /secrets/{id}, /secrets/{id}/update and the
+// same under /configs. Thin: parse, call this manager's control API (503 when this node is not
+// one), answer in Docker's shapes (create 201 {"ID"}, delete 204).
+import { parseVersionParam } from '../api/validate.js';
+import type { ControlApis } from './cluster.js';
+import { parseFilters, type Route, sendJSON, sendNoContent } from './router.js';
+
+export function payloadRoutes(control: () => ControlApis): Route[] {
+  return (['secret', 'config'] as const).flatMap((kind): Route[] => {
+    const api = () => (kind === 'secret' ? control().secrets : control().configs);
+    const base = `/${kind}s`;
+    return [
+      {
+        method: 'GET',
+        path: base,
+        handler: ({ res, query }) => sendJSON(res, 200, api().list(parseFilters(query))),
+      },
+      {
+        method: 'POST',
+        path: `${base}/create`,
+        handler: async ({ res, json }) => {
+          const created = await api().create(await json());
+          sendJSON(res, 201, { ID: created.ID });
+        },
+      },
+      {
+        method: 'GET',
+        path: `${base}/:id`,
+        handler: ({ res, params }) => sendJSON(res, 200, api().get(params.id ?? '')),
+      },
+      {
+        method: 'POST',
+        path: `${base}/:id/update`,
+        handler: async ({ res, params, query, json }) => {
+          const version = parseVersionParam(kind, query.get('version'));
+          await api().update(params.id ?? '', version, await json());
+          sendNoContent(res, 200);
+        },
+      },
+      {
+        method: 'DELETE',
+        path: `${base}/:id`,
+        handler: async ({ res, params }) => {
+          await api().remove(params.id ?? '');
+          sendNoContent(res);
+        },
+      },
+    ];
+  });
+}
