@@ -1,6 +1,7 @@
 // Secret and config routes: /secrets, /secrets/create, /secrets/{id}, /secrets/{id}/update and the
-// same under /configs. Thin: parse, call this manager's control API (503 when this node is not
-// one), answer in Docker's shapes (create 201 {"ID"}, delete 204).
+// same under /configs; /secrets/{id}/rotate is ours (a new value rolled out, PayloadApi.rotate).
+// Thin: parse, call this manager's control API (503 when this node is not one), answer in Docker's
+// shapes (create 201 {"ID"}, delete 204).
 import { parseVersionParam } from '../api/validate.js';
 import type { ControlApis } from './cluster.js';
 import { parseFilters, type Route, sendJSON, sendNoContent } from './router.js';
@@ -35,6 +36,14 @@ export function payloadRoutes(control: () => ControlApis): Route[] {
           const version = parseVersionParam(kind, query.get('version'));
           await api().update(params.id ?? '', version, await json());
           sendNoContent(res, 200);
+        },
+      },
+      {
+        // Beyond Docker: a new value under the same name, rolled out to the services using it.
+        method: 'POST',
+        path: `${base}/:id/rotate`,
+        handler: async ({ res, params, json }) => {
+          sendJSON(res, 200, await api().rotate(params.id ?? '', await json()));
         },
       },
       {

@@ -33,7 +33,7 @@ import { ClusterStore } from '../store/store.js';
 import { ClusterApi } from './controlapi/cluster.js';
 import { ingressNetwork, NetworkApi } from './controlapi/networks.js';
 import { NodeApi } from './controlapi/nodes.js';
-import { PayloadApi, type PayloadSealer } from './controlapi/payloads.js';
+import { PayloadApi, type PayloadSealer, type ServiceUpdater } from './controlapi/payloads.js';
 import { type PortAllocator, ServiceApi } from './controlapi/services.js';
 import { TaskApi } from './controlapi/tasks.js';
 import { Dispatcher } from './dispatcher/dispatcher.js';
@@ -90,6 +90,8 @@ export class Manager {
   ) {
     this.controlStore = new CachedControlStore(store, cache);
     const selfId = () => identity.nodeId;
+    const updateService: ServiceUpdater = (id, version, spec) =>
+      this.control.services.update(id, version, spec);
     const payloadSealer: PayloadSealer = {
       seal: (data) => seal(this.requireKnownDataKey(), data),
       open: (sealed) => unseal(this.requireKnownDataKey(), sealed),
@@ -106,8 +108,8 @@ export class Manager {
       }),
       nodes: new NodeApi(this.controlStore, selfId, () => this.election?.leaderId),
       networks: new NetworkApi(this.controlStore),
-      secrets: new PayloadApi('secret', this.controlStore, payloadSealer),
-      configs: new PayloadApi('config', this.controlStore, payloadSealer),
+      secrets: new PayloadApi('secret', this.controlStore, payloadSealer, undefined, updateService),
+      configs: new PayloadApi('config', this.controlStore, payloadSealer, undefined, updateService),
       services: new ServiceApi(this.controlStore, allocatePorts),
       tasks: new TaskApi(this.controlStore, selfId),
       nodeIsUp: (id) => cache.get('node', id)?.Status.State === 'ready',

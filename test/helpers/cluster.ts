@@ -485,3 +485,14 @@ export async function teardownCluster(c: ClusterRecord): Promise<void> {
   }
   if (switchExists) await run('ip', ['netns', 'del', c.switchNetns], { okCodes: [0, 1] });
 }
+
+/** The cluster host that runs node `nodeId` (by its hostname, as the manager reports it). */
+export async function hostOfNode(cluster: Cluster, nodeId: string): Promise<ClusterHost> {
+  const nodes = (await cluster.manager.api('GET', '/nodes')).json<
+    { ID: string; Description?: { Hostname: string } }[]
+  >();
+  const name = nodes.find((n) => n.ID === nodeId)?.Description?.Hostname;
+  const host = cluster.hosts.find((h) => h.name === name);
+  if (!host) throw new Error(`no host runs node ${nodeId}`);
+  return host;
+}

@@ -7,7 +7,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type ApiTask, docker } from '../helpers/cli.js';
-import { type Cluster, type ClusterHost, loadBusybox, startCluster, until } from '../helpers/cluster.js';
+import {
+  type Cluster,
+  type ClusterHost,
+  hostOfNode,
+  loadBusybox,
+  startCluster,
+  until,
+} from '../helpers/cluster.js';
 
 interface ServiceJSON {
   ID: string;
@@ -23,15 +30,7 @@ describe('overlay networks across hosts', { timeout: 300_000 }, () => {
     (await manager.api('GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: [service] }))}`))
       .json<ApiTask[]>()
       .filter((t) => t.DesiredState === 'running' && t.Status.State === 'running');
-  const nodeHost = async (nodeId: string) => {
-    const nodes = (await manager.api('GET', '/nodes')).json<
-      { ID: string; Description?: { Hostname: string } }[]
-    >();
-    const name = nodes.find((n) => n.ID === nodeId)?.Description?.Hostname;
-    const host = cluster.hosts.find((h) => h.name === name);
-    assert.ok(host, `host of node ${nodeId}`);
-    return host;
-  };
+  const nodeHost = (nodeId: string) => hostOfNode(cluster, nodeId);
   const inClient = (args: string[]) => docker(client.host, ['exec', client.container, ...args]);
   const create = async (args: string[]) => {
     const r = await docker(manager, ['service', 'create', '-d', ...args]);

@@ -9,8 +9,15 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { type ApiTask, docker } from '../helpers/cli.js';
-import { type Cluster, type ClusterHost, loadBusybox, startCluster, until } from '../helpers/cluster.js';
+import { type ApiTask, docker, swarmctl } from '../helpers/cli.js';
+import {
+  type Cluster,
+  type ClusterHost,
+  hostOfNode,
+  loadBusybox,
+  startCluster,
+  until,
+} from '../helpers/cluster.js';
 
 /** Every regular file under dir whose bytes contain needle (skipping the exec root: a tmpfs by design). */
 function filesContaining(dir: string, needle: Buffer, skip: (path: string) => boolean): string[] {
@@ -59,6 +66,7 @@ describe('secrets and configs across hosts', { timeout: 300_000 }, () => {
       .json<ApiTask[]>()
       .filter((t) => t.DesiredState === 'running' && t.Status.State === 'running');
   const inTask = (args: string[]) => docker(w1, ['exec', task.container, ...args]);
+  const hostOf = (nodeId: string) => hostOfNode(cluster, nodeId);
 
   before(async () => {
     cluster = await startCluster({ workers: 2 });
@@ -141,8 +149,15 @@ describe('secrets and configs across hosts', { timeout: 300_000 }, () => {
     const big = await docker(manager, ['secret', 'create', 'big', '-'], 30_000, 'x'.repeat(600 * 1024));
     assert.notEqual(big.code, 0);
     assert.match(big.stderr, /secret data must be larger than 0 and less than 512000 bytes/);
-    const bad = await docker(manager, ['secret', 'create', '-bad-', '-'], 30_000, 'x');
+    const bad = await docker(manager, ['secret', 'create', 'bad_', '-'], 30_000, 'x');
     assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /invalid name, only 64 \[a-zA-Z0-9-_.\] characters allowed/);
+    const nofile = await docker(manager, ['secret', 'create', 'nofile', '/nonexistent/pw.txt']);
+    assert.notEqual(nofile.code, 0);
+    assert.match(nofile.stderr, /no such file or directory/);
+    const nofile2 = await swarmctl(manager, ['secret', 'create', 'nofile', '/nonexistent/pw.txt']);
+    assert.notEqual(nofile2.code, 0);
+    assert.match(nofile2.stderr, /no such file or directory/);
     const missing = await docker(manager, [
       'service',
       'create',
@@ -184,6 +199,66 @@ describe('secrets and configs across hosts', { timeout: 300_000 }, () => {
         assert.deepEqual(found, [], `${h.name}: the payload in clear on disk`);
       }
     }
+  });
+
+  it('beyond Docker: secret update rolls a new value out with the update config, one task down at most', async () => {
+    const mk = await docker(manager, ['secret', 'create', 'rot_pw', '-'], 30_000, 'v1');
+    assert.equal(mk.code, 0, mk.stderr);
+    const svc = await docker(manager, [
+      'service',
+      'create',
+      '-d',
+      '--name',
+      'rot',
+      '--replicas',
+      '4',
+      '--update-parallelism',
+      '1',
+      '--secret',
+      'source=rot_pw,target=pw',
+      'busybox',
+      'sleep',
+      '3600',
+    ]);
+    assert.equal(svc.code, 0, svc.stderr);
+    const first = await until('4 rot tasks running', async () => {
+      const ts = await running('rot');
+      return ts.length === 4 ? ts : undefined;
+    });
+    const firstIds = new Set(first.map((t) => t.ID));
+    const r = await swarmctl(manager, ['secret', 'update', 'rot_pw', '--data-file', '-'], 30_000, 'v2');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /rolling out to service: rot/);
+    let fewest = 4;
+    const last = await until(
+      'every rot task replaced',
+      async () => {
+        const ts = await running('rot');
+        fewest = Math.min(fewest, ts.length);
+        return ts.length === 4 && ts.every((t) => !firstIds.has(t.ID)) ? ts : undefined;
+      },
+      90_000,
+      100,
+    );
+    assert.ok(fewest >= 3, `at most one task down at a time (fewest running: ${fewest})`);
+    for (const t of last) {
+      const host = await hostOf(t.NodeID ?? '');
+      const cat = await docker(host, [
+        'exec',
+        t.Status.ContainerStatus?.ContainerID ?? '',
+        'cat',
+        '/run/secrets/pw',
+      ]);
+      assert.equal(cat.stdout, 'v2', `task ${t.ID}`);
+    }
+    // The replaced version keeps a name of its own until removed; the new one has the name.
+    const ls = await docker(manager, ['secret', 'ls', '--format', '{{.Name}}']);
+    const retired = ls.stdout.split('\n').find((n) => n.startsWith('rot_pw.'));
+    assert.ok(retired, ls.stdout);
+    assert.ok(ls.stdout.split('\n').includes('rot_pw'));
+    const rmOld = await docker(manager, ['secret', 'rm', retired]);
+    assert.equal(rmOld.code, 0, rmOld.stderr);
+    assert.equal((await docker(manager, ['service', 'rm', 'rot'])).code, 0);
   });
 
   it('after service rm the files are gone from the node', async () => {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, test } from 'node:test';
 import { SwarmError } from '../../src/api/errors.js';
-import { PayloadApi, resolveServicePayloads } from '../../src/manager/controlapi/payloads.js';
+import { PayloadApi, resolveServicePayloads, retiredName } from '../../src/manager/controlapi/payloads.js';
 import { payloadRefsFor } from '../../src/manager/dispatcher/dispatcher.js';
 import { markerSealer } from '../helpers/payloads.js';
 import { service, task } from './fixtures.js';
@@ -111,6 +111,46 @@ describe('secrets and configs API', () => {
     assert.throws(() => resolveServicePayloads(store, missing), /secret not found: nosuch/);
     store.put('service', { ...service('svc1', resolved), Spec: { ...resolved, Name: 'db' } });
     await refuses(secrets.remove('db_pw'), /secret 'db_pw' is in use by the following service: db/);
+  });
+
+  test('rotation: the new value takes the name, the old one is kept under its retired name, users are updated', async () => {
+    const updates: { id: string; version: number; ids: string[] }[] = [];
+    const rotating = new PayloadApi('secret', store, markerSealer, undefined, async (id, version, spec) => {
+      updates.push({
+        id,
+        version,
+        ids: (spec.TaskTemplate.ContainerSpec?.Secrets ?? []).map((r) => r.SecretID),
+      });
+    });
+    const old = await rotating.create({ Name: 'pw', Labels: { team: 'a' }, Data: b64('v1') });
+    const svc = store.put('service', {
+      ...service('svc1', {
+        Name: 'db',
+        TaskTemplate: {
+          ContainerSpec: {
+            Image: 'busybox',
+            Secrets: [{ SecretID: old.ID, SecretName: 'pw', File: { Name: 'pw' } }],
+          },
+        },
+      }),
+    });
+    assert.deepEqual(
+      await rotating.rotate('pw', { Data: b64('v1') }),
+      { ID: old.ID, Services: [] },
+      'same value: nothing',
+    );
+    const r = await rotating.rotate('pw', { Data: b64('v2') });
+    assert.notEqual(r.ID, old.ID);
+    assert.deepEqual(r.Services, ['db']);
+    assert.deepEqual(updates, [{ id: svc.ID, version: svc.Version.Index, ids: [r.ID] }]);
+    assert.equal(rotating.get('pw').ID, r.ID);
+    assert.deepEqual(rotating.payload(r.ID)?.data, b64('v2'));
+    const retired = rotating.get(retiredName('pw', old.ID));
+    assert.equal(retired.ID, old.ID);
+    assert.deepEqual(retired.Spec.Labels, { team: 'a', 'swarmkit-ts.replaced-by': 'pw' });
+    assert.equal(rotating.payload(old.ID)?.data, b64('v1'), 'running tasks and a rollback still have it');
+    await refuses(rotating.rotate('pw', { Data: b64('x'.repeat(600 * 1024)) }), /less than 512000 bytes/);
+    assert.equal(retiredName('a'.repeat(64), 'abcdefghijk').length, 64);
   });
 
   test('a node is sent the payloads of its own tasks that are not past running, nothing else', () => {

@@ -257,6 +257,47 @@ const configCreate: Run = async (ctx, inv) => {
   });
 };
 
+/**
+ * Beyond Docker: `secret|config update NAME --data-file FILE|-` gives NAME a new value and rolls it
+ * out to the services that use it, with their update config (POST /{kind}s/{id}/rotate).
+ */
+const updateRunner =
+  (kind: PayloadKind): Run =>
+  async (ctx, inv) => {
+    const [name = ''] = inv.args;
+    const file = inv.flags.string('data-file');
+    if (file === '')
+      throw new CliError(`"${kind.noun} update" needs the new value: --data-file FILE (or - for stdin)`);
+    let data: Buffer;
+    try {
+      data = await readPayload(file);
+    } catch (e) {
+      if (!(e instanceof PayloadReadError)) throw e;
+      throw new CliError(`Error reading content from "${file}": ${e.message}`);
+    }
+    const r = await ctx.client.json(
+      'POST',
+      `${kind.path}/${encodeURIComponent(name)}/rotate`,
+      z.object({ ID: z.string(), Services: z.array(z.string()) }),
+      { body: { Data: data.toString('base64') } },
+    );
+    ctx.stdout(`${r.ID}\n`);
+    if (r.Services.length > 0)
+      ctx.stderr(
+        `rolling out to ${r.Services.length === 1 ? 'service' : 'services'}: ${r.Services.join(', ')}\n`,
+      );
+    return 0;
+  };
+
+const UPDATE_COMMAND = (kind: PayloadKind): ContextualCommand => ({
+  name: 'update',
+  usage: `[OPTIONS] ${kind.noun.toUpperCase()}`,
+  description: `Give a ${kind.noun} a new value and roll it out to the services using it (swarmkit-ts)`,
+  args: { min: 1, max: 1 },
+  flags: [{ name: 'data-file', kind: 'string', description: 'The new value: a file, or - for STDIN' }],
+  exec: updateRunner(kind),
+});
+
 const listRunner =
   (kind: PayloadKind): Run =>
   async (ctx, inv) => {
@@ -398,6 +439,7 @@ export const secretCommand: ContextualCommand = {
       ],
       exec: secretCreate,
     },
+    UPDATE_COMMAND(SECRET),
     ...readAndRemoveCommands(SECRET),
   ],
 };
@@ -415,6 +457,7 @@ export const configCommand: ContextualCommand = {
       flags: [LABEL_FLAG('Config'), TEMPLATE_DRIVER_FLAG],
       exec: configCreate,
     },
+    UPDATE_COMMAND(CONFIG),
     ...readAndRemoveCommands(CONFIG),
   ],
 };

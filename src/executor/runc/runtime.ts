@@ -282,6 +282,7 @@ export class ContainerRuntime {
         };
         await this.persist(rec);
         await unmount(join(this.bundleDir(rec.Id), 'rootfs'));
+        await rm(join(this.bundleDir(rec.Id), 'files'), { recursive: true, force: true });
         report.lost.push(rec.Id);
       } else if (st) {
         // created but never started by us: forget runc's half.
@@ -852,6 +853,8 @@ export class ContainerRuntime {
     await this.persist(rec);
     await this.forgetRuncState(rec);
     await unmount(join(bundle, 'rootfs'));
+    // A task's secrets and configs end with it, not with its container record (task history).
+    await rm(join(bundle, 'files'), { recursive: true, force: true });
     await rm(join(this.exitDir, rec.RuncId), { force: true });
     log.debug('container exited', { id: rec.Id, code });
     this.events.emit('exit', rec);

@@ -3,6 +3,7 @@
 // never holds it in clear; a secret's payload is never returned, a config's is (Docker's rules,
 // research/swarmkit-facts.md §8). Services reference them by ID; `resolveServicePayloads` checks
 // a service's references (they exist, targets do not clash) and fills in IDs from names.
+import { z } from 'zod';
 import { alreadyExists, invalidArgument, SwarmError } from '../../api/errors.js';
 import { newId } from '../../api/ids.js';
 import {
@@ -11,6 +12,7 @@ import {
   type PayloadSpec,
   PayloadSpecSchema,
   type Secret,
+  type Service,
   type ServiceSpec,
 } from '../../api/types.js';
 import { checkFilterNames } from '../../engineapi/router.js';
@@ -72,20 +74,32 @@ export function payloadFilter(filters: Filters): (o: PayloadObject) => boolean {
     matchLabels(o.Spec.Labels, filters.get('label'));
 }
 
+/** Whether a service's tasks reference object `id` of `kind` (pure). */
+export function usesPayload(kind: PayloadKind, id: string, s: Service): boolean {
+  const c = s.Spec.TaskTemplate.ContainerSpec;
+  const refs =
+    kind === 'secret' ? (c?.Secrets ?? []).map((r) => r.SecretID) : (c?.Configs ?? []).map((r) => r.ConfigID);
+  return refs.includes(id);
+}
+
 /** The services whose tasks reference object `id` of `kind`, by name. */
 export function servicesUsing(kind: PayloadKind, id: string, store: Pick<ControlStore, 'list'>): string[] {
   return store
     .list('service')
-    .filter((s) => {
-      const c = s.Spec.TaskTemplate.ContainerSpec;
-      const refs =
-        kind === 'secret'
-          ? (c?.Secrets ?? []).map((r) => r.SecretID)
-          : (c?.Configs ?? []).map((r) => r.ConfigID);
-      return refs.includes(id);
-    })
+    .filter((s) => usesPayload(kind, id, s))
     .map((s) => s.Spec.Name ?? s.ID)
     .sort();
+}
+
+/** Rotation's way to roll a service onto a new version: a normal, versioned service update. */
+export type ServiceUpdater = (serviceId: string, version: number, spec: ServiceSpec) => Promise<unknown>;
+
+/** Label on a version that rotation replaced: the name of the object that replaced it. */
+export const REPLACED_BY_LABEL = 'swarmkit-ts.replaced-by';
+
+/** The name a replaced version keeps (pure): `<name>.<8 chars of its ID>`, at most 64 characters. */
+export function retiredName(name: string, id: string): string {
+  return `${name.slice(0, 55)}.${id.slice(0, 8)}`;
 }
 
 export class PayloadApi {
@@ -94,6 +108,7 @@ export class PayloadApi {
     private readonly store: ControlStore,
     private readonly sealer: PayloadSealer,
     private readonly now: () => Date = () => new Date(),
+    private readonly updateService?: ServiceUpdater,
   ) {}
 
   async create(body: unknown): Promise<PayloadObject> {
@@ -154,6 +169,63 @@ export class PayloadApi {
         `${this.kind} '${o.Spec.Name}' is in use by the following service${users.length > 1 ? 's' : ''}: ${users.join(', ')}`,
       );
     await this.store.remove(this.kind, o.ID);
+  }
+
+  /**
+   * Beyond Docker: a new value under the same name, rolled out to the services that use it through
+   * their update config (parallelism, delay, failure action, rollback). The current version keeps
+   * its payload under `retiredName` (labelled with what replaced it), so running tasks and a
+   * rollback still have it; the new version takes the name, and each service using the old one is
+   * updated to reference the new one (same target, uid, gid, mode). Remove the retired version
+   * with `rm` once no service uses it. The same value again changes nothing.
+   */
+  async rotate(ref: string, body: unknown): Promise<{ ID: string; Services: string[] }> {
+    const current = this.store.resolve(this.kind, ref);
+    const data = z.object({ Data: z.string() }).safeParse(body);
+    if (!data.success) throw invalidArgument(`a ${this.kind} rotation needs the new value in Data (base64)`);
+    const spec = validatePayloadSpec(this.kind, { ...current.Spec, Data: data.data.Data });
+    if (spec.Data === this.sealer.open(current.Spec.Data ?? '')) return { ID: current.ID, Services: [] };
+    const ts = this.now().toISOString();
+    await this.store.update(this.kind, {
+      ...current,
+      UpdatedAt: ts,
+      Spec: {
+        ...current.Spec,
+        Name: retiredName(current.Spec.Name, current.ID),
+        Labels: { ...current.Spec.Labels, [REPLACED_BY_LABEL]: current.Spec.Name },
+      },
+    });
+    const next = await this.store.create(this.kind, {
+      ID: newId(),
+      Version: { Index: 0 },
+      CreatedAt: ts,
+      UpdatedAt: ts,
+      Spec: { ...spec, Data: this.sealer.seal(spec.Data ?? '') },
+    });
+    const users = this.store.list('service').filter((s) => usesPayload(this.kind, current.ID, s));
+    for (const s of users) {
+      const c = s.Spec.TaskTemplate.ContainerSpec;
+      const swap = <R extends { SecretID?: string; ConfigID?: string }>(r: R): R =>
+        this.kind === 'secret' && r.SecretID === current.ID
+          ? { ...r, SecretID: next.ID }
+          : this.kind === 'config' && r.ConfigID === current.ID
+            ? { ...r, ConfigID: next.ID }
+            : r;
+      const updated: ServiceSpec = {
+        ...s.Spec,
+        TaskTemplate: {
+          ...s.Spec.TaskTemplate,
+          ContainerSpec: {
+            ...(c as NonNullable<typeof c>),
+            ...(c?.Secrets ? { Secrets: c.Secrets.map(swap) } : {}),
+            ...(c?.Configs ? { Configs: c.Configs.map(swap) } : {}),
+          },
+        },
+      };
+      if (!this.updateService) throw invalidArgument(`${this.kind} rotation is not available here`);
+      await this.updateService(s.ID, s.Version.Index, updated);
+    }
+    return { ID: next.ID, Services: users.map((s) => s.Spec.Name ?? s.ID).sort() };
   }
 
   /** The clear payload (base64) of object `id`, for the dispatcher; undefined when it is gone. */
