@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 
 export const DOCKER = '/usr/local/bin/docker';
-const SWARMCTL = join(import.meta.dirname, '../../../bin/swarmctl');
+export const SWARMCTL = join(import.meta.dirname, '../../../bin/swarmctl');
 
 export interface Run {
   code: number;

@@ -166,16 +166,26 @@ async function replicaCounts(ctx: CommandContext, services: Service[]): Promise<
   return counts;
 }
 
-const ls: Run = async (ctx, inv) => {
-  const filters = filtersFrom(inv.flags.list('filter'));
+/** `service ls`'s table for the services `filters` select (also `stack services`). */
+export async function printServices(
+  ctx: CommandContext,
+  filters: Record<string, string[]>,
+  opts: { quiet: boolean; format: string },
+): Promise<void> {
   const services = await ctx.client.json('GET', '/services', z.array(ServiceSchema), {
     query: { filters: filtersQuery(filters), status: true },
   });
   services.sort((a, b) => naturalLess(a.Spec.Name ?? '', b.Spec.Name ?? ''));
   const counts = await replicaCounts(ctx, services);
   const rows = services.map((s) => serviceRow(s, counts.get(s.ID)));
-  const format = inv.flags.bool('quiet') ? '{{.ID}}' : inv.flags.string('format');
-  ctx.stdout(renderTable(SERVICE_TABLE, rows, format));
+  ctx.stdout(renderTable(SERVICE_TABLE, rows, opts.quiet ? '{{.ID}}' : opts.format));
+}
+
+const ls: Run = async (ctx, inv) => {
+  await printServices(ctx, filtersFrom(inv.flags.list('filter')), {
+    quiet: inv.flags.bool('quiet'),
+    format: inv.flags.string('format'),
+  });
   return 0;
 };
 

@@ -1,0 +1,119 @@
+// Stack benchmark (issue #14): `stack deploy` of a 10-service compose file (one busybox replica
+// each, no ports) until all 10 tasks run, timed as a user sees it: from the CLI call until the API
+// shows every task running (polled every 20 ms). One node each: swarmd (cluster in a box, one host)
+// through swarmctl and through the real docker CLI, and — side by side, when Debian's dockerd is
+// installed — a private dockerd in its own netns through the docker CLI. Both docker runs use
+// `--resolve-image never` (no registry here). Then `stack rm` and a wait until nothing is left.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from '../src/lib/exec.js';
+import { DOCKER, SWARMCTL } from '../test/helpers/cli.js';
+import { loadBusybox, startCluster } from '../test/helpers/cluster.js';
+import { buildBusyboxDockerArchive } from '../test/helpers/images.js';
+import { withCleanup } from './lib/cleanup.js';
+import { startPrivateDockerd } from './lib/dockerd.js';
+import { ms, row } from './lib/report.js';
+import { percentile } from './stats.js';
+
+const SERVICES = 10;
+const RUNS = 3;
+
+const composeText = () =>
+  `version: "3.8"\nservices:\n${Array.from({ length: SERVICES }, (_, i) => `  s${i}:\n    image: busybox:latest\n    command: ["sleep", "3600"]\n`).join('')}`;
+
+const median = (xs: number[]) =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
+
+/** Running tasks of a stack, through the docker CLI against `socket`. */
+async function runningCount(socket: string, stack: string): Promise<number> {
+  const r = await run(
+    DOCKER,
+    ['stack', 'ps', stack, '--filter', 'desired-state=running', '--format', '{{.CurrentState}}'],
+    {
+      env: { ...process.env, DOCKER_HOST: `unix://${socket}` },
+      okCodes: [0, 1],
+    },
+  );
+  return r.stdout.split('\n').filter((l) => l.startsWith('Running')).length;
+}
+
+async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (!(await probe())) {
+    if (performance.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Deploy → all running, RUNS times (stack rm and empty between runs); the times in ms. */
+async function timeDeploys(socket: string, deploy: (stack: string) => Promise<unknown>): Promise<number[]> {
+  const env = { ...process.env, DOCKER_HOST: `unix://${socket}` };
+  const times: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const stack = `b${i}`;
+    const t0 = performance.now();
+    await deploy(stack);
+    await until(`${stack} running`, async () => (await runningCount(socket, stack)) === SERVICES);
+    times.push(performance.now() - t0);
+    await run(DOCKER, ['stack', 'rm', stack], { env });
+    await until(`${stack} gone`, async () => {
+      const r = await run(DOCKER, ['ps', '-aq'], { env, okCodes: [0, 1] });
+      return r.stdout.trim() === '';
+    });
+  }
+  return times;
+}
+
+export async function main(): Promise<void> {
+  console.log(
+    `stack benchmark: deploy of ${SERVICES} services (1 replica each) → all running, one node, ${RUNS} runs, median (2 cores)`,
+  );
+  await withCleanup(async (cleanup) => {
+    const dir = mkdtempSync(join(tmpdir(), 'skt-bench-stack-'));
+    cleanup.defer('compose dir', () => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'stack.yml');
+    writeFileSync(file, composeText());
+
+    const cluster = await startCluster({ workers: 0 });
+    cleanup.defer('cluster', () => cluster.destroy());
+    await loadBusybox(cluster.hosts);
+    const sock = cluster.manager.socket;
+    const ours = await timeDeploys(sock, (stack) =>
+      run(SWARMCTL, ['--socket', sock, 'stack', 'deploy', '-c', file, stack]),
+    );
+    const oursDocker = await timeDeploys(sock, (stack) =>
+      run(DOCKER, ['stack', 'deploy', '--resolve-image', 'never', '-c', file, stack], {
+        env: { ...process.env, DOCKER_HOST: `unix://${sock}` },
+      }),
+    );
+    await cluster.destroy();
+
+    const dockerd = await startPrivateDockerd(cleanup);
+    let docker: number[] | undefined;
+    if (dockerd) {
+      const archive = join(dir, 'busybox.tar');
+      await buildBusyboxDockerArchive(archive, { tag: 'busybox:latest' });
+      const env = { ...process.env, DOCKER_HOST: `unix://${dockerd.socket}` };
+      await run(DOCKER, ['load', '-i', archive], { env });
+      docker = await timeDeploys(dockerd.socket, (stack) =>
+        run(DOCKER, ['stack', 'deploy', '--resolve-image', 'never', '-c', file, stack], { env }),
+      );
+    }
+    const dockerCell = docker
+      ? { value: ms(median(docker)), from: `private dockerd 20.10 here, runs ${docker.map(ms).join(', ')}` }
+      : { value: 'n/a', from: 'dockerd not installed' };
+    row('swarmctl stack deploy → all running', ms(median(ours)), dockerCell);
+    console.log(`    (runs ${ours.map(ms).join(', ')})`);
+    row('docker stack deploy (real CLI) → swarmd, all running', ms(median(oursDocker)), dockerCell);
+    console.log(`    (runs ${oursDocker.map(ms).join(', ')})`);
+    const ratio = docker ? median(docker) / median(ours) : undefined;
+    console.log(
+      `\nstack deploy of ${SERVICES} services: ${ms(median(ours))} (swarmctl), ${ms(median(oursDocker))} (docker CLI)` +
+        (ratio ? `; Docker ${ms(median(docker ?? []))}: ${ratio.toFixed(1)}× faster (target ≥ 4×)` : ''),
+    );
+  });
+}
