@@ -159,7 +159,8 @@ export const TaskSpecSchema = z.object({
   RestartPolicy: RestartPolicySchema.optional(),
   Placement: PlacementSchema.optional(),
   Networks: z.array(NetworkAttachmentConfigSchema).optional(),
-  LogDriver: z.object({ Name: z.string(), Options: labels().optional() }).optional(),
+  // The docker CLI sends a LogDriver without a Name when a compose file sets only logging options.
+  LogDriver: z.object({ Name: z.string().default(''), Options: labels().optional() }).optional(),
   ForceUpdate: int().nonnegative().optional(),
   Runtime: z.string().optional(),
 });
@@ -188,7 +189,8 @@ export const UpdateConfigSchema = z.object({
   FailureAction: z.enum(['pause', 'continue', 'rollback']).optional(),
   Monitor: duration().optional(),
   MaxFailureRatio: z.number().min(0).max(1).optional(),
-  Order: z.enum(['stop-first', 'start-first']).optional(),
+  // `docker stack deploy` sends "" for an update_config without `order`: the default.
+  Order: z.preprocess((v) => (v === '' ? undefined : v), z.enum(['stop-first', 'start-first']).optional()),
 });
 export type UpdateConfig = z.infer<typeof UpdateConfigSchema>;
 

@@ -8,6 +8,7 @@ import { imageCommand, infoCommand, nodeCommand, swarmCommand, taskCommand } fro
 import { networkCommand } from './commands/network.js';
 import { configCommand, secretCommand } from './commands/secret.js';
 import { type ContextualCommand, serviceCommand } from './commands/service.js';
+import { stackCommand } from './commands/stack.js';
 import { CliError, type CliIO, type CommandContext } from './context.js';
 import { SpecError } from './servicespec.js';
 import { TemplateError } from './template.js';
@@ -37,6 +38,7 @@ const COMMANDS: ContextualCommand[] = [
   networkCommand,
   secretCommand,
   configCommand,
+  stackCommand,
   taskCommand,
   imageCommand,
   infoCommand,

@@ -51,23 +51,24 @@ export interface StackPlan {
   waves: string[][];
 }
 
-/** Leaves of a JSON value as path → value, skipping empty objects/arrays, null and undefined. */
+/**
+ * Leaves of a JSON value as path → value (`a.b[2].c`), skipping empty objects and arrays, null,
+ * undefined and Go's zero values (absent and empty are the same spec). Key order does not matter,
+ * array order does.
+ */
 export function leaves(value: unknown, prefix = ''): Map<string, unknown> {
   const out = new Map<string, unknown>();
   const walk = (v: unknown, path: string) => {
     if (v === null || v === undefined) return;
     if (Array.isArray(v)) {
-      if (v.length === 0) return;
-      // Arrays compare whole: order matters (args, env, ports).
-      out.set(path, JSON.stringify(v));
+      for (const [i, x] of v.entries()) walk(x, `${path}[${i}]`);
       return;
     }
     if (typeof v === 'object') {
-      const entries = Object.entries(v as Record<string, unknown>);
-      for (const [k, x] of entries) walk(x, path ? `${path}.${k}` : k);
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) walk(x, path ? `${path}.${k}` : k);
       return;
     }
-    if (v === '' || v === false || v === 0) return; // Go's zero values: absent and empty are the same spec
+    if (v === '' || v === false || v === 0) return;
     out.set(path, v);
   };
   walk(value, prefix);
@@ -104,12 +105,23 @@ export function dependencyWaves(services: DesiredStack['services']): string[][] 
 }
 
 /** The plan (pure). External objects that do not exist are an error naming them. */
-export function planStack(stack: string, desired: DesiredStack, current: CurrentStack, prune: boolean): StackPlan {
+export function planStack(
+  stack: string,
+  desired: DesiredStack,
+  current: CurrentStack,
+  prune: boolean,
+): StackPlan {
   const has = (list: { name: string }[], name: string) => list.some((o) => o.name === name);
   const missingExternal = [
-    ...desired.networks.filter((n) => n.external && !has(current.networks, n.name)).map((n) => `network ${n.name}`),
-    ...desired.secrets.filter((s) => s.external && !has(current.secrets, s.name)).map((s) => `secret ${s.name}`),
-    ...desired.configs.filter((c) => c.external && !has(current.configs, c.name)).map((c) => `config ${c.name}`),
+    ...desired.networks
+      .filter((n) => n.external && !has(current.networks, n.name))
+      .map((n) => `network ${n.name}`),
+    ...desired.secrets
+      .filter((s) => s.external && !has(current.secrets, s.name))
+      .map((s) => `secret ${s.name}`),
+    ...desired.configs
+      .filter((c) => c.external && !has(current.configs, c.name))
+      .map((c) => `config ${c.name}`),
   ];
   if (missingExternal.length > 0)
     throw new Error(
@@ -130,9 +142,15 @@ export function planStack(stack: string, desired: DesiredStack, current: Current
   }
   const wanted = new Set(desired.services.map((s) => s.name));
   return {
-    createNetworks: desired.networks.filter((n) => !n.external && !has(current.networks, n.name)).map((n) => n.name),
-    createSecrets: desired.secrets.filter((s) => !s.external && !has(current.secrets, s.name)).map((s) => s.name),
-    createConfigs: desired.configs.filter((c) => !c.external && !has(current.configs, c.name)).map((c) => c.name),
+    createNetworks: desired.networks
+      .filter((n) => !n.external && !has(current.networks, n.name))
+      .map((n) => n.name),
+    createSecrets: desired.secrets
+      .filter((s) => !s.external && !has(current.secrets, s.name))
+      .map((s) => s.name),
+    createConfigs: desired.configs
+      .filter((c) => !c.external && !has(current.configs, c.name))
+      .map((c) => c.name),
     changedConfigs: desired.configs
       .filter((c) => {
         const now = current.configs.find((x) => x.name === c.name);

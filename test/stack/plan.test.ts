@@ -65,7 +65,9 @@ test('a redeploy changes nothing; an image change updates that service only, nam
   assert.deepEqual([same.createServices, same.updateServices, same.removeServices], [[], [], []]);
   assert.equal(renderPlan(same), 'Nothing would change\n');
   const bumped = structuredClone(desired);
-  (bumped.services[0]?.spec as typeof web).TaskTemplate.ContainerSpec.Image = 'bb:2';
+  const bumpedWeb = bumped.services[0];
+  assert.ok(bumpedWeb);
+  (bumpedWeb.spec as typeof web).TaskTemplate.ContainerSpec.Image = 'bb:2';
   const plan = planStack('app', bumped, current, true);
   assert.deepEqual(plan.updateServices, [{ name: 'app_web', fields: ['TaskTemplate.ContainerSpec.Image'] }]);
   assert.deepEqual(plan.removeServices, ['app_old']);
@@ -97,7 +99,11 @@ test('an external object that does not exist is an error naming it; a depends_on
   );
 });
 
-test('specDiff treats absent, empty and zero values alike and compares arrays whole', () => {
+test('specDiff treats absent, empty and zero values alike, ignores key order, not array order', () => {
   assert.deepEqual(specDiff({ a: { b: [] }, c: '', d: 0 }, { a: {} }), []);
-  assert.deepEqual(specDiff({ args: ['a', 'b'] }, { args: ['b', 'a'] }), ['args']);
+  assert.deepEqual(specDiff({ args: ['a', 'b'] }, { args: ['b', 'a'] }), ['args[0]', 'args[1]']);
+  assert.deepEqual(
+    specDiff({ n: [{ Target: 'x', Aliases: ['w'] }] }, { n: [{ Aliases: ['w'], Target: 'x' }] }),
+    [],
+  );
 });
