@@ -1,6 +1,6 @@
 // Stack benchmark (issue #14): `stack deploy` of a 10-service compose file (one busybox replica
 // each, no ports) until all 10 tasks run, timed as a user sees it: from the CLI call until the API
-// shows every task running (polled every 20 ms). One node each: swarmd (cluster in a box, one host)
+// shows every task running (GET /tasks over the socket every 20 ms). One node each: swarmd (cluster in a box, one host)
 // through swarmctl and through the real docker CLI, and — side by side, when Debian's dockerd is
 // installed — a private dockerd in its own netns through the docker CLI. Both docker runs use
 // `--resolve-image never` (no registry here). Then `stack rm` and a wait until nothing is left.
@@ -11,6 +11,7 @@ import { run } from '../src/lib/exec.js';
 import { DOCKER, SWARMCTL } from '../test/helpers/cli.js';
 import { loadBusybox, startCluster } from '../test/helpers/cluster.js';
 import { buildBusyboxDockerArchive } from '../test/helpers/images.js';
+import { apiCall } from '../test/helpers/swarmd.js';
 import { withCleanup } from './lib/cleanup.js';
 import { startPrivateDockerd } from './lib/dockerd.js';
 import { ms, row } from './lib/report.js';
@@ -28,17 +29,15 @@ const median = (xs: number[]) =>
     50,
   );
 
-/** Running tasks of a stack, through the docker CLI against `socket`. */
+/** Running tasks of a stack, from the Engine API on `socket` (a request, not a CLI process per poll). */
 async function runningCount(socket: string, stack: string): Promise<number> {
-  const r = await run(
-    DOCKER,
-    ['stack', 'ps', stack, '--filter', 'desired-state=running', '--format', '{{.CurrentState}}'],
-    {
-      env: { ...process.env, DOCKER_HOST: `unix://${socket}` },
-      okCodes: [0, 1],
-    },
+  const filters = encodeURIComponent(
+    JSON.stringify({ label: { [`com.docker.stack.namespace=${stack}`]: true } }),
   );
-  return r.stdout.split('\n').filter((l) => l.startsWith('Running')).length;
+  const r = await apiCall(socket, 'GET', `/tasks?filters=${filters}`);
+  if (r.status !== 200) return 0;
+  const tasks = JSON.parse(r.body) as { DesiredState: string; Status: { State: string } }[];
+  return tasks.filter((t) => t.DesiredState === 'running' && t.Status.State === 'running').length;
 }
 
 async function until(what: string, probe: () => Promise<boolean>, timeoutMs = 120_000): Promise<void> {
