@@ -279,7 +279,7 @@ const SPEC_IMAGE = z.object({ TaskTemplate: z.object({ ContainerSpec: z.object({
  * `--with-registry-auth`: X-Registry-Auth with the client's credentials for the spec's image (the
  * new one on update), as the docker CLI sends it; no header without the flag or without credentials.
  */
-async function registryAuthHeaders(
+export async function registryAuthHeaders(
   ctx: CommandContext,
   inv: Invocation,
   spec: Service['Spec'],

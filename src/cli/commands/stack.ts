@@ -20,9 +20,9 @@ import type { Invocation } from '../args.js';
 import { DaemonError, encodeFilters } from '../client.js';
 import { CliError, type CommandContext, interruptibleSleep } from '../context.js';
 import { renderTable, type TableKind } from '../formatters.js';
-import { ServiceSchema } from '../types.js';
+import { type Service, ServiceSchema } from '../types.js';
 import { FILTER_FLAG, filtersFrom, listTasks, QUIET_FLAG } from './common.js';
-import { type ContextualCommand, printServices, printTasks } from './service.js';
+import { type ContextualCommand, printServices, printTasks, registryAuthHeaders } from './service.js';
 
 type Run = (ctx: CommandContext, inv: Invocation) => Promise<number>;
 
@@ -166,6 +166,10 @@ async function waitFor(ctx: CommandContext, service: string, condition: string):
 const deploy: Run = async (ctx, inv) => {
   const [stack = ''] = inv.args;
   const files = inv.flags.list('compose-file');
+  // Image digests are not pinned (no registry lookups here): the value is only checked.
+  const resolveImage = inv.flags.string('resolve-image');
+  if (resolveImage !== '' && !['always', 'changed', 'never'].includes(resolveImage))
+    throw new CliError(`Invalid option ${resolveImage} for flag --resolve-image`);
   const { texts, env, dir } = readProject(files);
   // Relative paths in the files resolve against the first file's directory (Docker's rule).
   const readFile = (p: string) => readFileSync(resolve(dir, p));
@@ -217,7 +221,8 @@ const deploy: Run = async (ctx, inv) => {
       const spec = ready.services.find((s) => s.name === name)?.spec ?? {};
       if (plan.createServices.includes(name)) {
         ctx.stdout(`Creating service ${name}\n`);
-        await ctx.client.json('POST', '/services/create', z.unknown(), { body: spec });
+        const headers = await registryAuthHeaders(ctx, inv, spec as Service['Spec']);
+        await ctx.client.json('POST', '/services/create', z.unknown(), { body: spec, headers });
       } else if (plan.updateServices.some((u) => u.name === name)) {
         const found = current.services.find((c) => c.name === name);
         if (!found) continue;
@@ -225,6 +230,7 @@ const deploy: Run = async (ctx, inv) => {
         await ctx.client.json('POST', `/services/${found.id}/update`, z.unknown(), {
           query: { version: String(found.version) },
           body: spec,
+          headers: await registryAuthHeaders(ctx, inv, spec as Service['Spec']),
         });
       }
     }
@@ -369,7 +375,7 @@ export const stackCommand: ContextualCommand = {
           name: 'resolve-image',
           kind: 'string',
           description:
-            'Query the registry to resolve image digest and supported platforms ("always", "changed", "never")',
+            'Accepted as the docker CLI takes it ("always", "changed", "never"); images are not pinned to digests here',
           defaultText: '"always"',
         },
         {
