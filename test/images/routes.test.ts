@@ -209,7 +209,7 @@ describe('wire shapes', () => {
       gz[gz.length - 1] = gz.at(-1)! ^ 0xff;
       fake.blobs.set(image.layers[1]!.digest, gz);
       const res = await raw('POST', `/v1.47/images/create?fromImage=${fake.host}/bad&tag=1`);
-      assert.equal(res.status, 200);
+      assert.equal(res.status, 200, res.body);
       assert.equal(res.type, 'application/json');
       const lines = res.body
         .trim()

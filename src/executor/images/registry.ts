@@ -67,6 +67,17 @@ function ipv4ToInt(s: string): number | undefined {
 }
 
 /** Whether `domain` (host[:port]) matches an entry: 'host', 'host:port' or an IPv4 CIDR. */
+/** A fetch failure from a pooled connection the server had closed (undici's socket errors, resets). */
+export function isStaleConnection(err: unknown): boolean {
+  const cause = (err as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+  return (
+    cause?.code === 'UND_ERR_SOCKET' ||
+    cause?.code === 'ECONNRESET' ||
+    cause?.code === 'EPIPE' ||
+    /other side closed/.test(cause?.message ?? '')
+  );
+}
+
 export function isInsecureRegistry(domain: string, insecure: readonly string[]): boolean {
   const host = domain.replace(/:\d+$/, '');
   for (const entry of insecure) {
@@ -243,8 +254,16 @@ export class RegistryClient {
     if (this.authorization) all.Authorization = this.authorization;
     const signals = [AbortSignal.timeout(timeoutMs)];
     if (this.opts.signal) signals.push(this.opts.signal);
+    const attempt = () => fetch(url, { headers: all, signal: AbortSignal.any(signals), redirect: 'follow' });
     try {
-      return await fetch(url, { headers: all, signal: AbortSignal.any(signals), redirect: 'follow' });
+      try {
+        return await attempt();
+      } catch (err) {
+        // A kept-alive connection the registry had already closed (a restarted registry on the
+        // same port, an idle timeout): a GET is safe to send once more on a fresh connection.
+        if (!isStaleConnection(err)) throw err;
+        return await attempt();
+      }
     } catch (err) {
       throw new SwarmError('UNAVAILABLE', `Get "${url}": ${errorText(err)}`, { cause: err });
     }
