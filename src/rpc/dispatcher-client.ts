@@ -64,15 +64,20 @@ const nodePayloadsSchema = z.object({
   configs: z.record(z.string(), payloadSchema),
 });
 
-/** A Payloads message body, checked; undefined when malformed. */
-export function parseNodePayloads(buf: Buffer): NodePayloads | undefined {
+/** A JSON message body checked against `schema`; undefined when malformed. */
+function parseBody<T>(buf: Buffer, schema: z.ZodType<T, z.ZodTypeDef, unknown>): T | undefined {
   try {
-    const r = nodePayloadsSchema.safeParse(JSON.parse(buf.toString('utf8')));
+    const r = schema.safeParse(JSON.parse(buf.toString('utf8')));
     return r.success ? r.data : undefined;
   } catch {
     return undefined;
   }
 }
+
+/** A Payloads message body, checked; undefined when malformed. */
+export const parseNodePayloads = (buf: Buffer): NodePayloads | undefined =>
+  parseBody(buf, nodePayloadsSchema);
+
 const ipv4 = z.string().ip({ version: 'v4' });
 const networkViewsSchema = z.record(
   z.string().max(64),
@@ -111,14 +116,8 @@ const networkViewsSchema = z.record(
 );
 
 /** A Networks message body, checked; undefined when malformed. */
-export function parseNetworkViews(buf: Buffer): NetworkViews | undefined {
-  try {
-    const r = networkViewsSchema.safeParse(JSON.parse(buf.toString('utf8')));
-    return r.success ? r.data : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export const parseNetworkViews = (buf: Buffer): NetworkViews | undefined =>
+  parseBody(buf, networkViewsSchema);
 
 const assignmentsMessage = z.object({
   type: z.enum(['COMPLETE', 'INCREMENTAL']),

@@ -20,12 +20,15 @@ import { ImageSummarySchema, InfoSchema, type Node, NodeSchema, SwarmSchema, Tas
 import { bytesSize, goTimeString, humanDuration } from '../units.js';
 
 import {
+  eachRef,
   FILTER_FLAG,
   FORMAT_FLAG,
   filtersFrom,
   filtersQuery,
   getNode,
+  INSPECT_FORMAT_FLAG,
   listTasks,
+  PRETTY_FLAG,
   QUIET_FLAG,
   selfNodeId,
   writeInspect,
@@ -770,19 +773,13 @@ const setAvailability =
   };
 
 const nodeRm: Run = async (ctx, inv) => {
-  const errors: string[] = [];
-  for (const ref of inv.args) {
-    try {
-      await ctx.client.request('DELETE', `/nodes/${encodeURIComponent(ref)}`, {
-        query: { force: inv.flags.bool('force') ? 1 : undefined },
-      });
-      ctx.stdout(`${ref}\n`);
-    } catch (e) {
-      if (!(e instanceof DaemonError)) throw e;
-      errors.push(`Error response from daemon: ${e.message}`);
-    }
-  }
-  if (errors.length > 0) throw new CliError(errors.join('\n'));
+  const failed = await eachRef(inv.args, async (ref) => {
+    await ctx.client.request('DELETE', `/nodes/${encodeURIComponent(ref)}`, {
+      query: { force: inv.flags.bool('force') ? 1 : undefined },
+    });
+    ctx.stdout(`${ref}\n`);
+  });
+  if (failed) throw failed;
   return 0;
 };
 
@@ -828,15 +825,7 @@ export const nodeCommand: ContextualCommand = {
       usage: '[OPTIONS] self|NODE [NODE...]',
       description: 'Display detailed information on one or more nodes',
       args: nodeArgs,
-      flags: [
-        {
-          name: 'format',
-          short: 'f',
-          kind: 'string',
-          description: 'Format the output using the given Go template',
-        },
-        { name: 'pretty', kind: 'bool', description: 'Print the information in a human friendly format' },
-      ],
+      flags: [INSPECT_FORMAT_FLAG, PRETTY_FLAG],
       exec: nodeInspect,
     },
     {
@@ -949,14 +938,7 @@ export const taskCommand: ContextualCommand = {
       usage: '[OPTIONS] TASK [TASK...]',
       description: 'Display detailed information on one or more tasks',
       args: { min: 1 },
-      flags: [
-        {
-          name: 'format',
-          short: 'f',
-          kind: 'string',
-          description: 'Format the output using the given Go template',
-        },
-      ],
+      flags: [INSPECT_FORMAT_FLAG],
       exec: taskInspect,
     },
   ],

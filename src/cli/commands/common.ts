@@ -8,6 +8,42 @@ import { CliError, type CommandContext } from '../context.js';
 import { executeTemplate, parseTemplate, unescapeFormat } from '../template.js';
 import { InfoSchema, type Node, NodeSchema, type Service, ServiceSchema, TaskSchema } from '../types.js';
 
+/**
+ * Runs `each` for every reference of a multi-object command (`rm A B`, `inspect A B`): a daemon
+ * refusal does not stop the others, and all of them come back together as one error to throw once
+ * the command has printed what it could, as docker does. Undefined when every one went through.
+ */
+export async function eachRef(
+  refs: readonly string[],
+  each: (ref: string) => Promise<void>,
+): Promise<CliError | undefined> {
+  const errors: string[] = [];
+  for (const ref of refs) {
+    try {
+      await each(ref);
+    } catch (e) {
+      if (!(e instanceof DaemonError)) throw e;
+      errors.push(`Error response from daemon: ${e.message}`);
+    }
+  }
+  return errors.length > 0 ? new CliError(errors.join('\n')) : undefined;
+}
+
+/** `inspect -f`: a Go template for each object. */
+export const INSPECT_FORMAT_FLAG: FlagSpec = {
+  name: 'format',
+  short: 'f',
+  kind: 'string',
+  description: 'Format the output using the given Go template',
+};
+
+/** `inspect --pretty`. */
+export const PRETTY_FLAG: FlagSpec = {
+  name: 'pretty',
+  kind: 'bool',
+  description: 'Print the information in a human friendly format',
+};
+
 export const FORMAT_FLAG = (what: string): FlagSpec => ({
   name: 'format',
   kind: 'string',

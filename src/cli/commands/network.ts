@@ -9,7 +9,14 @@ import { CliError, type CommandContext } from '../context.js';
 import { naturalLess, type Row, renderTable, type TableKind, truncateId } from '../formatters.js';
 import { NetworkSchema } from '../types.js';
 import { goTimeString } from '../units.js';
-import { FILTER_FLAG, filtersFrom, filtersQuery, writeInspect } from './common.js';
+import {
+  eachRef,
+  FILTER_FLAG,
+  filtersFrom,
+  filtersQuery,
+  INSPECT_FORMAT_FLAG,
+  writeInspect,
+} from './common.js';
 import type { ContextualCommand } from './service.js';
 
 type Run = (ctx: CommandContext, inv: Invocation) => Promise<number>;
@@ -161,23 +168,15 @@ const networkLs: Run = async (ctx, inv) => {
 /** Like docker 20.10: what was found is printed (`[]` when nothing was), then the daemon's errors. */
 const networkInspect: Run = async (ctx, inv) => {
   const found: unknown[] = [];
-  const errors: string[] = [];
   const format = inv.flags.optionalString('format');
-  for (const ref of inv.args) {
-    try {
-      const path = `/networks/${encodeURIComponent(ref)}`;
-      const verbose = inv.flags.bool('verbose') ? 'true' : undefined;
-      found.push(
-        await ctx.client.json('GET', path, z.record(z.string(), z.unknown()), { query: { verbose } }),
-      );
-    } catch (e) {
-      if (!(e instanceof DaemonError)) throw e;
-      errors.push(`Error response from daemon: ${e.message}`);
-    }
-  }
+  const verbose = inv.flags.bool('verbose') ? 'true' : undefined;
+  const failed = await eachRef(inv.args, async (ref) => {
+    const path = `/networks/${encodeURIComponent(ref)}`;
+    found.push(await ctx.client.json('GET', path, z.record(z.string(), z.unknown()), { query: { verbose } }));
+  });
   if (format && found.length === 0) ctx.stdout('\n');
   else writeInspect(ctx, found, format);
-  if (errors.length > 0) throw new CliError(errors.join('\n'));
+  if (failed) throw failed;
   return 0;
 };
 
@@ -290,12 +289,7 @@ export const networkCommand: ContextualCommand = {
       description: 'Display detailed information on one or more networks',
       args: { min: 1 },
       flags: [
-        {
-          name: 'format',
-          short: 'f',
-          kind: 'string',
-          description: 'Format the output using the given Go template',
-        },
+        INSPECT_FORMAT_FLAG,
         { name: 'verbose', short: 'v', kind: 'bool', description: 'Verbose output for diagnostics' },
       ],
       exec: networkInspect,

@@ -7,12 +7,21 @@ import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { type FlagSpec, type Invocation, UsageError } from '../args.js';
-import { DaemonError } from '../client.js';
 import { CliError, type CommandContext } from '../context.js';
 import { naturalLess, type Row, renderTable, type TableKind } from '../formatters.js';
+import { parseLabels } from '../serviceopts.js';
 import { IdResponseSchema } from '../types.js';
 import { goTimeString, humanDuration } from '../units.js';
-import { FILTER_FLAG, filtersFrom, filtersQuery, QUIET_FLAG, writeInspect } from './common.js';
+import {
+  eachRef,
+  FILTER_FLAG,
+  filtersFrom,
+  filtersQuery,
+  INSPECT_FORMAT_FLAG,
+  PRETTY_FLAG,
+  QUIET_FLAG,
+  writeInspect,
+} from './common.js';
 import type { ContextualCommand } from './service.js';
 
 type Run = (ctx: CommandContext, inv: Invocation) => Promise<number>;
@@ -130,16 +139,6 @@ export function prettyConfig(c: PayloadObject): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** `--label k=v` values as the CLI's ConvertKVStringsToMap: a bare key maps to "". */
-function labelMap(values: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const v of values) {
-    const eq = v.indexOf('=');
-    out[eq === -1 ? v : v.slice(0, eq)] = eq === -1 ? '' : v.slice(eq + 1);
-  }
-  return out;
-}
-
 // --- reading the payload --------------------------------------------------------------------------
 
 const GO_ERRNO_TEXT: Record<string, string> = {
@@ -231,7 +230,7 @@ const secretCreate: Run = async (ctx, inv) => {
   }
   return postCreate(ctx, SECRET, {
     Name: name,
-    Labels: labelMap(f.list('label')),
+    Labels: parseLabels(f.list('label')),
     ...(data && data.length > 0 ? { Data: data.toString('base64') } : {}),
     ...(driver ? { Driver: { Name: driver } } : {}),
     ...(templateDriver ? { Templating: { Name: templateDriver } } : {}),
@@ -251,7 +250,7 @@ const configCreate: Run = async (ctx, inv) => {
   }
   return postCreate(ctx, CONFIG, {
     Name: name,
-    Labels: labelMap(inv.flags.list('label')),
+    Labels: parseLabels(inv.flags.list('label')),
     ...(data.length > 0 ? { Data: data.toString('base64') } : {}),
     ...(templateDriver ? { Templating: { Name: templateDriver } } : {}),
   });
@@ -331,18 +330,12 @@ const inspectRunner =
       return 0;
     }
     const found: unknown[] = [];
-    const errors: string[] = [];
-    for (const ref of inv.args) {
-      try {
-        found.push(await ctx.client.json('GET', objectPath(ref), z.record(z.string(), z.unknown())));
-      } catch (e) {
-        if (!(e instanceof DaemonError)) throw e;
-        errors.push(`Error response from daemon: ${e.message}`);
-      }
-    }
+    const failed = await eachRef(inv.args, async (ref) => {
+      found.push(await ctx.client.json('GET', objectPath(ref), z.record(z.string(), z.unknown())));
+    });
     if (format && found.length === 0) ctx.stdout('\n');
     else writeInspect(ctx, found, format);
-    if (errors.length > 0) throw new CliError(errors.join('\n'));
+    if (failed) throw failed;
     return 0;
   };
 
@@ -350,17 +343,11 @@ const inspectRunner =
 const removeRunner =
   (kind: PayloadKind): Run =>
   async (ctx, inv) => {
-    const errors: string[] = [];
-    for (const ref of inv.args) {
-      try {
-        await ctx.client.request('DELETE', `${kind.path}/${encodeURIComponent(ref)}`);
-        ctx.stdout(`${ref}\n`);
-      } catch (e) {
-        if (!(e instanceof DaemonError)) throw e;
-        errors.push(`Error response from daemon: ${e.message}`);
-      }
-    }
-    if (errors.length > 0) throw new CliError(errors.join('\n'));
+    const failed = await eachRef(inv.args, async (ref) => {
+      await ctx.client.request('DELETE', `${kind.path}/${encodeURIComponent(ref)}`);
+      ctx.stdout(`${ref}\n`);
+    });
+    if (failed) throw failed;
     return 0;
   };
 
@@ -387,15 +374,7 @@ function readAndRemoveCommands(kind: PayloadKind): ContextualCommand[] {
       usage: `[OPTIONS] ${upper} [${upper}...]`,
       description: `Display detailed information on one or more ${kind.noun}s`,
       args: { min: 1 },
-      flags: [
-        {
-          name: 'format',
-          short: 'f',
-          kind: 'string',
-          description: 'Format the output using the given Go template',
-        },
-        { name: 'pretty', kind: 'bool', description: 'Print the information in a human friendly format' },
-      ],
+      flags: [INSPECT_FORMAT_FLAG, PRETTY_FLAG],
       exec: inspectRunner(kind),
     },
     {

@@ -47,14 +47,17 @@ import {
   UpdateResponseSchema,
 } from '../types.js';
 import {
+  eachRef,
   FILTER_FLAG,
   FORMAT_FLAG,
   filtersFrom,
   filtersQuery,
   findService,
   getService,
+  INSPECT_FORMAT_FLAG,
   listTasks,
   nodeNames,
+  PRETTY_FLAG,
   QUIET_FLAG,
   writeInspect,
 } from './common.js';
@@ -259,17 +262,11 @@ const inspect: Run = async (ctx, inv) => {
 };
 
 const rm: Run = async (ctx, inv) => {
-  const errors: string[] = [];
-  for (const ref of inv.args) {
-    try {
-      await ctx.client.request('DELETE', `/services/${encodeURIComponent(ref)}`);
-      ctx.stdout(`${ref}\n`);
-    } catch (e) {
-      if (!(e instanceof DaemonError)) throw e;
-      errors.push(`Error response from daemon: ${e.message}`);
-    }
-  }
-  if (errors.length > 0) throw new CliError(errors.join('\n'));
+  const failed = await eachRef(inv.args, async (ref) => {
+    await ctx.client.request('DELETE', `/services/${encodeURIComponent(ref)}`);
+    ctx.stdout(`${ref}\n`);
+  });
+  if (failed) throw failed;
   return 0;
 };
 
@@ -429,15 +426,7 @@ export const serviceCommand: ContextualCommand = {
       name: 'inspect',
       usage: '[OPTIONS] SERVICE [SERVICE...]',
       description: 'Display detailed information on one or more services',
-      flags: [
-        {
-          name: 'format',
-          short: 'f',
-          kind: 'string',
-          description: 'Format the output using the given Go template',
-        },
-        { name: 'pretty', kind: 'bool', description: 'Print the information in a human friendly format' },
-      ],
+      flags: [INSPECT_FORMAT_FLAG, PRETTY_FLAG],
       args: { min: 1 },
       exec: inspect,
     },

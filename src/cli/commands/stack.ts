@@ -113,19 +113,21 @@ async function currentStack(
   ctx: CommandContext,
   stack: string,
   desired: DesiredStack,
-): Promise<CurrentStack & { serviceIds: Map<string, string> }> {
+): Promise<
+  CurrentStack & {
+    serviceIds: Map<string, string>;
+    secretIds: Map<string, string>;
+    configIds: Map<string, string>;
+  }
+> {
   const networks = await ctx.client.json('GET', '/networks', NetworkListSchema);
   const secrets = await ctx.client.json('GET', '/secrets', z.array(NamedSchema));
   const configs = await ctx.client.json('GET', '/configs', z.array(NamedSchema));
-  const names = desired.services.map((s) => s.name);
-  const byLabel = await ctx.client.json('GET', '/services', z.array(ServiceSchema), {
-    query: { filters: encodeFilters({ label: [`${STACK_LABEL}=${stack}`] }) },
-  });
-  const all = await ctx.client.json('GET', '/services', z.array(ServiceSchema));
-  const services = [
-    ...byLabel,
-    ...all.filter((s) => names.includes(s.Spec.Name ?? '') && !byLabel.some((b) => b.ID === s.ID)),
-  ];
+  const names = new Set(desired.services.map((s) => s.name));
+  // The stack's services, and any other service under a name the files ask for.
+  const services = (await ctx.client.json('GET', '/services', z.array(ServiceSchema))).filter(
+    (s) => s.Spec.Labels?.[STACK_LABEL] === stack || names.has(s.Spec.Name ?? ''),
+  );
   return {
     networks: networks.map((n) => ({ name: n.Name })),
     secrets: secrets.map((s) => ({ name: s.Spec.Name })),
@@ -141,6 +143,8 @@ async function currentStack(
       ...(s.Spec.Labels?.[STACK_LABEL] ? { stack: s.Spec.Labels[STACK_LABEL] } : {}),
     })),
     serviceIds: new Map(services.map((s) => [s.Spec.Name ?? s.ID, s.ID])),
+    secretIds: new Map(secrets.map((x) => [x.Spec.Name, x.ID])),
+    configIds: new Map(configs.map((x) => [x.Spec.Name, x.ID])),
   };
 }
 
@@ -178,12 +182,7 @@ const deploy: Run = async (ctx, inv) => {
   for (const w of converted.warnings) ctx.stderr(`${w}\n`);
   const desired0: DesiredStack = converted;
   const current = await currentStack(ctx, stack, desired0);
-  const secretIds = new Map<string, string>();
-  const configIds = new Map<string, string>();
-  for (const s of await ctx.client.json('GET', '/secrets', z.array(NamedSchema)))
-    secretIds.set(s.Spec.Name, s.ID);
-  for (const c of await ctx.client.json('GET', '/configs', z.array(NamedSchema)))
-    configIds.set(c.Spec.Name, c.ID);
+  const { secretIds, configIds } = current;
   const filled = withIds(desired0, secretIds, configIds);
   const desired = { ...filled, services: filled.services.map((x) => ({ ...x, spec: withDefaults(x.spec) })) };
   const plan = planStack(stack, desired, current, inv.flags.bool('prune'));

@@ -111,6 +111,12 @@ export class PayloadApi {
     private readonly updateService?: ServiceUpdater,
   ) {}
 
+  /** Payloads opened for the dispatcher, by ID, with the object version they were opened at. */
+  private readonly opened = new Map<
+    string,
+    { version: number; payload: { name: string; data: string; templating?: string } }
+  >();
+
   async create(body: unknown): Promise<PayloadObject> {
     const spec = validatePayloadSpec(this.kind, body);
     if (this.store.list(this.kind).some((o) => o.Spec.Name === spec.Name))
@@ -145,10 +151,11 @@ export class PayloadApi {
     if (!parsed.success)
       throw invalidArgument(`invalid ${this.kind} spec: ${describeZodError(parsed.error)}`);
     const next = parsed.data;
-    const data = this.sealer.open(current.Spec.Data ?? '');
+    const dataChanged =
+      next.Data !== undefined && next.Data !== '' && next.Data !== this.sealer.open(current.Spec.Data ?? '');
     if (
       next.Name !== current.Spec.Name ||
-      (next.Data !== undefined && next.Data !== '' && next.Data !== data) ||
+      dataChanged ||
       (next.Templating?.Name ?? '') !== (current.Spec.Templating?.Name ?? '') ||
       (next.Driver?.Name ?? '') !== (current.Spec.Driver?.Name ?? '')
     )
@@ -185,6 +192,11 @@ export class PayloadApi {
     if (!data.success) throw invalidArgument(`a ${this.kind} rotation needs the new value in Data (base64)`);
     const spec = validatePayloadSpec(this.kind, { ...current.Spec, Data: data.data.Data });
     if (spec.Data === this.sealer.open(current.Spec.Data ?? '')) return { ID: current.ID, Services: [] };
+    // Everything that can refuse is checked before the first write: nothing half-applied.
+    const users = this.store.list('service').filter((s) => usesPayload(this.kind, current.ID, s));
+    const updateService = this.updateService;
+    if (users.length > 0 && !updateService)
+      throw invalidArgument(`${this.kind} rotation is not available here`);
     const ts = this.now().toISOString();
     await this.store.update(this.kind, {
       ...current,
@@ -202,7 +214,6 @@ export class PayloadApi {
       UpdatedAt: ts,
       Spec: { ...spec, Data: this.sealer.seal(spec.Data ?? '') },
     });
-    const users = this.store.list('service').filter((s) => usesPayload(this.kind, current.ID, s));
     for (const s of users) {
       const c = s.Spec.TaskTemplate.ContainerSpec;
       const swap = <R extends { SecretID?: string; ConfigID?: string }>(r: R): R =>
@@ -222,8 +233,7 @@ export class PayloadApi {
           },
         },
       };
-      if (!this.updateService) throw invalidArgument(`${this.kind} rotation is not available here`);
-      await this.updateService(s.ID, s.Version.Index, updated);
+      await updateService?.(s.ID, s.Version.Index, updated);
     }
     return { ID: next.ID, Services: users.map((s) => s.Spec.Name ?? s.ID).sort() };
   }
@@ -231,12 +241,20 @@ export class PayloadApi {
   /** The clear payload (base64) of object `id`, for the dispatcher; undefined when it is gone. */
   payload(id: string): { name: string; data: string; templating?: string } | undefined {
     const o = this.store.get(this.kind, id);
-    if (!o) return undefined;
-    return {
+    if (!o) {
+      this.opened.delete(id);
+      return undefined;
+    }
+    // The dispatcher asks again on every task change of every node: open each version once.
+    const known = this.opened.get(id);
+    if (known?.version === o.Version.Index) return known.payload;
+    const payload = {
       name: o.Spec.Name,
       data: this.sealer.open(o.Spec.Data ?? ''),
       ...(o.Spec.Templating?.Name ? { templating: o.Spec.Templating.Name } : {}),
     };
+    this.opened.set(id, { version: o.Version.Index, payload });
+    return payload;
   }
 
   /** A secret without its payload, a config with it in clear (base64). */
