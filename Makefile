@@ -5,13 +5,14 @@ setup:
 	bash scripts/setup.sh
 
 build:
-	npx tsc -p .
+	npm run build
 
 lint:
 	npx biome check .
 
 test: setup
 	npx tsc -p . --noEmit false
+	node scripts/bundle-cli.mjs
 	npx biome check .
 	node scripts/run-tests.mjs
 

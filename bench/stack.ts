@@ -3,7 +3,8 @@
 // shows every task running (GET /tasks over the socket every 20 ms). One node each: swarmd (cluster in a box, one host)
 // through swarmctl and through the real docker CLI, and — side by side, when Debian's dockerd is
 // installed — a private dockerd in its own netns through the docker CLI. Both docker runs use
-// `--resolve-image never` (no registry here). Then `stack rm` and a wait until nothing is left.
+// `--resolve-image never` (no registry here). Then `stack rm`, a wait until nothing is left, and a
+// pause for the kernel to finish tearing the namespaces down, the same for both.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,9 @@ import { ms, row } from './lib/report.js';
 import { percentile } from './stats.js';
 
 const SERVICES = 10;
-const RUNS = 3;
+const RUNS = 5;
+/** After a stack is gone, the kernel still tears its namespaces down for a while: each run starts on a quiet machine. */
+const SETTLE_MS = 1500;
 
 const composeText = () =>
   `version: "3.8"\nservices:\n${Array.from({ length: SERVICES }, (_, i) => `  s${i}:\n    image: busybox:latest\n    command: ["sleep", "3600"]\n`).join('')}`;
@@ -63,6 +66,7 @@ async function timeDeploys(socket: string, deploy: (stack: string) => Promise<un
       const r = await run(DOCKER, ['ps', '-aq'], { env, okCodes: [0, 1] });
       return r.stdout.trim() === '';
     });
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
   }
   return times;
 }

@@ -34,4 +34,4 @@ done
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
-npx tsc -p .
+npx tsc -p . && node scripts/bundle-cli.mjs

@@ -236,8 +236,8 @@ export class Daemon implements ClusterBackend, SystemBackend {
       for (const [id, view] of Object.entries(views))
         await this.networkProvider.setNetworkPeers(id, view.peers);
       for (const id of gone) await this.networkProvider.setNetworkPeers(id, []);
-      await this.discovery.setViews(views);
-      await this.syncPortsNow?.();
+      // Independent: the tasks' own rules, and the node's published ports.
+      await Promise.all([this.discovery.setViews(views), this.syncPortsNow?.()]);
     })().catch((e) => log.warn('overlay state not applied', { err: e }));
   };
   /** The routing mesh's network (ingress) as the managers last described it to this node. */
@@ -290,7 +290,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     this.network = new NodeNetwork({ stateDir: join(this.execRoot, 'network') });
     this.discovery = new ServiceDiscovery(
       async () => {
-        await this.network.ensureGatewayBridge();
+        await this.network.gatewayReady();
         return this.network.gateway;
       },
       () => this.network.upstreamResolvers(),

@@ -103,6 +103,8 @@ export interface PreparedNetwork {
   resolvConf?: string;
   /** Overrides the container hostname when set (must have no dots, see runtime.md §7). */
   hostname?: string;
+  /** Sysctls of the container's netns that the network needs, set by the runtime as the container starts. */
+  sysctls?: Record<string, string>;
   /** Addresses for NetworkSettings in `docker inspect`, keyed by network name. */
   networks?: Record<
     string,

@@ -13,6 +13,12 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** Exit codes that count as success (default [0]). */
   okCodes?: number[];
+  /**
+   * For a monitor that outlives the call (conmon): the child gets a pipe as fd 3 (its sync pipe)
+   * and runs detached; the call answers with the first line written there (as stdout, code 0), or
+   * code 1 and its stderr if it closes the pipe without one. The child is left running.
+   */
+  syncPipe?: boolean;
 }
 
 export interface ExecResult {
@@ -44,6 +50,7 @@ export function run(cmd: string, args: string[], opts: ExecOptions = {}): Promis
 
 /** Spawns from this process and collects the result (also what the spawn helper runs). */
 export function runHere(cmd: string, args: string[], opts: ExecOptions): Promise<ExecResult> {
+  if (opts.syncPipe) return launchWithSyncPipe(cmd, args, opts);
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, {
       env: opts.env ?? process.env,
@@ -65,6 +72,49 @@ export function runHere(cmd: string, args: string[], opts: ExecOptions): Promise
       });
     });
     child.stdin.end(opts.input);
+  });
+}
+
+function launchWithSyncPipe(cmd: string, args: string[], opts: ExecOptions): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const pipe = child.stdio[3];
+    const stderr: Buffer[] = [];
+    child.stdio[2]?.on('data', (b: Buffer) => stderr.push(b));
+    let line = '';
+    let done = false;
+    const finish = (result: ExecResult | Error) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      // The pipe stays open as long as the child runs: never wait for its EOF.
+      pipe?.destroy();
+      child.stdio[2]?.destroy();
+      child.unref();
+      if (result instanceof Error) reject(result);
+      else resolve(result);
+    };
+    const timer = setTimeout(
+      () =>
+        finish(new SwarmError('INTERNAL', `${cmd}: nothing on its sync pipe within ${opts.timeoutMs} ms`)),
+      opts.timeoutMs ?? 15_000,
+    );
+    child.on('error', (e) => finish(new SwarmError('INTERNAL', `${cmd}: ${e.message}`, { cause: e })));
+    pipe?.on('error', () => undefined);
+    pipe?.on('data', (b: Buffer) => {
+      line += b.toString('utf8');
+      const nl = line.indexOf('\n');
+      if (nl >= 0)
+        finish({ code: 0, stdout: line.slice(0, nl), stderr: Buffer.concat(stderr).toString('utf8') });
+    });
+    pipe?.on('close', () =>
+      finish({ code: line === '' ? 1 : 0, stdout: line, stderr: Buffer.concat(stderr).toString('utf8') }),
+    );
   });
 }
 
@@ -95,6 +145,7 @@ class SpawnHelper {
       ...(opts.env ? { env: opts.env } : {}),
       ...(input !== undefined ? { input } : {}),
       ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+      ...(opts.syncPipe ? { syncPipe: true } : {}),
     };
     return new Promise((resolve, reject) => {
       this.waiting.set(id, { cmd, resolve, reject });

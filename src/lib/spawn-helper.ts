@@ -15,6 +15,7 @@ interface Request {
   /** base64 */
   input?: string;
   timeoutMs?: number;
+  syncPipe?: boolean;
 }
 
 function answer(msg: object): void {
@@ -27,6 +28,7 @@ function runOne(r: Request): void {
     ...(r.cwd ? { cwd: r.cwd } : {}),
     ...(r.input !== undefined ? { input: Buffer.from(r.input, 'base64') } : {}),
     ...(r.timeoutMs ? { timeoutMs: r.timeoutMs } : {}),
+    ...(r.syncPipe ? { syncPipe: true } : {}),
   }).then(
     (res) => answer({ id: r.id, ...res }),
     (e: unknown) => answer({ id: r.id, error: e instanceof Error ? e.message : String(e) }),

@@ -156,6 +156,7 @@ export class NodeNetwork {
   private readonly ipamFile: string;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly overlays: NodeOverlays;
+  private bridgeReady: Promise<void> | undefined;
 
   constructor(config: NodeNetworkConfig) {
     const parsed = nodeNetworkConfigSchema.safeParse(config);
@@ -178,10 +179,28 @@ export class NodeNetwork {
 
   /** Creates or repairs the bridge, forwarding and egress NAT. Safe to call on every start. */
   async ensureGatewayBridge(): Promise<void> {
-    await ensureGatewayBridge({ bridge: this.bridge, subnet: this.subnet, hostNetns: this.hostNetns });
+    const ensured = ensureGatewayBridge({
+      bridge: this.bridge,
+      subnet: this.subnet,
+      hostNetns: this.hostNetns,
+    });
+    this.bridgeReady = ensured.catch((err: unknown) => {
+      this.bridgeReady = undefined; // checked again on next use
+      throw err;
+    });
+    await ensured;
+  }
+
+  /**
+   * The bridge as this process last made or repaired it: ensured once, not on every container or
+   * view change (three processes each time); again after a failure or once removeGatewayBridge ran.
+   */
+  gatewayReady(): Promise<void> {
+    return this.bridgeReady ?? this.ensureGatewayBridge();
   }
 
   async removeGatewayBridge(): Promise<void> {
+    this.bridgeReady = undefined;
     await removeGatewayBridge({ bridge: this.bridge, hostNetns: this.hostNetns });
   }
 

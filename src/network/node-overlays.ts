@@ -271,6 +271,11 @@ export class NodeOverlays {
       }
       const { address, mtu, ...rest } = endpoint;
       const shape: NetworkShape = { ...rest, mtu: mtu ?? DEFAULT_OVERLAY_MTU };
+      const built = this.local.get(networkId)?.shape;
+      // Every view from the managers repeats it: unchanged, nothing is looked at again.
+      const same =
+        built && built.vni === shape.vni && built.gateway === shape.gateway && built.mtu === shape.mtu;
+      if (before === address && same) return;
       // The port takes the MAC its address gives (02:42:<ip>): the other nodes send it frames for
       // that address to that MAC, and a macvlan only receives what is addressed to it.
       this.pinned.set(networkId, address);

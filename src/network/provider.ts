@@ -9,6 +9,7 @@ import type { ServiceDiscovery } from './discovery.js';
 import { overlayNetworksOf } from './network-attachments.js';
 import type { AttachRequest, ContainerAttachment, NodeNetwork } from './node-network.js';
 import type { NetworkPeer } from './overlay.js';
+import { TASK_DNS_SYSCTL } from './service-rules.js';
 
 /** The name `docker inspect` shows for the gateway network, as Docker names its gateway bridge network. */
 export const GATEWAY_NETWORK_NAME = 'docker_gwbridge';
@@ -45,6 +46,8 @@ export function attachRequestFor(containerId: string, task?: ExecutorTask): Atta
 export function preparedNetworkFor(a: ContainerAttachment): PreparedNetwork {
   return {
     netnsPath: a.netnsPath,
+    // On overlays its 127.0.0.11 is DNATed to the node's DNS: such packets may leave lo (eth0).
+    ...((a.overlays?.length ?? 0) > 0 ? { sysctls: { [TASK_DNS_SYSCTL]: '1' } } : {}),
     hostsFile: a.hostsFile,
     resolvConf: a.resolvConfFile,
     hostname: a.hostname,
@@ -62,7 +65,6 @@ export function preparedNetworkFor(a: ContainerAttachment): PreparedNetwork {
 
 export class NetworkProviderImpl implements NetworkProvider {
   private readonly network: NodeNetwork;
-  private bridgeReady: Promise<void> | undefined;
   /** Per container, so a release never overtakes the prepare it undoes. */
   private readonly inFlight = new Map<string, Promise<unknown>>();
 
@@ -74,11 +76,11 @@ export class NetworkProviderImpl implements NetworkProvider {
     this.network = network;
   }
 
-  /** Attaches the container (the gateway bridge is ensured first, once). Preparing again returns the same. */
+  /** Attaches the container (the gateway bridge is made first, if it is not yet). Preparing again returns the same. */
   async prepareNetwork(containerId: string, task?: ExecutorTask): Promise<PreparedNetwork> {
     const request = attachRequestFor(containerId, task);
     return await this.serialize(containerId, async () => {
-      await this.ensureBridge();
+      await this.network.gatewayReady();
       const a = await this.network.attachContainer(request);
       const overlays = a.overlays ?? [];
       if (this.discovery && overlays.length > 0)
@@ -128,16 +130,6 @@ export class NetworkProviderImpl implements NetworkProvider {
   /** The container's address on the gateway network, or undefined when it is not attached. */
   async addressOf(containerId: string): Promise<string | undefined> {
     return (await this.network.attachment(containerId))?.ip;
-  }
-
-  private ensureBridge(): Promise<void> {
-    if (this.bridgeReady === undefined) {
-      this.bridgeReady = this.network.ensureGatewayBridge().catch((err: unknown) => {
-        this.bridgeReady = undefined; // try again on the next prepare
-        throw err;
-      });
-    }
-    return this.bridgeReady;
   }
 
   private serialize<T>(containerId: string, fn: () => Promise<T>): Promise<T> {

@@ -4,7 +4,7 @@
 // is DNATed to that service's running tasks in turn (`numgen inc`), wherever they run. One table,
 // replaced in one `nft -f` transaction on every change, so a connection never sees half a change.
 import type { NetworkView } from '../agent/session.js';
-import { nftApply, sysctlSet } from './shell.js';
+import { nftApply } from './shell.js';
 
 export const SERVICE_TABLE = 'skt_svc';
 
@@ -60,12 +60,13 @@ export function renderTaskServiceRules(r: TaskServiceRules): string {
   ].join('\n');
 }
 
-/** Installs (or replaces) the rules in a task's netns; the first time also lets 127.0.0.11 leave lo. */
-export async function applyTaskServiceRules(
-  netns: string,
-  r: TaskServiceRules,
-  first: boolean,
-): Promise<void> {
-  if (first) await sysctlSet({ 'net.ipv4.conf.eth0.route_localnet': '1' }, netns);
+/**
+ * Lets the task's 127.0.0.11 queries leave lo once DNATed to the node's DNS; set in the task's
+ * netns by the runtime as the container starts (one process fewer per task than a sysctl run here).
+ */
+export const TASK_DNS_SYSCTL = 'net.ipv4.conf.eth0.route_localnet';
+
+/** Installs (or replaces) the rules in a task's netns. */
+export async function applyTaskServiceRules(netns: string, r: TaskServiceRules): Promise<void> {
   await nftApply(renderTaskServiceRules(r), netns);
 }

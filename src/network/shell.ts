@@ -1,6 +1,7 @@
 // Thin shells over ip, bridge, nft and sysctl: every kernel change of this module goes through here, as
 // one process per batch (`ip -batch -`, `bridge -batch -`, `nft -f -`), optionally inside a named netns.
 import { ExecError, type ExecResult, run } from '../lib/exec.js';
+import { netnsPath } from './names.js';
 
 const TIMEOUT_MS = 15_000;
 
@@ -12,8 +13,13 @@ async function runUnlessMissing(cmd: string, args: string[], missing: RegExp): P
   throw new ExecError(`${cmd} ${args.join(' ')}`.slice(0, 200), r);
 }
 
+/**
+ * A command inside a named netns: `nsenter --net` only joins the network namespace (`ip netns exec`
+ * also unshares the mount namespace and remounts /sys, several times the cost, on every rule change
+ * of every task); /proc/sys/net and nft follow the network namespace alone.
+ */
 function inNetns(netns: string | undefined, cmd: string, args: string[]): [string, string[]] {
-  return netns === undefined ? [cmd, args] : ['ip', ['netns', 'exec', netns, cmd, ...args]];
+  return netns === undefined ? [cmd, args] : ['nsenter', [`--net=${netnsPath(netns)}`, '--', cmd, ...args]];
 }
 
 /** Runs `ip` commands as one batch (stops at the first error, which is then thrown). */

@@ -192,6 +192,8 @@ export async function startSwarmd(
       [
         `--net=/run/netns/${netns}`,
         process.execPath,
+        // e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile swarmd under a test or benchmark
+        ...(process.env.SKT_SWARMD_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
         join(root, 'bin/swarmd'),
         '--state-dir',
         stateDir,

@@ -167,6 +167,12 @@ async function waitFor(ctx: CommandContext, service: string, condition: string):
   }
 }
 
+/** Waits for every request to finish, then fails with the first error (none is left in flight). */
+async function settleAll(sends: readonly Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(sends)).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 const deploy: Run = async (ctx, inv) => {
   const [stack = ''] = inv.args;
   const files = inv.flags.list('compose-file');
@@ -216,23 +222,34 @@ const deploy: Run = async (ctx, inv) => {
   const dependedOn = new Map<string, string>();
   for (const s of ready.services) for (const d of s.dependsOn) dependedOn.set(d.service, d.condition);
   for (const wave of plan.waves) {
+    // The services of one wave do not depend on each other: they are sent at once (Docker's CLI
+    // sends one after the other), the messages still in the file's order.
+    const sends: Promise<unknown>[] = [];
     for (const name of wave) {
       const spec = ready.services.find((s) => s.name === name)?.spec ?? {};
       if (plan.createServices.includes(name)) {
         ctx.stdout(`Creating service ${name}\n`);
-        const headers = await registryAuthHeaders(ctx, inv, spec as Service['Spec']);
-        await ctx.client.json('POST', '/services/create', z.unknown(), { body: spec, headers });
+        sends.push(
+          registryAuthHeaders(ctx, inv, spec as Service['Spec']).then((headers) =>
+            ctx.client.json('POST', '/services/create', z.unknown(), { body: spec, headers }),
+          ),
+        );
       } else if (plan.updateServices.some((u) => u.name === name)) {
         const found = current.services.find((c) => c.name === name);
         if (!found) continue;
         ctx.stdout(`Updating service ${name} (id: ${found.id})\n`);
-        await ctx.client.json('POST', `/services/${found.id}/update`, z.unknown(), {
-          query: { version: String(found.version) },
-          body: spec,
-          headers: await registryAuthHeaders(ctx, inv, spec as Service['Spec']),
-        });
+        sends.push(
+          registryAuthHeaders(ctx, inv, spec as Service['Spec']).then((headers) =>
+            ctx.client.json('POST', `/services/${found.id}/update`, z.unknown(), {
+              query: { version: String(found.version) },
+              body: spec,
+              headers,
+            }),
+          ),
+        );
       }
     }
+    await settleAll(sends);
     for (const name of wave) {
       const condition = dependedOn.get(name);
       if (condition === undefined) continue;

@@ -139,6 +139,8 @@ export interface BundleInput {
   rootfs: string;
   cgroupsPath: string;
   netnsPath?: string;
+  /** Sysctls the network needs in the container's netns (they win over the spec's). */
+  netSysctls?: Record<string, string>;
   etcFiles: { hosts: string; hostname: string; resolvConf: string };
   /** Resolved host source of each spec mount, same order as spec.Mounts (tmpfs: ignored). */
   mountSources: string[];
@@ -397,7 +399,8 @@ export function buildOciSpec(input: BundleInput): OciSpec {
     { type: 'mount' },
     input.netnsPath ? { type: 'network', path: input.netnsPath } : { type: 'network' },
   ];
-  const sysctls = spec.Sysctls && Object.keys(spec.Sysctls).length > 0 ? { ...spec.Sysctls } : undefined;
+  const merged = { ...spec.Sysctls, ...input.netSysctls };
+  const sysctls = Object.keys(merged).length > 0 ? merged : undefined;
 
   return {
     ociVersion: '1.0.2',

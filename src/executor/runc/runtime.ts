@@ -466,6 +466,7 @@ export class ContainerRuntime {
         rootfs: 'rootfs',
         cgroupsPath: `/${this.cgroupParent}/${runcId}`,
         ...(prepared?.netnsPath ? { netnsPath: prepared.netnsPath } : {}),
+        ...(prepared?.sysctls ? { netSysctls: prepared.sysctls } : {}),
         etcFiles,
         mountSources,
         daemonRlimits: this.daemonRlimits,
