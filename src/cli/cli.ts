@@ -5,6 +5,7 @@
 import { type CommandSpec, helpText, type Invocation, parseCommandLine, UsageError } from './args.js';
 import { ConnectError, DaemonError, EngineClient, resolveEndpoint } from './client.js';
 import { imageCommand, infoCommand, nodeCommand, swarmCommand, taskCommand } from './commands/cluster.js';
+import { eventsCommand } from './commands/events.js';
 import { networkCommand } from './commands/network.js';
 import { configCommand, secretCommand } from './commands/secret.js';
 import { type ContextualCommand, serviceCommand } from './commands/service.js';
@@ -42,6 +43,7 @@ const COMMANDS: ContextualCommand[] = [
   taskCommand,
   imageCommand,
   infoCommand,
+  eventsCommand,
 ];
 
 /** Builds the parser's command tree; `exec` runs with a context made after global flags are read. */

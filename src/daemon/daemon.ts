@@ -33,6 +33,14 @@ import { parseJoinToken, validateJoinTokenTTL } from '../ca/tokens.js';
 import { parseUnlockKey } from '../ca/unlock-key.js';
 import { type ClusterBackend, type ControlApis, clusterRoutes } from '../engineapi/cluster.js';
 import { containerRoutes } from '../engineapi/containers.js';
+import {
+  containerEvent,
+  EventLog,
+  eventRoutes,
+  nowNs,
+  type SwarmChange,
+  swarmEvent,
+} from '../engineapi/events.js';
 import { imageRoutes } from '../engineapi/images.js';
 import { logRoutes } from '../engineapi/logs.js';
 import type { LocalEndpoint, VerboseService } from '../engineapi/networks.js';
@@ -258,6 +266,9 @@ export class Daemon implements ClusterBackend, SystemBackend {
   }
   private readonly publisher: PortPublisher;
   private stopPortSync: (() => void) | undefined;
+  private stopSwarmEvents: (() => void) | undefined;
+  /** The node's recent Docker events (GET /events). */
+  readonly events = new EventLog();
   /** A worker's session with the managers. */
   private remoteSession: RemoteSession | undefined;
   private certRenewal: CertRenewal | undefined;
@@ -311,6 +322,16 @@ export class Daemon implements ClusterBackend, SystemBackend {
       namePrefix: `skt-${tag}-`,
       cgroupParent: `skt-${tag}`,
     });
+    this.runtime.onLifecycle((action, rec) =>
+      this.events.publish(
+        containerEvent(
+          action,
+          rec,
+          nowNs(),
+          action === 'die' ? { exitCode: String(rec.State.ExitCode) } : {},
+        ),
+      ),
+    );
     const runc = new RuncExecutor(this.runtime, SWARMD_VERSION);
     this.executor = {
       controller: (t) => {
@@ -342,6 +363,16 @@ export class Daemon implements ClusterBackend, SystemBackend {
    * Keeps this node's published-port rules in step with the services and this node's tasks, from
    * the manager's cache (debounced). Single-node today: the backends are the local tasks.
    */
+  /** A manager's store changes as Docker's swarm events (service, node, network, secret, config). */
+  private startSwarmEvents(manager: Manager): void {
+    this.stopSwarmEvents?.();
+    this.stopSwarmEvents = manager.cache.subscribe((ev) => {
+      if (ev.kind === 'cluster' || ev.kind === 'task') return;
+      const e = swarmEvent(ev as SwarmChange, nowNs());
+      if (e) this.events.publish(e);
+    });
+  }
+
   private startPortSync(manager: Manager, nodeId: string): void {
     let timer: NodeJS.Timeout | undefined;
     const sync = async () => {
@@ -492,6 +523,8 @@ export class Daemon implements ClusterBackend, SystemBackend {
     this.certRenewal = undefined;
     this.stopPortSync?.();
     this.stopPortSync = undefined;
+    this.stopSwarmEvents?.();
+    this.stopSwarmEvents = undefined;
     await this.agent?.stop();
     this.agent = undefined;
     this.remoteSession?.close();
@@ -527,6 +560,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     await manager.waitForLeader(5000);
     if (this.manager !== manager || this.agent || this.state?.role !== 'manager') return; // changed meanwhile
     this.startPortSync(manager, nodeId);
+    this.startSwarmEvents(manager);
     this.startSweep((taskId) => manager.cache.get('task', taskId)?.NodeID === nodeId);
     const identity = manager.tlsIdentity ?? new NodeTLSIdentity(await readNodeCertificates(this.stateDir));
     const otherManagers = () => manager.managerAddrs().filter((a) => a !== this.state?.advertiseAddr);
@@ -608,6 +642,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
       ...payloadRoutes(() => this.control()),
       ...imageRoutes(this.images),
       ...containerRoutes(this.runtime),
+      ...eventRoutes(this.events),
       ...logRoutes({
         service: (ref) => this.control().services.get(ref, false),
         task: (ref) => this.control().tasks.get(ref),

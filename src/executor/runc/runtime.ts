@@ -145,6 +145,9 @@ interface HealthLoop {
   stopped: boolean;
 }
 
+/** The container events the runtime reports (Docker's names). */
+export type ContainerAction = 'create' | 'start' | 'die' | 'destroy';
+
 export class ContainerRuntime {
   readonly stateDir: string;
   readonly execRoot: string;
@@ -362,6 +365,11 @@ export class ContainerRuntime {
     this.events.on('health', fn);
     return () => this.events.off('health', fn);
   }
+  /** Docker's container events as they happen here: create, start, die (with its exit code), destroy. */
+  onLifecycle(fn: (action: ContainerAction, rec: ContainerRecord) => void): () => void {
+    this.events.on('lifecycle', fn);
+    return () => this.events.off('lifecycle', fn);
+  }
 
   /** Resolves when the container is not running (at once if it already is not). */
   waitExit(ref: string, signal?: AbortSignal): Promise<ContainerRecord> {
@@ -519,6 +527,7 @@ export class ContainerRuntime {
       };
       await writeRecord(join(dir, 'meta.json'), rec);
       this.records.set(id, rec);
+      this.events.emit('lifecycle', 'create', rec);
       return rec;
     } catch (err) {
       await this.removeDirs(id).catch(() => undefined);
@@ -627,6 +636,7 @@ export class ContainerRuntime {
       };
       await this.notePidStart(rec);
       await this.persist(rec);
+      this.events.emit('lifecycle', 'start', rec);
     } finally {
       this.starting.delete(rec.Id);
     }
@@ -687,6 +697,7 @@ export class ContainerRuntime {
     await removeCgroup(this.cgroupParent, rec.RuncId);
     this.records.delete(rec.Id);
     this.pidStarts.delete(rec.Id);
+    this.events.emit('lifecycle', 'destroy', rec);
     // The shared parent goes with our last container (rmdir of a non-empty cgroup dir just fails).
     if (this.records.size === 0) {
       for (const h of await cgroupHierarchies())
@@ -858,6 +869,7 @@ export class ContainerRuntime {
     await rm(join(bundle, 'files'), { recursive: true, force: true });
     await rm(join(this.exitDir, rec.RuncId), { force: true });
     log.debug('container exited', { id: rec.Id, code });
+    this.events.emit('lifecycle', 'die', rec);
     this.events.emit('exit', rec);
   }
 
