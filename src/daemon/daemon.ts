@@ -163,9 +163,11 @@ const portAllocator: PortAllocator = (spec, self, all) => {
   if ('error' in r) {
     throw new SwarmError(r.error.code, `rpc error: code = InvalidArgument desc = ${r.error.message}`);
   }
+  // Endpoint.Spec mirrors what the user gave, as Docker's ({} without an EndpointSpec; vip is
+  // then the mode all the same).
   const endpoint: Endpoint = {
     Spec: {
-      Mode: spec.EndpointSpec?.Mode ?? 'vip',
+      ...(spec.EndpointSpec?.Mode ? { Mode: spec.EndpointSpec.Mode } : {}),
       ...(spec.EndpointSpec?.Ports ? { Ports: spec.EndpointSpec.Ports } : {}),
     },
   };
@@ -1297,6 +1299,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     const cluster = this.manager.cache.list('cluster')[0];
     const {
       JoinTokens: _jt,
+      JoinTokensIssuedAt: _ji,
       UnlockKeySealed: _uk,
       ...clusterInfo
     } = cluster ?? ({} as Record<string, unknown>);

@@ -1,8 +1,9 @@
 // Swarm-scoped routes: /swarm*, /nodes, /services, /tasks. Thin: parse the request, call the
 // control API of this manager (503 when this node is not one), write Docker's response.
 import type { IncomingMessage } from 'node:http';
+import { withRuntime } from '../api/defaults.js';
 import { invalidArgument } from '../api/errors.js';
-import type { Cluster, ContainerSpec, Node, Service, ServiceSpec, Task } from '../api/types.js';
+import type { Cluster, ContainerSpec, Network, Node, Service, ServiceSpec, Task } from '../api/types.js';
 import { parseVersionParam } from '../api/validate.js';
 import { decodeRegistryAuth, encodeRegistryAuth } from '../executor/images/registry.js';
 import type { ClusterApi } from '../manager/controlapi/cluster.js';
@@ -42,9 +43,10 @@ function publicNode(n: Node): Omit<Node, 'IngressAddress'> {
 }
 
 /** The cluster object as Docker's API shows it: our sealed unlock key stays home. */
-export function publicCluster(c: Cluster): Omit<Cluster, 'UnlockKeySealed'> {
-  const { UnlockKeySealed: _key, ...rest } = c;
-  return rest;
+export function publicCluster(c: Cluster, issuedAt = false): Omit<Cluster, 'UnlockKeySealed'> {
+  const { UnlockKeySealed: _key, JoinTokensIssuedAt, ...rest } = c;
+  // Ours (join tokens that expire): only for a client that asks, Docker's shape otherwise.
+  return issuedAt && JoinTokensIssuedAt ? { ...rest, JoinTokensIssuedAt } : rest;
 }
 
 function sendEmpty(res: import('node:http').ServerResponse, status = 200): void {
@@ -55,14 +57,60 @@ function sendEmpty(res: import('node:http').ServerResponse, status = 200): void 
 /** Drops fields that are ours only, and the registry credentials, before a service goes on the wire. */
 function publicService(s: Service): Omit<Service, 'SpecVersion'> {
   const { SpecVersion: _sv, ...rest } = s;
-  const out: Omit<Service, 'SpecVersion'> = { ...rest, Spec: withoutPullOptions(s.Spec) };
-  if (s.PreviousSpec) out.PreviousSpec = withoutPullOptions(s.PreviousSpec);
+  const out: Omit<Service, 'SpecVersion'> = { ...rest, Spec: withRuntime(withoutPullOptions(s.Spec)) };
+  if (s.PreviousSpec) out.PreviousSpec = withRuntime(withoutPullOptions(s.PreviousSpec));
   return out;
 }
 
-function publicTask(t: Task) {
-  const { SpecVersion: _sv, ServiceAnnotations: _sa, Name: _n, ...rest } = t;
-  return { ...rest, Spec: { ...t.Spec, ...containerWithoutPullOptions(t.Spec.ContainerSpec) } };
+/** The networks by ID, for the tasks' attachments (a network removed meanwhile is undefined). */
+function networkLookup(backend: ClusterBackend): (id: string) => Network | undefined {
+  const api = backend.control().networks;
+  return (id) => {
+    try {
+      return api.get(id);
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+/**
+ * A task as Docker's API shows it: no Endpoint (SwarmKit's, not the API's), Labels and
+ * Status.PortStatus always there, each attached network as the whole network object.
+ */
+function publicTask(t: Task, networkOf: (id: string) => Network | undefined) {
+  const { SpecVersion: _sv, ServiceAnnotations: _sa, Name: _n, Endpoint: _e, Slot, ...rest } = t;
+  return {
+    ...rest,
+    // Go's omitempty: a global task has no slot.
+    ...(Slot ? { Slot } : {}),
+    Labels: t.Labels ?? {},
+    Spec: { ...t.Spec, ...containerWithoutPullOptions(t.Spec.ContainerSpec) },
+    Status: { ...t.Status, PortStatus: t.Status.PortStatus ?? {} },
+    ...(t.NetworksAttachments
+      ? {
+          NetworksAttachments: t.NetworksAttachments.map((a) => {
+            const n = networkOf(a.Network.ID);
+            return {
+              ...a,
+              Network: {
+                ID: a.Network.ID,
+                Version: n?.Version ?? { Index: 0 },
+                CreatedAt: n?.CreatedAt ?? '',
+                UpdatedAt: n?.UpdatedAt ?? '',
+                Spec: {
+                  ...a.Network.Spec,
+                  DriverConfiguration: { Name: a.Network.DriverState.Name },
+                  Scope: 'swarm',
+                },
+                DriverState: a.Network.DriverState,
+                IPAMOptions: a.Network.IPAMOptions,
+              },
+            };
+          }),
+        }
+      : {}),
+  };
 }
 
 function withoutPullOptions(spec: ServiceSpec): ServiceSpec {
@@ -118,7 +166,12 @@ export function clusterRoutes(backend: ClusterBackend): Route[] {
     {
       method: 'GET',
       path: '/swarm',
-      handler: ({ res }) => sendJSON(res, 200, publicCluster(backend.control().cluster.get())),
+      handler: ({ res, query }) =>
+        sendJSON(
+          res,
+          200,
+          publicCluster(backend.control().cluster.get(), boolParam(query, 'joinTokensIssuedAt')),
+        ),
     },
     {
       method: 'GET',
@@ -244,13 +297,20 @@ export function clusterRoutes(backend: ClusterBackend): Route[] {
       method: 'GET',
       path: '/tasks',
       handler: ({ res, query }) =>
-        sendJSON(res, 200, backend.control().tasks.list(parseFilters(query)).map(publicTask)),
+        sendJSON(
+          res,
+          200,
+          backend
+            .control()
+            .tasks.list(parseFilters(query))
+            .map((t) => publicTask(t, networkLookup(backend))),
+        ),
     },
     {
       method: 'GET',
       path: '/tasks/:id',
       handler: ({ res, params }) =>
-        sendJSON(res, 200, publicTask(backend.control().tasks.get(params.id ?? ''))),
+        sendJSON(res, 200, publicTask(backend.control().tasks.get(params.id ?? ''), networkLookup(backend))),
     },
   ];
 }

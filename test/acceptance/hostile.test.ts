@@ -591,15 +591,16 @@ describe('hostile requests are refused cleanly, with nothing written', () => {
       message: /already exists/,
     });
     const v = await serviceVersion('base-a');
+    // Docker answers both with gRPC Unimplemented, HTTP 501 (test/fixtures/docker/error-mode-change.json).
     await refused('POST', `${V}/services/base-a/update?version=${v}`, create('base-b'), {
-      status: 400,
+      status: 501,
       message: /renaming services is not supported/,
     });
     await refused(
       'POST',
       `${V}/services/base-a/update?version=${v}`,
       { ...create('base-a'), Mode: { Global: {} } },
-      { status: 400, message: /mode change/ },
+      { status: 501, message: /mode change/ },
     );
     await refused('POST', `${V}/services/base-a/update?version=${v}&rollback=previous`, create('base-a'), {
       status: 400,

@@ -102,7 +102,11 @@ test('insertDefaults fills in SwarmKit defaults without touching what was set', 
   assert.equal(d.UpdateConfig?.Parallelism, 2);
   assert.equal(d.UpdateConfig?.Monitor, 5e9);
   assert.equal(d.RollbackConfig?.Order, 'stop-first');
-  assert.equal(d.EndpointSpec?.Mode, 'vip');
+  assert.equal('Delay' in (d.UpdateConfig ?? {}), false, 'a zero Delay is left out, as Go omits it');
+  assert.equal(d.EndpointSpec, undefined, 'Docker adds no EndpointSpec (vip is the mode all the same)');
+  assert.equal(d.TaskTemplate.Runtime, 'container');
+  assert.equal(d.TaskTemplate.ContainerSpec?.Isolation, 'default');
+  assert.deepEqual(d.TaskTemplate.ContainerSpec?.DNSConfig, {});
 });
 
 test('version parameters must be non-negative integers', () => {

@@ -61,7 +61,9 @@ function tokenExpiryNote(
 }
 
 async function joinCommand(ctx: CommandContext, role: 'worker' | 'manager', quiet: boolean): Promise<void> {
-  const swarm = await ctx.client.json('GET', '/swarm', SwarmWithTokenTTLSchema);
+  const swarm = await ctx.client.json('GET', '/swarm', SwarmWithTokenTTLSchema, {
+    query: { joinTokensIssuedAt: 1 },
+  });
   const token = role === 'worker' ? swarm.JoinTokens.Worker : swarm.JoinTokens.Manager;
   if (quiet) {
     ctx.stdout(`${token}\n`);

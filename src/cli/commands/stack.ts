@@ -7,6 +7,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { normalizeServiceSpec, withRuntime } from '../../api/defaults.js';
+import type { ServiceSpec } from '../../api/types.js';
 import { loadCompose, parseDotEnv } from '../../stack/compose.js';
 import { stackObjects } from '../../stack/convert.js';
 import {
@@ -102,11 +104,14 @@ function asDeployed(spec: object, networkNames: Map<string, string>): object {
   return s;
 }
 
-/** Server defaults a compose file leaves out: one replica. */
+/**
+ * What the server fills in that a compose file leaves out (one replica; the spec as the engine
+ * keeps and shows it: Isolation, Runtime), so an unchanged file plans no update.
+ */
 function withDefaults(spec: object): object {
-  const s = structuredClone(spec) as { Mode?: { Replicated?: { Replicas?: number } } };
+  const s = structuredClone(spec) as ServiceSpec;
   if (s.Mode?.Replicated && s.Mode.Replicated.Replicas === undefined) s.Mode.Replicated.Replicas = 1;
-  return s;
+  return s.TaskTemplate ? withRuntime(normalizeServiceSpec(s)) : s;
 }
 
 async function currentStack(

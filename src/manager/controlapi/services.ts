@@ -1,7 +1,7 @@
 // Service operations of the control API: validate, resolve, compute, then one versioned write.
 // A rejected request writes nothing.
-import { withDefaults } from '../../api/defaults.js';
-import { failedPrecondition, invalidArgument } from '../../api/errors.js';
+import { normalizeServiceSpec, normalizeTaskTemplate, withDefaults } from '../../api/defaults.js';
+import { failedPrecondition, SwarmError } from '../../api/errors.js';
 import { newId } from '../../api/ids.js';
 import type { Endpoint, Service, ServiceSpec, Task } from '../../api/types.js';
 import { validateServiceSpec } from '../../api/validate.js';
@@ -39,9 +39,8 @@ export class ServiceApi {
 
   /** `registryAuth` is the request's X-Registry-Auth, validated and re-encoded. */
   async create(body: unknown, registryAuth?: string): Promise<Service> {
-    const valid = resolveServicePayloads(
-      this.store,
-      resolveServiceNetworks(this.store, validateServiceSpec(body)),
+    const valid = normalizeServiceSpec(
+      resolveServicePayloads(this.store, resolveServiceNetworks(this.store, validateServiceSpec(body))),
     );
     const spec = withRegistryAuth(valid, registryAuth);
     const endpoint = this.allocatePorts(spec, undefined, this.store.list('service'));
@@ -98,22 +97,31 @@ export class ServiceApi {
       updateStatus = { State: 'rollback_started', StartedAt: ts, Message: 'manually requested rollback' };
     } else {
       spec = withRegistryAuth(
-        resolveServicePayloads(this.store, resolveServiceNetworks(this.store, validateServiceSpec(body))),
+        normalizeServiceSpec(
+          resolveServicePayloads(this.store, resolveServiceNetworks(this.store, validateServiceSpec(body))),
+        ),
         opts.registryAuth ?? storedRegistryAuth(current, opts.registryAuthFrom ?? 'spec'),
       );
       previous = current.Spec;
       if (spec.Name !== current.Spec.Name) {
-        throw invalidArgument('rpc error: code = Unimplemented desc = renaming services is not supported');
+        throw new SwarmError(
+          'NOT_IMPLEMENTED',
+          'rpc error: code = Unimplemented desc = renaming services is not supported',
+        );
       }
       const wasGlobal = Boolean(current.Spec.Mode?.Global);
       if (Boolean(spec.Mode?.Global) !== wasGlobal) {
-        throw invalidArgument('rpc error: code = Unimplemented desc = service mode change is not allowed');
+        throw new SwarmError(
+          'NOT_IMPLEMENTED',
+          'rpc error: code = Unimplemented desc = service mode change is not allowed',
+        );
       }
       updateStatus = undefined;
     }
     const endpoint = this.allocatePorts(spec, current, this.store.list('service'));
     const taskSpecChanged =
-      JSON.stringify(spec.TaskTemplate) !== JSON.stringify(current.Spec.TaskTemplate) ||
+      JSON.stringify(normalizeTaskTemplate(spec.TaskTemplate)) !==
+        JSON.stringify(normalizeTaskTemplate(current.Spec.TaskTemplate)) ||
       JSON.stringify(endpoint.Ports ?? []) !== JSON.stringify(current.Endpoint?.Ports ?? []);
     const next: Service = {
       ...current,

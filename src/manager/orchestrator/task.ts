@@ -1,5 +1,6 @@
 // Task helpers shared by the orchestrators and the updater: creating tasks, slots, state order,
 // restart-policy defaults and the "is this task out of date" test.
+import { normalizeTaskTemplate } from '../../api/defaults.js';
 import type { Node, Service, Task, TaskSpec, TaskState } from '../../api/types.js';
 import { taskStateIndex } from '../../api/types.js';
 import { nodeMatchesConstraints } from '../scheduler/constraint.js';
@@ -175,7 +176,7 @@ export function isTaskDirty(service: Service, task: Task, node: Node | undefined
   ) {
     wanted = task.Spec;
   }
-  if (!deepEqual(wanted, task.Spec)) return true;
+  if (!deepEqual(normalizeTaskTemplate(wanted), normalizeTaskTemplate(task.Spec))) return true;
   return task.Endpoint !== undefined && !deepEqual(service.Spec.EndpointSpec, task.Endpoint.Spec);
 }
 
