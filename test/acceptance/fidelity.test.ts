@@ -4,7 +4,8 @@
 // compared with Docker's: a minimal-spec service (with and without insertDefaults), a global
 // service, a task (plain and on an overlay network), a node, the swarm, /info's Swarm section; and
 // the status and message of the errors Docker gives for a mode change, a join while in a swarm, an
-// unknown path and a stale version.
+// unknown path and a stale version; and versions that do not move under a client (node and swarm
+// read-then-update right after init), join tokens rotated by swarm update.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -78,6 +79,40 @@ describe("Docker's shapes", { timeout: 180_000 }, () => {
     await loadBusybox(cluster.hosts);
   });
   after(() => cluster?.destroy());
+
+  // First, right after init (before() only loads an image).
+  it('versions stay put: a read-then-update of the node and the swarm succeeds at once; rotating tokens works', async () => {
+    const info = (await api('GET', '/info')).body as { Swarm: { NodeID: string } };
+    for (let i = 0; i < 5; i++) {
+      const node = (await api('GET', `/nodes/${info.Swarm.NodeID}`)).body as {
+        Version: { Index: number };
+        Spec: Record<string, unknown>;
+      };
+      const r = await api('POST', `/nodes/${info.Swarm.NodeID}/update?version=${node.Version.Index}`, {
+        ...node.Spec,
+        Labels: { round: String(i) },
+      });
+      assert.equal(r.status, 200, `round ${i}: ${JSON.stringify(r.body)}`);
+      await new Promise((res) => setTimeout(res, 300));
+    }
+    const swarm = (await api('GET', '/swarm')).body as {
+      Version: { Index: number };
+      Spec: unknown;
+      JoinTokens: { Worker: string; Manager: string };
+    };
+    const rotated = await api(
+      'POST',
+      `/swarm/update?version=${swarm.Version.Index}&rotateWorkerToken=true&rotateManagerToken=true`,
+      swarm.Spec,
+    );
+    assert.equal(rotated.status, 200, JSON.stringify(rotated.body));
+    const after = (await api('GET', '/swarm')).body as typeof swarm;
+    assert.notEqual(after.JoinTokens.Worker, swarm.JoinTokens.Worker);
+    assert.notEqual(after.JoinTokens.Manager, swarm.JoinTokens.Manager);
+    const stale = await api('POST', `/swarm/update?version=${swarm.Version.Index}`, swarm.Spec);
+    const want = fixture('error-out-of-sequence');
+    assert.deepEqual(stale, { status: want.status, body: want.body });
+  });
 
   it('a minimal-spec service reads back as Docker’s, with and without insertDefaults', async () => {
     const id = await create(FIDELITY_REQUESTS.minimalService);
