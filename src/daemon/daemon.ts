@@ -76,6 +76,7 @@ import type { DaemonFlags } from './flags.js';
 import { NodeImageStore } from './images.js';
 import { checkUnlockKey, nodeKeyLocked, rewrapSecrets } from './lock.js';
 import { ManagerSession } from './manager-session.js';
+import { NodeMetrics } from './metrics.js';
 import { freePort } from './ports.js';
 import { type CertRenewal, startCertRenewal } from './renewal.js';
 import { readSwarmState, removeSwarmState, type SwarmState, writeSwarmState } from './state.js';
@@ -208,7 +209,16 @@ async function* remoteEntries(lines: AsyncIterable<{ entry: LogEntry }>): AsyncG
 
 export class Daemon implements ClusterBackend, SystemBackend {
   private state: SwarmState | undefined;
-  private manager: Manager | undefined;
+  private currentManager: Manager | undefined;
+  /** Prometheus metrics (served only with --metrics-addr); they follow the manager, if any. */
+  readonly metrics = new NodeMetrics();
+  private get manager(): Manager | undefined {
+    return this.currentManager;
+  }
+  private set manager(m: Manager | undefined) {
+    this.currentManager = m;
+    this.metrics.setManager(m);
+  }
   private server: EngineServer | undefined;
   /** The opt-in second listener on Docker's own socket path. */
   private dockerServer: EngineServer | undefined;
@@ -342,7 +352,11 @@ export class Daemon implements ClusterBackend, SystemBackend {
         // running) before its container stops, so no connection reaches a dying task.
         return {
           prepare: () => c.prepare(),
-          start: () => c.start(),
+          start: async () => {
+            const end = this.metrics.containerStart.startTimer();
+            await c.start();
+            end();
+          },
           wait: (signal) => c.wait(signal),
           shutdown: async () => {
             await this.syncPortsNow().catch((e) =>
@@ -661,6 +675,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     ];
     this.server = new EngineServer({ serverName: `swarmd/${SWARMD_VERSION} (linux)`, routes });
     await this.server.listen(this.flags.listenControlApi);
+    if (this.flags.metricsAddr) await this.metrics.listen(this.flags.metricsAddr);
     if (this.flags.dockerSocket) {
       this.dockerServer = new EngineServer({ serverName: `swarmd/${SWARMD_VERSION} (linux)`, routes });
       await this.dockerServer.listen(DOCKER_SOCKET);
@@ -755,6 +770,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
   }
 
   async stop(): Promise<void> {
+    this.metrics.close();
     await this.server?.close();
     await this.dockerServer?.close();
     this.stopPortSync?.();

@@ -16,6 +16,8 @@ export interface DaemonFlags {
   /** Also serve the Engine API on /var/run/docker.sock (opt-in). */
   dockerSocket: boolean;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** host:port for Prometheus metrics at /metrics (off when unset), as dockerd's metrics-addr. */
+  metricsAddr: string | undefined;
 }
 
 export const DEFAULT_FLAGS: DaemonFlags = {
@@ -30,6 +32,7 @@ export const DEFAULT_FLAGS: DaemonFlags = {
   joinToken: undefined,
   dockerSocket: false,
   logLevel: 'info',
+  metricsAddr: undefined,
 };
 
 export const USAGE = `Usage: swarmd [OPTIONS]
@@ -49,6 +52,7 @@ Options:
       --join-token string           Join token (SWMTKN-1-...)
       --docker-socket               Also serve the Engine API on /var/run/docker.sock
       --log-level string            debug, info, warn or error (default "info")
+      --metrics-addr string         Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9323)
   -h, --help                        Print usage
 `;
 
@@ -63,6 +67,7 @@ const stringFlags: Record<string, keyof DaemonFlags> = {
   '--join-addr': 'joinAddr',
   '--join-token': 'joinToken',
   '--log-level': 'logLevel',
+  '--metrics-addr': 'metricsAddr',
 };
 const boolFlags: Record<string, keyof DaemonFlags> = { '--init': 'init', '--docker-socket': 'dockerSocket' };
 

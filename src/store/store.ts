@@ -216,6 +216,7 @@ export class ClusterStore<S extends TableSet> {
   private readonly deadlineMs: number;
   private readonly readBackMs: number;
   private readonly callTimeoutMs: number | undefined;
+  private readonly writeObservers = new Set<(seconds: number) => void>();
 
   constructor(
     readonly client: Etcd3,
@@ -325,7 +326,24 @@ export class ClusterStore<S extends TableSet> {
     return this.write(ops, opts);
   }
 
+  /** Calls `fn` with the duration of every write (a batch, until etcd answered), in seconds. */
+  observeWrites(fn: (seconds: number) => void): () => void {
+    this.writeObservers.add(fn);
+    return () => this.writeObservers.delete(fn);
+  }
+
   private async write(ops: InputOp[], opts: WriteOptions): Promise<BatchResult[]> {
+    if (this.writeObservers.size === 0) return this.writeOnce(ops, opts);
+    const started = performance.now();
+    try {
+      return await this.writeOnce(ops, opts);
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      for (const fn of this.writeObservers) fn(seconds);
+    }
+  }
+
+  private async writeOnce(ops: InputOp[], opts: WriteOptions): Promise<BatchResult[]> {
     const results: (BatchResult | undefined)[] = new Array(ops.length);
     const states: OpState[] = [];
     const index: number[] = [];

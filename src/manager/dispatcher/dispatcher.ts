@@ -52,6 +52,11 @@ export function assignedTasks(tasks: readonly Task[]): Task[] {
 
 export class Dispatcher implements DispatcherSession, DispatcherBackend {
   private readonly sessions = new Map<string, Session>();
+
+  /** Agent sessions open now (metrics). */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
   private readonly queue = new Map<string, { nodeId: string; update: TaskStatusUpdate }>();
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
