@@ -7,7 +7,7 @@ import { createServer, type Server } from 'node:http';
 import client from 'prom-client';
 import { invalidArgument } from '../api/errors.js';
 import type { Node, Service, Task } from '../api/types.js';
-import { taskStateIndex } from '../api/types.js';
+import { NodeSchema, TASK_STATES, taskStateIndex } from '../api/types.js';
 import { createLogger } from '../lib/log.js';
 import type { Manager } from '../manager/manager.js';
 
@@ -19,24 +19,7 @@ export interface ClusterCounts {
   tasks: Record<string, number>;
 }
 
-const NODE_STATES = ['unknown', 'down', 'ready', 'disconnected'];
-const TASK_STATES = [
-  'new',
-  'allocated',
-  'pending',
-  'assigned',
-  'accepted',
-  'preparing',
-  'ready',
-  'starting',
-  'running',
-  'complete',
-  'shutdown',
-  'failed',
-  'rejected',
-  'remove',
-  'orphaned',
-];
+const NODE_STATES: readonly string[] = NodeSchema.shape.Status.shape.State.options;
 
 /** Nodes by state, services, tasks by state (every state listed, zero when none). Pure. */
 export function clusterCounts(
@@ -44,7 +27,7 @@ export function clusterCounts(
   services: readonly Service[],
   tasks: readonly Task[],
 ): ClusterCounts {
-  const byState = (states: string[], values: string[]) => {
+  const byState = (states: readonly string[], values: string[]) => {
     const out = Object.fromEntries(states.map((s) => [s, 0]));
     for (const v of values) out[v] = (out[v] ?? 0) + 1;
     return out;
