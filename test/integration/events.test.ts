@@ -15,6 +15,7 @@ describe('events', { timeout: 240_000 }, () => {
   let since = '';
   let endedAt = '';
 
+  let followerErr = '';
   before(async () => {
     cluster = await startCluster({ workers: 0 });
     await loadBusybox(cluster.hosts);
@@ -22,8 +23,37 @@ describe('events', { timeout: 240_000 }, () => {
     follower = spawn(DOCKER, ['events', '--filter', 'type=service'], {
       env: { ...process.env, DOCKER_HOST: `unix://${cluster.manager.socket}` },
     });
-    follower.stdout?.on('data', (b: Buffer) => live.push(...b.toString().split('\n').filter(Boolean)));
-    await new Promise((r) => setTimeout(r, 300)); // the stream is open
+    let partial = '';
+    follower.stdout?.on('data', (b: Buffer) => {
+      const lines = (partial + b.toString()).split('\n');
+      partial = lines.pop() ?? '';
+      live.push(...lines.filter(Boolean));
+    });
+    follower.stderr?.on('data', (b: Buffer) => {
+      followerErr += b.toString();
+    });
+    // The stream is open once a probe service's creation shows on it.
+    const probe = await docker(cluster.manager, [
+      'service',
+      'create',
+      '--detach',
+      '--name',
+      'probe',
+      'busybox:latest',
+      'sleep',
+      '3600',
+    ]);
+    assert.equal(probe.code, 0, probe.stderr);
+    await until(
+      'the follower is live',
+      async () => live.some((l) => / service create .*\(name=probe\)$/.test(l)) || undefined,
+      30_000,
+    ).catch((e: Error) => {
+      throw new Error(
+        `${e.message}; docker events said: ${followerErr || '(nothing)'}; lines: ${live.join(' | ')}`,
+      );
+    });
+    assert.equal((await docker(cluster.manager, ['service', 'rm', 'probe'])).code, 0);
   });
 
   after(async () => {
@@ -63,7 +93,15 @@ describe('events', { timeout: 240_000 }, () => {
     );
     assert.equal((await docker(m, ['service', 'scale', '--detach', 'ev=2'])).code, 0);
     assert.equal((await docker(m, ['service', 'rm', 'ev'])).code, 0);
-    await until('remove seen', async () => live.some((l) => / service remove /.test(l)) || undefined, 10_000);
+    await until(
+      'remove seen',
+      async () => live.some((l) => l.includes(`service remove ${id}`)) || undefined,
+      30_000,
+    ).catch((e: Error) => {
+      throw new Error(
+        `${e.message}; docker events said: ${followerErr || '(nothing)'}; lines: ${live.join(' | ')}`,
+      );
+    });
     const time = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z$/;
     const mine = live.filter((l) => l.includes(id));
     assert.match(mine[0] ?? '', new RegExp(` service create ${id} \\(name=ev\\)$`));
@@ -84,6 +122,7 @@ describe('events', { timeout: 240_000 }, () => {
 
   it('--since/--until replays the window and ends by itself; container events come from the node', async () => {
     const m = cluster.manager;
+    endedAt ||= (Date.now() / 1000).toFixed(3); // the test before failed early: the window ends now
     const r = await docker(
       m,
       ['events', '--since', since, '--until', endedAt, '--filter', 'type=container'],
