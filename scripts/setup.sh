@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(etcd-server etcd-client runc conmon tini nftables iproute2 attr busybox-static docker.io docker-registry curl iperf3 wrk)
+pkgs=(etcd-server etcd-client runc conmon tini nftables iproute2 attr busybox-static docker.io docker-registry curl iperf3 wrk zstd)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

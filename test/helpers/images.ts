@@ -3,7 +3,7 @@
 // behind bearer-token auth served by a tiny token server here), a fake registry whose answers a
 // test can corrupt, and pushes images with the registry v2 upload API. Everything lives in
 // /tmp/skt-img-* and goes away in stop() / cleanup().
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash, createSign } from 'node:crypto';
 import { once } from 'node:events';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
@@ -578,6 +578,60 @@ export async function pushImage(
   for (const l of image.layers) await pushBlob(registry.url, repo, l.gz, authz);
   await pushBlob(registry.url, repo, image.config, authz);
   return pushManifest(registry, repo, tag, manifestFor(image), MT.dockerManifest);
+}
+
+/** How a pushed layer is stored in the registry (pushImageWithLayers). */
+export type LayerForm = 'gzip' | 'none' | 'zstd';
+
+const LAYER_MEDIA_TYPES: Record<'docker' | 'oci', Record<LayerForm, string | undefined>> = {
+  docker: {
+    gzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+    none: 'application/vnd.docker.image.rootfs.diff.tar',
+    zstd: undefined,
+  },
+  oci: {
+    gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+    none: 'application/vnd.oci.image.layer.v1.tar',
+    zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
+  },
+};
+
+/**
+ * Pushes an image whose layers are stored as `forms` says (uncompressed, gzip, or zstd made by
+ * Debian's zstd), each with its media type, in a Docker or OCI manifest. Returns the manifest digest.
+ */
+export async function pushImageWithLayers(
+  registry: TestRegistry,
+  repo: string,
+  tag: string,
+  image: BuiltImage,
+  forms: LayerForm[],
+  kind: 'docker' | 'oci',
+): Promise<string> {
+  const authz = await pushAuthorization(registry.url, repo, registry.credentials);
+  const layers = image.layers.map((l, i) => {
+    const form = forms[i] ?? 'gzip';
+    const mediaType = LAYER_MEDIA_TYPES[kind][form];
+    if (!mediaType) throw new Error(`no ${kind} media type for a ${form} layer`);
+    const data =
+      form === 'gzip' ? l.gz : form === 'none' ? l.tar : execFileSync('zstd', ['-q', '-c'], { input: l.tar });
+    return { data, descriptor: { mediaType, digest: sha256(data), size: data.length } };
+  });
+  for (const l of layers) await pushBlob(registry.url, repo, l.data, authz);
+  await pushBlob(registry.url, repo, image.config, authz);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: kind === 'docker' ? MT.dockerManifest : MT.ociManifest,
+      config: {
+        mediaType: kind === 'docker' ? MT.dockerConfig : MT.ociConfig,
+        digest: image.id,
+        size: image.config.length,
+      },
+      layers: layers.map((l) => l.descriptor),
+    }),
+  );
+  return pushManifest(registry, repo, tag, manifest, kind === 'docker' ? MT.dockerManifest : MT.ociManifest);
 }
 
 /** Reads a `docker save` archive written by writeDockerArchive (first image) back into a BuiltImage. */

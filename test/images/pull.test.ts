@@ -1,7 +1,7 @@
 // Pulling from registries: Debian's docker-registry over plain http (anonymous and bearer-token),
 // manifest lists, and a fake registry that sends wrong, short or unknown content.
 import assert from 'node:assert/strict';
-import { readdir, rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { SwarmError } from '../../src/api/errors.js';
@@ -16,6 +16,7 @@ import {
   makeLayerTar,
   pushArchive,
   pushImage,
+  pushImageWithLayers,
   pushManifestList,
   serveImage,
   sha256,
@@ -92,6 +93,36 @@ describe('pulling from docker-registry over plain http', () => {
     assert.equal(second.upToDate, true);
     assert.ok(again.some((e) => e.status === 'Already exists'));
     assert.equal(again.at(-1)?.status, `Status: Image is up to date for ${ref}`);
+  });
+
+  test('uncompressed Docker layers and zstd OCI layers pull and unpack as gzip ones do', async () => {
+    const extra = await makeLayerTar([{ name: 'etc/forms.txt', content: 'plain' }]);
+    const third = await makeLayerTar([{ name: 'etc/zstd.txt', content: 'squeezed' }]);
+    const image = buildImage([await busyboxLayer(), extra, third]);
+    const store = await freshStore();
+    // Docker manifest: gzip + uncompressed; OCI manifest: gzip + uncompressed + zstd.
+    await pushImageWithLayers(
+      registry,
+      'forms',
+      'docker',
+      buildImage([await busyboxLayer(), extra]),
+      ['gzip', 'none'],
+      'docker',
+    );
+    await pushImageWithLayers(registry, 'forms', 'oci', image, ['gzip', 'none', 'zstd'], 'oci');
+    for (const tag of ['docker', 'oci']) {
+      const ref = `${registry.host}/forms:${tag}`;
+      await store.pull(ref);
+      const img = await store.resolve(ref);
+      assert.equal(img.layers.length, tag === 'docker' ? 2 : 3);
+      const top = img.layers.at(-1) ?? '';
+      const want = tag === 'docker' ? ['etc/forms.txt', 'plain'] : ['etc/zstd.txt', 'squeezed'];
+      assert.equal(
+        await readFile(join(top, want[0] ?? ''), 'utf8'),
+        want[1],
+        `${tag}: the top layer unpacked`,
+      );
+    }
   });
 
   test('pulling a manifest list takes the linux/amd64 image', async () => {
@@ -228,22 +259,22 @@ describe('pulls that must fail cleanly', () => {
     await assertEmpty(store);
   });
 
-  test('a zstd layer fails as an unsupported layer media type before any download', async () => {
-    const image = await twoLayerImage('zstd');
-    serveImage(fake, 'zstd', '1', image);
-    const manifest = JSON.parse(fake.manifests.get('zstd:1')!.body.toString()) as {
+  test('a layer in a compression we cannot read fails as an unsupported media type before any download', async () => {
+    const image = await twoLayerImage('bzip2');
+    serveImage(fake, 'bzip2', '1', image);
+    const manifest = JSON.parse(fake.manifests.get('bzip2:1')!.body.toString()) as {
       layers: { mediaType: string }[];
     };
-    manifest.layers[1]!.mediaType = 'application/vnd.oci.image.layer.v1.tar+zstd';
+    manifest.layers[1]!.mediaType = 'application/vnd.oci.image.layer.v1.tar+bzip2';
     const body = Buffer.from(JSON.stringify({ ...manifest, mediaType: MT.ociManifest }));
-    fake.manifests.set('zstd:1', { body, contentType: MT.ociManifest });
+    fake.manifests.set('bzip2:1', { body, contentType: MT.ociManifest });
     const store = await freshStore();
     const seen = fake.requests.length;
     await assert.rejects(
-      store.pull(`${fake.host}/zstd:1`),
+      store.pull(`${fake.host}/bzip2:1`),
       rejectsWith(
         'INVALID_ARGUMENT',
-        /unsupported layer media type "application\/vnd.oci.image.layer.v1.tar\+zstd"/,
+        /unsupported layer media type "application\/vnd.oci.image.layer.v1.tar\+bzip2"/,
       ),
     );
     assert.deepEqual(

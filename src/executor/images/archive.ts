@@ -9,7 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import * as tarStream from 'tar-stream';
 import { invalidArgument, SwarmError } from '../../api/errors.js';
-import { isGzipFile, sha256Digest } from './fsutil.js';
+import { detectCompression, sha256Digest } from './fsutil.js';
 import { layerCompression, noPlatformError, parseManifest, pickPlatform } from './manifests.js';
 import { normaliseTagged, parseReference } from './reference.js';
 import { saveManifestSchema } from './types.js';
@@ -17,7 +17,7 @@ import { saveManifestSchema } from './types.js';
 export interface ArchiveLayer {
   /** File holding the layer blob (compressed or not). */
   file: string;
-  compression: 'gzip' | 'none' | 'detect';
+  compression: 'gzip' | 'zstd' | 'none' | 'detect';
   /** Names the layer in errors. */
   what: string;
 }
@@ -66,9 +66,10 @@ async function unpackArchive(archive: string, workDir: string): Promise<ArchiveI
   await mkdir(workDir, { recursive: true });
   const extract = tarStream.extract();
   const input = createReadStream(archive);
-  const feeding = (await isGzipFile(archive))
-    ? pipeline(input, createGunzip(), extract)
-    : pipeline(input, extract);
+  const feeding =
+    (await detectCompression(archive)) === 'gzip'
+      ? pipeline(input, createGunzip(), extract)
+      : pipeline(input, extract);
   let n = 0;
   try {
     for await (const entry of extract) {

@@ -79,7 +79,10 @@ export function noPlatformError(what: string, index: ImageIndex): SwarmError {
 }
 
 /** How a layer of this media type is compressed; throws a clear error for what we cannot unpack. */
-export function layerCompression(mediaType: string | undefined, what: string): 'gzip' | 'none' | 'detect' {
+export function layerCompression(
+  mediaType: string | undefined,
+  what: string,
+): 'gzip' | 'zstd' | 'none' | 'detect' {
   if (mediaType === undefined) return 'detect';
   const c = LAYER_COMPRESSION[mediaType];
   if (c !== undefined) return c;

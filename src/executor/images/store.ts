@@ -10,9 +10,9 @@ import type { ImageResolver, RegistryAuth } from '../types.js';
 import { readImageArchive } from './archive.js';
 import {
   decompressHashed,
+  detectCompression,
   digestHex,
   fsyncPath,
-  isGzipFile,
   readJsonFile,
   sha256Digest,
   writeFileAtomic,
@@ -487,18 +487,18 @@ export class ImageStore implements ImageResolver {
    */
   private async prepareLayer(
     blob: string,
-    compression: 'gzip' | 'none' | 'detect',
+    compression: 'gzip' | 'zstd' | 'none' | 'detect',
     diffId: string,
     work: string,
     what: string,
     pins: string[],
   ): Promise<PreparedLayer> {
     if (this.pinIfPresent(diffId, pins)) return { diffId, size: await this.layerSize(diffId) };
-    const gzip = compression === 'detect' ? await isGzipFile(blob) : compression === 'gzip';
+    const how = compression === 'detect' ? await detectCompression(blob) : compression;
     const tar = join(work, `layer-${this.tmpSeq++}.tar`);
     let got: { digest: string; size: number };
     try {
-      got = await decompressHashed(blob, tar, gzip);
+      got = await decompressHashed(blob, tar, how);
     } catch (err) {
       throw invalidArgument(
         `${what}: cannot decompress: ${err instanceof Error ? err.message : String(err)}`,

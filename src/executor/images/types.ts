@@ -8,6 +8,7 @@ export const MediaType = {
   dockerSchema1: 'application/vnd.docker.distribution.manifest.v1+json',
   dockerSchema1Signed: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
   dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  dockerLayer: 'application/vnd.docker.image.rootfs.diff.tar',
   dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
   dockerForeignLayerGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -18,11 +19,15 @@ export const MediaType = {
   ociLayerZstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
   ociLayerNondistGzip: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
   ociLayerNondist: 'application/vnd.oci.image.layer.nondistributable.v1.tar',
+  ociLayerNondistZstd: 'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd',
 } as const;
 
 /** Layer media types we can unpack, and how they are compressed. */
-export const LAYER_COMPRESSION: Record<string, 'gzip' | 'none'> = {
+export const LAYER_COMPRESSION: Record<string, 'gzip' | 'zstd' | 'none'> = {
+  [MediaType.dockerLayer]: 'none',
   [MediaType.dockerLayerGzip]: 'gzip',
+  [MediaType.ociLayerZstd]: 'zstd',
+  [MediaType.ociLayerNondistZstd]: 'zstd',
   [MediaType.dockerForeignLayerGzip]: 'gzip',
   [MediaType.ociLayerGzip]: 'gzip',
   [MediaType.ociLayerNondistGzip]: 'gzip',
