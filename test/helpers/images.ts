@@ -251,7 +251,16 @@ export async function writeDockerArchive(
   );
 }
 
-export function manifestFor(image: BuiltImage, kind: 'docker' | 'oci' = 'docker'): Buffer {
+/** A manifest for the image (its layers gzipped, unless `layers` says otherwise). */
+export function manifestFor(
+  image: BuiltImage,
+  kind: 'docker' | 'oci' = 'docker',
+  layers: { mediaType: string; digest: string; size: number }[] = image.layers.map((l) => ({
+    mediaType: kind === 'docker' ? MT.dockerLayerGzip : MT.ociLayerGzip,
+    digest: l.digest,
+    size: l.gz.length,
+  })),
+): Buffer {
   return Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -261,11 +270,7 @@ export function manifestFor(image: BuiltImage, kind: 'docker' | 'oci' = 'docker'
         digest: image.id,
         size: image.config.length,
       },
-      layers: image.layers.map((l) => ({
-        mediaType: kind === 'docker' ? MT.dockerLayerGzip : MT.ociLayerGzip,
-        digest: l.digest,
-        size: l.gz.length,
-      })),
+      layers,
     }),
   );
 }
@@ -619,17 +624,10 @@ export async function pushImageWithLayers(
   });
   for (const l of layers) await pushBlob(registry.url, repo, l.data, authz);
   await pushBlob(registry.url, repo, image.config, authz);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: kind === 'docker' ? MT.dockerManifest : MT.ociManifest,
-      config: {
-        mediaType: kind === 'docker' ? MT.dockerConfig : MT.ociConfig,
-        digest: image.id,
-        size: image.config.length,
-      },
-      layers: layers.map((l) => l.descriptor),
-    }),
+  const manifest = manifestFor(
+    image,
+    kind,
+    layers.map((l) => l.descriptor),
   );
   return pushManifest(registry, repo, tag, manifest, kind === 'docker' ? MT.dockerManifest : MT.ociManifest);
 }
