@@ -144,7 +144,7 @@ export class NodeMetrics {
     });
     this.leaderChanges = new client.Counter({
       name: 'swarm_manager_leader_changes_total',
-      help: 'Leadership changes seen by this manager',
+      help: 'Leadership changes seen by this manager (the leader it found when it started counts)',
       registers,
     });
     this.storeWrites = new client.Histogram({
@@ -172,6 +172,9 @@ export class NodeMetrics {
     for (const stop of this.stops.splice(0)) stop();
     this.manager = manager;
     if (!manager) return;
+    // A leader already known when this manager is followed was a change too (the election may
+    // have been decided before): counted once here, the next ones by the subscription.
+    if (manager.election.leaderId !== undefined) this.leaderChanges.inc();
     this.stops.push(
       manager.election.onChange(() => this.leaderChanges.inc()),
       manager.store.observeWrites((s) => this.storeWrites.observe(s)),
