@@ -218,6 +218,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
   private set manager(m: Manager | undefined) {
     this.currentManager = m;
     this.metrics.setManager(m);
+    this.followSwarmEvents(m);
   }
   private server: EngineServer | undefined;
   /** The opt-in second listener on Docker's own socket path. */
@@ -379,9 +380,14 @@ export class Daemon implements ClusterBackend, SystemBackend {
    * Keeps this node's published-port rules in step with the services and this node's tasks, from
    * the manager's cache (debounced). Single-node today: the backends are the local tasks.
    */
-  /** A manager's store changes as Docker's swarm events (service, node, network, secret, config). */
-  private startSwarmEvents(manager: Manager): void {
+  /**
+   * A manager's store changes as Docker's swarm events (service, node, network, secret, config),
+   * for as long as this node is that manager (independent of its agent's comings and goings).
+   */
+  private followSwarmEvents(manager: Manager | undefined): void {
     this.stopSwarmEvents?.();
+    this.stopSwarmEvents = undefined;
+    if (!manager) return;
     this.stopSwarmEvents = manager.cache.subscribe((ev) => {
       if (ev.kind === 'cluster' || ev.kind === 'task') return;
       const e = swarmEvent(ev as SwarmChange, nowNs());
@@ -539,8 +545,6 @@ export class Daemon implements ClusterBackend, SystemBackend {
     this.certRenewal = undefined;
     this.stopPortSync?.();
     this.stopPortSync = undefined;
-    this.stopSwarmEvents?.();
-    this.stopSwarmEvents = undefined;
     await this.agent?.stop();
     this.agent = undefined;
     this.remoteSession?.close();
@@ -576,7 +580,6 @@ export class Daemon implements ClusterBackend, SystemBackend {
     await manager.waitForLeader(5000);
     if (this.manager !== manager || this.agent || this.state?.role !== 'manager') return; // changed meanwhile
     this.startPortSync(manager, nodeId);
-    this.startSwarmEvents(manager);
     this.startSweep((taskId) => manager.cache.get('task', taskId)?.NodeID === nodeId);
     const identity = manager.tlsIdentity ?? new NodeTLSIdentity(await readNodeCertificates(this.stateDir));
     const otherManagers = () => manager.managerAddrs().filter((a) => a !== this.state?.advertiseAddr);
