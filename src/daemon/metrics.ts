@@ -22,27 +22,31 @@ export interface ClusterCounts {
 const NODE_STATES: readonly string[] = NodeSchema.shape.Status.shape.State.options;
 
 /** Nodes by state, services, tasks by state (every state listed, zero when none). Pure. */
+/** How many of `values` are in each state (every state listed, zero when none). Pure. */
+function countByState(states: readonly string[], values: readonly string[]): Record<string, number> {
+  const out = Object.fromEntries(states.map((s) => [s, 0]));
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
+}
+
+const nodeCounts = (nodes: readonly Node[]) =>
+  countByState(
+    NODE_STATES,
+    nodes.map((n) => n.Status.State),
+  );
+const taskCounts = (tasks: readonly Task[]) =>
+  countByState(
+    TASK_STATES,
+    tasks.map((t) => t.Status.State),
+  );
+
+/** Nodes by state, services, tasks by state (every state listed, zero when none). Pure. */
 export function clusterCounts(
   nodes: readonly Node[],
   services: readonly Service[],
   tasks: readonly Task[],
 ): ClusterCounts {
-  const byState = (states: readonly string[], values: string[]) => {
-    const out = Object.fromEntries(states.map((s) => [s, 0]));
-    for (const v of values) out[v] = (out[v] ?? 0) + 1;
-    return out;
-  };
-  return {
-    nodes: byState(
-      NODE_STATES,
-      nodes.map((n) => n.Status.State),
-    ),
-    services: services.length,
-    tasks: byState(
-      TASK_STATES,
-      tasks.map((t) => t.Status.State),
-    ),
-  };
+  return { nodes: nodeCounts(nodes), services: services.length, tasks: taskCounts(tasks) };
 }
 
 /** Seconds from a task's creation to its assignment, when this change is that step (pure). */
@@ -68,24 +72,17 @@ export class NodeMetrics {
 
   constructor() {
     const registers = [this.registry];
-    client.collectDefaultMetrics({ register: this.registry });
-    const counts = () =>
-      this.manager
-        ? clusterCounts(
-            this.manager.cache.list('node'),
-            this.manager.cache.list('service'),
-            this.manager.cache.list('task'),
-          )
-        : undefined;
+    // Each gauge reads only the table it shows, when scraped.
+    const cache = () => this.manager?.cache;
     new client.Gauge({
       name: 'swarm_manager_nodes',
       help: 'The number of nodes in the cluster by state (managers only)',
       labelNames: ['state'],
       registers,
       collect() {
-        const c = counts();
+        const c = cache();
         this.reset();
-        if (c) for (const [state, n] of Object.entries(c.nodes)) this.set({ state }, n);
+        if (c) for (const [state, n] of Object.entries(nodeCounts(c.list('node')))) this.set({ state }, n);
       },
     });
     new client.Gauge({
@@ -93,9 +90,9 @@ export class NodeMetrics {
       help: 'The number of services in the cluster (managers only)',
       registers,
       collect() {
-        const c = counts();
+        const c = cache();
         this.reset();
-        if (c) this.set(c.services);
+        if (c) this.set(c.list('service').length);
       },
     });
     new client.Gauge({
@@ -104,9 +101,9 @@ export class NodeMetrics {
       labelNames: ['state'],
       registers,
       collect() {
-        const c = counts();
+        const c = cache();
         this.reset();
-        if (c) for (const [state, n] of Object.entries(c.tasks)) this.set({ state }, n);
+        if (c) for (const [state, n] of Object.entries(taskCounts(c.list('task')))) this.set({ state }, n);
       },
     });
     const self = this;
@@ -188,6 +185,8 @@ export class NodeMetrics {
 
   /** Serves GET /metrics on host:port (Docker's `metrics-addr`). */
   async listen(address: string): Promise<void> {
+    // Node's process metrics (event-loop monitor included) only run on a node that serves them.
+    client.collectDefaultMetrics({ register: this.registry });
     const m = /^(.*):(\d+)$/.exec(address);
     const host = m?.[1]?.replace(/^\[(.*)\]$/, '$1');
     const port = Number(m?.[2]);
