@@ -54,6 +54,7 @@ import { RuncExecutor } from '../executor/runc/executor.js';
 import { ContainerRuntime } from '../executor/runc/runtime.js';
 import type { Executor, LogEntry } from '../executor/types.js';
 import { keyEncryptionKey, LOCKED_MESSAGE, setKeyEncryptionKey } from '../lib/keyring.js';
+import { LatestApplier } from '../lib/latest.js';
 import { createLogger } from '../lib/log.js';
 import { validateAddressPool } from '../manager/allocator/networks.js';
 import { allocatePorts } from '../manager/allocator/ports.js';
@@ -63,7 +64,7 @@ import { Manager } from '../manager/manager.js';
 import { ServiceDiscovery } from '../network/discovery.js';
 import { NodeNetwork } from '../network/node-network.js';
 import { NetworkProviderImpl } from '../network/provider.js';
-import { meshInputs, type TaskAddress } from '../network/publish.js';
+import { isServing, meshInputs, type TaskAddress } from '../network/publish.js';
 import { addressTasks, PortPublisher } from '../network/publisher.js';
 import { type JoinedNode, joinSwarm, renewNodeCertificate } from '../rpc/ca-client.js';
 import { RemoteSession } from '../rpc/dispatcher-client.js';
@@ -267,6 +268,8 @@ export class Daemon implements ClusterBackend, SystemBackend {
   /**
    * What the published ports forward to: with the mesh, every service publishing through it and
    * its tasks on other nodes (ingress addresses); this node's tasks come on the gateway bridge.
+   * `local` is every task of this node, serving or not: one that is stopping must not come back
+   * through its ingress address as if it ran elsewhere.
    */
   private meshPorts(local: readonly Task[]): { services: Service[]; remote: TaskAddress[] } | undefined {
     if (!this.mesh) return undefined;
@@ -396,34 +399,51 @@ export class Daemon implements ClusterBackend, SystemBackend {
   }
 
   private startPortSync(manager: Manager, nodeId: string): void {
-    let timer: NodeJS.Timeout | undefined;
-    const sync = async () => {
-      timer = undefined;
+    const { sync, kick, cancel } = this.portSync(async () => {
       // Only tasks of services that publish ports matter; most services publish none, and looking
       // up every task's address on every task event grew with the square of the task count.
       const publishing = manager.cache
         .list('service')
         .filter((svc) => (svc.Endpoint?.Ports?.length ?? 0) > 0);
       const ids = new Set(publishing.map((svc) => svc.ID));
-      const tasks = manager.cache
-        .byIndex('task', 'node', nodeId)
-        .filter((t) => ids.has(t.ServiceID) && t.Status.State === 'running' && t.DesiredState === 'running');
+      const mine = manager.cache.byIndex('task', 'node', nodeId);
+      const tasks = mine.filter((t) => ids.has(t.ServiceID) && isServing(t));
+      const remote = this.meshPorts(mine)?.remote ?? [];
       const local = await addressTasks(tasks, (id) => this.networkProvider.addressOf(id));
-      await this.publisher.update(publishing, local, this.meshPorts(tasks)?.remote ?? []);
-    };
+      await this.publisher.update(publishing, local, remote);
+    });
     this.syncPortsNow = sync;
-    const kick = () => {
-      if (!timer)
-        timer = setTimeout(() => void sync().catch((e) => log.warn('port rules not applied', { err: e })), 5);
-    };
     const off = manager.cache.subscribe((ev) => {
       if (ev.kind === 'service' || ev.kind === 'task') kick();
     });
     kick();
     this.stopPortSync = () => {
       off();
-      clearTimeout(timer);
+      cancel();
     };
+  }
+
+  /**
+   * Runs a port-rules sync (which reads the state it publishes when it starts) one at a time: a
+   * sync asked for while one runs starts after it, so the rules never go back to an older state
+   * (two overlapping syncs used to finish in either order). `kick` asks for one after 5 ms, folding
+   * a burst of store events into one.
+   */
+  private portSync(run: () => Promise<void>): {
+    sync: () => Promise<void>;
+    kick: () => void;
+    cancel: () => void;
+  } {
+    const one = new LatestApplier<'ports'>(run, { limit: 1, quietMs: 0, maxWaitMs: 0 });
+    const sync = () => one.request('ports', true);
+    let timer: NodeJS.Timeout | undefined;
+    const kick = () => {
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        sync().catch((e) => log.warn('port rules not applied', { err: e }));
+      }, 5);
+    };
+    return { sync, kick, cancel: () => clearTimeout(timer) };
   }
 
   /**
@@ -494,24 +514,14 @@ export class Daemon implements ClusterBackend, SystemBackend {
       },
     });
     this.remoteSession = session;
-    let timer: NodeJS.Timeout | undefined;
-    const sync = async () => {
-      timer = undefined;
-      const tasks = (this.agent?.tasks() ?? []).filter(
-        (t) =>
-          t.Status.State === 'running' &&
-          t.DesiredState === 'running' &&
-          (t.Endpoint?.Ports?.length ?? 0) > 0,
-      );
+    const { sync, kick } = this.portSync(async () => {
+      const mine = this.agent?.tasks() ?? [];
+      const tasks = mine.filter((t) => isServing(t) && (t.Endpoint?.Ports?.length ?? 0) > 0);
+      const mesh = this.meshPorts(mine);
       const local = await addressTasks(tasks, (id) => this.networkProvider.addressOf(id));
-      const mesh = this.meshPorts(tasks);
       await this.publisher.update(mesh ? mesh.services : workerServices(tasks), local, mesh?.remote ?? []);
-    };
+    });
     this.syncPortsNow = sync;
-    const kick = () => {
-      if (!timer)
-        timer = setTimeout(() => void sync().catch((e) => log.warn('port rules not applied', { err: e })), 5);
-    };
     const trusted = new TrustReportingSession(session, identity, () => this.certRenewal?.kick());
     const agent = new Agent({
       nodeId: state.nodeId,

@@ -2,7 +2,7 @@
 // the tasks that can serve them, turned into the PortState that ports.ts renders as nftables rules.
 import { isIPv4 } from 'node:net';
 import type { NetworkView } from '../agent/session.js';
-import type { PortConfig, Service, Task } from '../api/types.js';
+import { type PortConfig, type Service, type Task, taskStateIndex } from '../api/types.js';
 import type { PortState } from './ports.js';
 
 /** A task and the address this node reaches it at (gateway bridge today, ingress overlay later). */
@@ -37,9 +37,13 @@ interface HostPort {
   backend: Backend;
 }
 
-/** A task serves traffic only while it runs and is meant to keep running: a task being stopped is drained first. */
-export function isServing(task: Task): boolean {
-  return task.Status.State === 'running' && task.DesiredState === 'running';
+/**
+ * A task serves traffic only while it runs and is meant to keep running (desired RUNNING, or COMPLETE
+ * for a job): a task told to stop is drained at once, before its container is even signalled, so no
+ * new connection reaches a task that is stopping (its grace period can be long).
+ */
+export function isServing(task: Pick<Task, 'Status' | 'DesiredState'>): boolean {
+  return task.Status.State === 'running' && taskStateIndex(task.DesiredState) <= taskStateIndex('complete');
 }
 
 /** sctp is not rendered by the datapath (IPv4 tcp/udp only); such ports are left out. */

@@ -209,3 +209,84 @@ describe('host-mode published port', () => {
     );
   });
 });
+
+describe('published port after scale-down (3 → 1 → 3 → 1, ten times)', () => {
+  // httpd as PID 1 ignores SIGTERM: a removed task keeps running for its whole grace period, so the
+  // checks after each scale to 1 happen while the removed tasks are still alive, stopping.
+  const STUBBORN_WEB = [
+    'sh',
+    '-c',
+    'mkdir -p /www && echo "hello from $(hostname)" > /www/index.html && exec httpd -f -p 80 -h /www',
+  ];
+
+  test('after each scale to 1 only the task left answers, while the others still stop; after each scale to 3 all three do', async () => {
+    const r = await e.swarmctl([
+      'service',
+      'create',
+      '-d',
+      '--name',
+      'flap',
+      '--replicas',
+      '3',
+      '-p',
+      '8082:80',
+      '--stop-grace-period',
+      '8s',
+      'busybox',
+      ...STUBBORN_WEB,
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    for (let round = 1; round <= 10; round++) {
+      const three = await waitFor(
+        `round ${round}: 3 tasks serving`,
+        async () => {
+          const h = await runningHostnames('flap');
+          return h.length === 3 ? h : undefined;
+        },
+        30_000,
+      );
+      // A new task's rules follow its start closely: all three answer within a few tries.
+      await waitFor(
+        `round ${round}: all 3 replicas to answer on 8082`,
+        async () => {
+          const seen = await answers('127.0.0.1', 8082, 9);
+          return [...new Set(seen)].sort().join() === three.join() ? true : undefined;
+        },
+        10_000,
+      );
+
+      const down = await e.swarmctl(['service', 'scale', '-d', 'flap=1']);
+      assert.equal(down.code, 0, down.stderr);
+      const left = await waitFor(`round ${round}: one task meant to run`, async () => {
+        const h = await runningHostnames('flap');
+        return h.length === 1 ? h : undefined;
+      });
+      // The rules follow the scale within moments (a request sent at once may still be on its way
+      // to a removed task); from then on none may reach one, and that must hold: no older state
+      // comes back while the removed tasks stop.
+      await waitFor(
+        `round ${round}: only the task left to answer`,
+        async () => ((await answers('127.0.0.1', 8082, 3)).every((h) => h === left[0]) ? true : undefined),
+        5_000,
+        20,
+      );
+      const seen = await answers('127.0.0.1', 8082, 20);
+      assert.deepEqual(
+        [...new Set(seen)],
+        left,
+        `round ${round}: answers after scale to 1: ${seen.join(' ')}`,
+      );
+      const stopping = (await e.tasks('flap')).filter(
+        (t) => t.DesiredState !== 'running' && t.Status.State === 'running',
+      );
+      assert.ok(stopping.length >= 2, `round ${round}: the removed tasks stopped before the check`);
+
+      if (round < 10) {
+        const up = await e.swarmctl(['service', 'scale', '-d', 'flap=3']);
+        assert.equal(up.code, 0, up.stderr);
+      }
+    }
+    const rm = await e.swarmctl(['service', 'rm', 'flap']);
+    assert.equal(rm.code, 0, rm.stderr);
+  });
+});

@@ -67,3 +67,26 @@ test('network views: remote peers with their node address, services with VIP, al
   assert.deepEqual(Object.keys(networkViewsFor('n2', tasks, nodes, services)).sort(), ['other', 'skynet']);
   assert.deepEqual(networkViewsFor('n4', tasks, nodes, services), {});
 });
+
+test('network views: a task told to stop leaves the records at once but keeps its peer entry until it ends', () => {
+  const nodes = new Map(
+    [node('n1'), node('n2')].map((n, i) => [
+      n.ID,
+      { ...n, Status: { ...n.Status, Addr: `192.168.0.${i + 1}` } },
+    ]),
+  );
+  const stopping = { ...on('s', 'n2', { skynet: '10.0.1.7/24' }), DesiredState: 'shutdown' as const };
+  const removed = { ...on('r', 'n2', { skynet: '10.0.1.8/24' }), DesiredState: 'remove' as const };
+  const tasks = [on('a', 'n1', { skynet: '10.0.1.3/24' }), stopping, removed];
+  const views = networkViewsFor('n1', tasks, nodes, new Map([[api.ID, api]]));
+  // Its container still holds the address (replies of connections already open still flow).
+  assert.deepEqual(
+    views.skynet?.peers.map((p) => p.ip),
+    ['10.0.1.7', '10.0.1.8'],
+  );
+  // No new connection, name lookup or mesh request is sent to it.
+  assert.deepEqual(
+    views.skynet?.services[0]?.tasks.map((t) => t.ip),
+    ['10.0.1.3'],
+  );
+});

@@ -1,12 +1,13 @@
 // What a node must know of each overlay network its tasks use (pure): the remote endpoints (task
 // addresses on other nodes, with the underlay address of the node hosting each) to program VXLAN
-// forwarding, and the services on the network (name, aliases, VIP, running tasks' addresses) for
-// the embedded DNS and the VIP rules. SwarmKit spreads this by gossip; here the dispatcher sends
+// forwarding, and the services on the network (name, aliases, VIP, serving tasks' addresses) for
+// the embedded DNS, the VIP rules and the mesh; a task told to stop leaves them at once, before its
+// container stops. SwarmKit spreads this by gossip; here the dispatcher sends
 // each node its share, again after every change.
 import type { NetworkView, NetworkViews, ServiceRecord } from '../../agent/session.js';
 import type { Network, NetworkAttachment, Node, Service, Task } from '../../api/types.js';
 import { MTU_OPTION, taskStateIndex, VXLANID_LIST_OPTION } from '../../api/types.js';
-import { keepsSource } from '../../network/publish.js';
+import { isServing, keepsSource } from '../../network/publish.js';
 
 const ASSIGNED = taskStateIndex('assigned');
 const RUNNING = taskStateIndex('running');
@@ -94,7 +95,8 @@ export function networkViewsFor(
       if (!view) continue;
       for (const addr of a.Addresses) {
         if (t.NodeID !== nodeId && nodeAddr) view.peers.push({ ip: bare(addr), nodeAddr });
-        if (service && t.Status.State === 'running')
+        // Only serving tasks: one told to stop leaves DNS, the VIPs and the mesh everywhere at once.
+        if (service && isServing(t))
           record(a.Network.ID, service).tasks.push({
             name: taskDnsName(service.Spec.Name ?? service.ID, t),
             ip: bare(addr),
