@@ -3,7 +3,8 @@
 // from inside the client task (docker exec on its node) the service name resolves to its VIP,
 // tasks.api to the 3 task addresses, and requests to http://api reach all 3 tasks over VXLAN; a
 // dnsrr service resolves to its tasks; a service on another network is neither seen nor reached; a
-// port published through the mesh answers on every node; an --internal network has no way out.
+// port published through the mesh answers on every node and, through ten scale 3 → 1 → 3 rounds,
+// reaches only the tasks meant to run; an --internal network has no way out.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { type ApiTask, docker } from '../helpers/cli.js';
@@ -199,12 +200,16 @@ describe('overlay networks across hosts', { timeout: 300_000 }, () => {
     assert.match(link.stdout, /mtu 1400/, link.stdout + link.stderr);
   });
 
-  it('a port published through the mesh answers on every node and reaches only running tasks', async () => {
+  it('a port published through the mesh answers on every node; through ten scale 3 → 1 → 3 rounds every node reaches only the tasks meant to run, even while removed ones stop', async () => {
+    // httpd as PID 1 ignores SIGTERM: a removed task runs on for its whole grace period, and the
+    // mesh of every node must have dropped it before that.
     await create([
       '--name',
       'web',
       '--publish',
       '8080:80',
+      '--stop-grace-period',
+      '8s',
       'busybox',
       'sh',
       '-c',
@@ -216,29 +221,50 @@ describe('overlay networks across hosts', { timeout: 300_000 }, () => {
       const r = await worker2.inNetns('curl', ['-s', '--max-time', '3', `http://${ip}:8080/`]);
       return r.code === 0 ? r.stdout.trim() : undefined;
     };
-    const one = await until('web answers on every node', async () => {
-      const answers = await Promise.all(cluster.hosts.map((h) => get(h.ip)));
-      return answers.every((a) => a && a === answers[0]) ? answers[0] : undefined;
-    });
-    assert.ok(one);
-    assert.equal((await docker(manager, ['service', 'scale', '-d', 'web=3'])).code, 0);
-    const three = await until('3 tasks behind the mesh', async () => {
-      const seen = new Set<string>();
-      for (let i = 0; i < 12; i++) {
-        const a = await get(manager.ip);
-        if (a) seen.add(a);
+    const hostnames = async () =>
+      (await running('web')).map((t) => t.Status.ContainerStatus?.ContainerID?.slice(0, 12) ?? '').sort();
+    /** Whether `n` requests through every node are all answered, by exactly `want`. */
+    const everyNodeReaches = async (want: string[], n: number) => {
+      for (const h of cluster.hosts) {
+        const seen = new Set<string>();
+        for (let i = 0; i < n; i++) seen.add((await get(h.ip)) ?? 'no answer');
+        if ([...seen].sort().join() !== want.join()) return false;
       }
-      return seen.size === 3 ? seen : undefined;
-    });
-    assert.ok(three.has(one));
-    assert.equal((await docker(manager, ['service', 'scale', '-d', 'web=1'])).code, 0);
-    await until('one task left', async () => ((await running('web')).length === 1 ? true : undefined));
-    const left = (await running('web'))[0]?.Status.ContainerStatus?.ContainerID?.slice(0, 12);
-    await until('every node reaches only the task left', async () => {
-      for (const h of cluster.hosts)
-        for (let i = 0; i < 3; i++) if ((await get(h.ip)) !== left) return undefined;
       return true;
+    };
+    await until('web answers on every node', async () => {
+      const one = await hostnames();
+      return one.length === 1 && (await everyNodeReaches(one, 2)) ? true : undefined;
     });
+    for (let round = 1; round <= 10; round++) {
+      assert.equal((await docker(manager, ['service', 'scale', '-d', 'web=3'])).code, 0);
+      const three = await until(`round ${round}: 3 tasks running`, async () => {
+        const h = await hostnames();
+        return h.length === 3 ? h : undefined;
+      });
+      await until(`round ${round}: every node reaches the 3 tasks`, async () =>
+        (await everyNodeReaches(three, 6)) ? true : undefined,
+      );
+      assert.equal((await docker(manager, ['service', 'scale', '-d', 'web=1'])).code, 0);
+      const left = await until(`round ${round}: one task meant to run`, async () => {
+        const h = await hostnames();
+        return h.length === 1 ? h : undefined;
+      });
+      await until(`round ${round}: every node reaches only the task left`, async () =>
+        (await everyNodeReaches(left, 3)) ? true : undefined,
+      );
+      // And it holds, while the two removed tasks are still stopping.
+      assert.ok(await everyNodeReaches(left, 6), `round ${round}: a removed task answered again`);
+      const stopping = (
+        await manager.api('GET', `/tasks?filters=${encodeURIComponent(JSON.stringify({ service: ['web'] }))}`)
+      )
+        .json<ApiTask[]>()
+        .filter((t) => t.DesiredState !== 'running' && t.Status.State === 'running');
+      assert.ok(
+        stopping.length >= 2,
+        `round ${round}: the removed tasks had stopped before the mesh dropped them`,
+      );
+    }
   });
 
   it('tasks on different networks cannot reach each other, and an --internal network has no way out', async () => {
