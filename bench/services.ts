@@ -1,9 +1,13 @@
 // Benchmark "Services that run": a real one-node swarmd (temp state dir, its own network namespace,
-// busybox loaded) driven through the Engine API on its unix socket, timed as Docker's anchors were:
-// create → N running (N = 1, 10, 50, 200), service rm until the containers are gone, scale 10 → 50,
-// rolling update of 10, self-heal after a kill. Then the scheduler with its store writes: 100,000
-// tasks placed on 1,000 nodes and written to a real etcd through ClusterStore.batch().
-// Docker's figures come from research/anchors.md; dockerd is never started or contacted.
+// busybox loaded) driven through the Engine API on its unix socket, timed as Docker's anchors were.
+// First create → 50 running, 3 runs, with where the time goes (when the API showed the last task
+// reach each state; the mean time per task in each step, from swarmd's --metrics-addr histograms),
+// then the same on a private dockerd 20.10 side by side (bench/lib/dockerd.ts, default bridge
+// networking in its own namespace). `npm run bench -- services create50` stops there; the full run
+// goes on: create → N running (N = 1, 10, 200), service rm until the containers are gone, scale
+// 10 → 50, rolling update of 10, self-heal after a kill. Then the scheduler with its store writes:
+// 100,000 tasks placed on 1,000 nodes and written to a real etcd through ClusterStore.batch().
+// Docker's other figures come from research/anchors.md.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,11 +21,13 @@ import type { StoredObject } from '../src/store/table.js';
 import { buildBusyboxDockerArchive } from '../test/helpers/images.js';
 import { apiCall } from '../test/helpers/swarmd.js';
 import { Cleanup, withCleanup } from './lib/cleanup.js';
+import { startPrivateDockerd } from './lib/dockerd.js';
 import { Engine, pollUntil, running, type TaskView } from './lib/engine.js';
 import { startBenchEtcd } from './lib/etcd.js';
 import { benchNetns } from './lib/netns.js';
 import { machineLoad, waitForQuietCpu } from './lib/proc.js';
 import { anchor, dockerMs, ms, row, sec } from './lib/report.js';
+import { MILESTONES, type Milestone, MilestoneClock, scrape, stageMeans } from './lib/stages.js';
 import { startBenchSwarmd } from './lib/swarmd.js';
 
 /** PID 1 that exits at once on SIGTERM (a bare `sleep` as PID 1 ignores it: runtime.md §2). */
@@ -32,6 +38,10 @@ const PLACEMENT_NODES = 1_000;
 const PLACEMENT_TASKS = 100_000;
 const PLACEMENT_SERVICES = 100;
 const TARGET_PLACEMENTS_PER_S = 10_000;
+/** create → 50: runs per daemon (median), swarmd's metrics address inside its namespace, the goal. */
+const RUNS_50 = 3;
+const METRICS_ADDR = '127.0.0.1:9323';
+const TARGET_50_TIMES = 6;
 
 interface SpecOptions {
   replicas: number;
@@ -65,6 +75,24 @@ function serviceSpec(name: string, o: SpecOptions): Record<string, unknown> {
     },
     EndpointSpec: { Mode: 'vip' },
   };
+}
+
+interface CreateRun {
+  callMs: number;
+  runningMs: number;
+  milestones: Map<Milestone, number>;
+  /** Mean ms per task in each step on the node (empty for dockerd). */
+  stages: Map<string, number>;
+  rmCallMs: number;
+  rmGoneMs: number;
+}
+
+/** The run with the median wall time (the lower middle one for an even count). */
+function medianRun(runs: readonly CreateRun[]): CreateRun {
+  const sorted = [...runs].sort((a, b) => a.runningMs - b.runningMs);
+  const m = sorted[Math.floor((sorted.length - 1) / 2)];
+  if (!m) throw new Error('no runs');
+  return m;
 }
 
 /** Results by Docker's anchor names (ms), so each prints beside the same row of anchors.md. */
@@ -109,14 +137,63 @@ class ServiceBench {
     return { callMs: performance.now() - t0, t0 };
   }
 
-  untilRunning(id: string, n: number, since: number, pick?: (t: TaskView) => boolean): Promise<number> {
-    return pollUntil(async () => running(await this.engine.tasksOf(id), pick) === n, {
-      since,
-      everyMs: POLL_MS,
-      timeoutMs: 60_000 + n * 1500,
-      what: `${n} running tasks of service ${id}`,
-      check: this.check,
-    });
+  untilRunning(
+    id: string,
+    n: number,
+    since: number,
+    pick?: (t: TaskView) => boolean,
+    onPoll?: (tasks: TaskView[], now: number) => void,
+  ): Promise<number> {
+    return pollUntil(
+      async () => {
+        const tasks = await this.engine.tasksOf(id);
+        onPoll?.(tasks, performance.now());
+        return running(tasks, pick) === n;
+      },
+      {
+        since,
+        everyMs: POLL_MS,
+        timeoutMs: 60_000 + n * 1500,
+        what: `${n} running tasks of service ${id}`,
+        check: this.check,
+      },
+    );
+  }
+
+  /**
+   * create → n running, `runs` times (rm and a quiet machine between runs): each run's wall time,
+   * the moments the API showed the last task reach each state, and — with `metrics` — the mean
+   * time a task spent in each step on the node.
+   */
+  async createRuns(
+    n: number,
+    runs: number,
+    metrics?: { netns: string; address: string },
+  ): Promise<CreateRun[]> {
+    const out: CreateRun[] = [];
+    for (let i = 0; i < runs; i++) {
+      await waitForQuietCpu();
+      const before = metrics ? await scrape(metrics.netns, metrics.address) : undefined;
+      const c = await this.create(this.name(`n${n}`), { replicas: n });
+      const clock = new MilestoneClock(n, c.t0);
+      const runningMs = await this.untilRunning(c.id, n, c.t0, undefined, (tasks, now) =>
+        clock.observe(
+          tasks.filter((t) => t.DesiredState === 'running').map((t) => t.Status.State),
+          now,
+        ),
+      );
+      const after = metrics ? await scrape(metrics.netns, metrics.address) : undefined;
+      const r = await this.remove(c.id, n);
+      out.push({
+        callMs: c.callMs,
+        runningMs,
+        milestones: clock.reached,
+        stages: before && after ? stageMeans(before, after) : new Map(),
+        rmCallMs: r.callMs,
+        rmGoneMs: r.goneMs,
+      });
+    }
+    return out;
   }
 
   /** DELETE the service, then wait until no container of it is left. */
@@ -143,6 +220,10 @@ class ServiceBench {
     this.figures.set(`create_${n}_until_running_ms`, runningMs);
     this.figures.set(`rm_${n}_call_ms`, r.callMs);
     this.figures.set(`rm_${n}_until_containers_gone_ms`, r.goneMs);
+    this.showCreateAndRemove(n);
+  }
+
+  showCreateAndRemove(n: number): void {
     const docker = anchor(`create_${n}_call_ms`) === undefined ? null : undefined;
     this.show(`create ${n}: API call`, `create_${n}_call_ms`, docker);
     this.show(`create ${n}: until ${n} running`, `create_${n}_until_running_ms`, docker);
@@ -229,12 +310,12 @@ class ServiceBench {
 }
 
 /** Part 1: the real swarm. Everything it starts is gone when it returns (or throws). */
-async function swarmFigures(figures: Figures, outer: Cleanup): Promise<void> {
+async function swarmFigures(figures: Figures, outer: Cleanup, only50: boolean): Promise<CreateRun[]> {
   const cleanup = new Cleanup();
   outer.defer('swarm part', () => cleanup.run());
   try {
     const netns = await benchNetns(cleanup, 'svc');
-    const swarmd = await startBenchSwarmd(cleanup, netns);
+    const swarmd = await startBenchSwarmd(cleanup, netns, ['--metrics-addr', METRICS_ADDR]);
     const engine = new Engine(swarmd.socket);
     await engine.call('POST', '/swarm/init', { ListenAddr: '127.0.0.1:2377', AdvertiseAddr: '127.0.0.1' });
     // Registered after swarmd, so it runs before swarmd stops: the agent removes the containers.
@@ -273,15 +354,97 @@ async function swarmFigures(figures: Figures, outer: Cleanup): Promise<void> {
     await bench.remove(warm.id, 2);
     console.log(`\nswarm (busybox tasks exiting on SIGTERM, StopGracePeriod 0; ${networking}):`);
 
+    const fifty = await bench.createRuns(50, RUNS_50, { netns, address: METRICS_ADDR });
+    const m = medianRun(fifty);
+    figures.set('create_50_call_ms', m.callMs);
+    figures.set('create_50_until_running_ms', m.runningMs);
+    figures.set('rm_50_call_ms', m.rmCallMs);
+    figures.set('rm_50_until_containers_gone_ms', m.rmGoneMs);
+    if (only50) return fifty;
     // 200 last: it loads swarmd the most, and the other rows should not depend on it surviving.
-    for (const n of [1, 10, 50]) await bench.createAndRemove(n);
+    for (const n of [1, 10]) await bench.createAndRemove(n);
+    bench.showCreateAndRemove(50);
     await bench.scale();
     await bench.rollingUpdate();
     await bench.selfHeal();
     await bench.createAndRemove(200);
+    return fifty;
   } finally {
     await cleanup.run();
   }
+}
+
+/**
+ * The same create → 50 on a private dockerd 20.10 (bench/lib/dockerd.ts), the same spec and polling;
+ * undefined when Debian's dockerd is not installed.
+ */
+async function dockerdFifty(outer: Cleanup): Promise<CreateRun[] | undefined> {
+  const cleanup = new Cleanup();
+  outer.defer('dockerd part', () => cleanup.run());
+  try {
+    // Its default bridge and iptables (inside its own namespace): each task gets a network, as ours do.
+    const dockerd = await startPrivateDockerd(cleanup, { networking: 'default' });
+    if (!dockerd) return undefined;
+    const archive = join(dockerd.dir, 'busybox.tar');
+    await buildBusyboxDockerArchive(archive, { tag: 'busybox:latest' });
+    const load = await apiCall(dockerd.socket, 'POST', '/images/load?quiet=1', readFileSync(archive), {
+      'Content-Type': 'application/x-tar',
+    });
+    if (load.status !== 200) throw new Error(`dockerd image load: ${load.status} ${load.body.slice(0, 300)}`);
+    const bench = new ServiceBench(new Engine(dockerd.socket), new Map(), () => undefined);
+    const warm = await bench.create(bench.name('warm'), { replicas: 2 });
+    await bench.untilRunning(warm.id, 2, warm.t0);
+    await bench.remove(warm.id, 2);
+    return await bench.createRuns(50, RUNS_50);
+  } finally {
+    await cleanup.run();
+  }
+}
+
+/** The create → 50 comparison: wall times, when the API showed the last task in each state, steps. */
+function reportFifty(ours: CreateRun[], docker: CreateRun[] | undefined): void {
+  const o = medianRun(ours);
+  const d = docker && medianRun(docker);
+  const dockerCell = (v: number | undefined, what: string) =>
+    d && v !== undefined
+      ? { value: ms(v), from: `private dockerd 20.10 here${what}` }
+      : { value: 'n/a', from: docker ? 'not reached' : 'dockerd not installed' };
+  const list = (runs: CreateRun[]) => runs.map((r) => ms(r.runningMs)).join(', ');
+  console.log(
+    `
+create → 50 running, ${RUNS_50} runs each, median (same spec; the API polled every ${POLL_MS} ms):`,
+  );
+  row('create 50: API call', ms(o.callMs), dockerCell(d?.callMs, ''));
+  row(
+    'create 50: until 50 running',
+    ms(o.runningMs),
+    dockerCell(d?.runningMs, `, runs ${docker ? list(docker) : ''}`),
+  );
+  console.log(
+    `    (swarmd runs ${list(ours)}; Docker's anchor ${dockerMs('create_50_until_running_ms').value})`,
+  );
+  console.log('  when the API showed the last of the 50 tasks reach each state (median run):');
+  for (const m of MILESTONES) {
+    const v = o.milestones.get(m);
+    row(`  ${m}`, v === undefined ? 'n/a' : ms(v), dockerCell(d?.milestones.get(m), ''));
+  }
+  console.log("  mean time per task in each step (swarmd's swarm_*_seconds histograms, median run):");
+  const steps: [string, string][] = [
+    ['scheduling', 'scheduling (created → assigned, leader)'],
+    ['delivery', 'assignment delivery (assigned → on the node)'],
+    ['prepare', 'prepare (all of it)'],
+    ['image', '  image (resolve)'],
+    ['network', '  network setup (netns, veth, addresses, rules)'],
+    ['start', 'runc create + start (conmon)'],
+  ];
+  for (const [key, label] of steps) {
+    const v = o.stages.get(key);
+    row(`  ${label}`, v === undefined ? 'n/a' : `${v.toFixed(1)} ms`);
+  }
+  const prep = o.stages.get('prepare');
+  const parts = (o.stages.get('image') ?? 0) + (o.stages.get('network') ?? 0);
+  if (prep !== undefined)
+    row('    bundle, rootfs mount, files (prepare − the two above)', `${(prep - parts).toFixed(1)} ms`);
 }
 
 // ---------------------------------------------------------------- placements with store writes
@@ -441,15 +604,34 @@ export async function main(): Promise<void> {
   await withCleanup(async (cleanup) => {
     console.log(`services benchmark: one-node swarmd through the Engine API; ${machineLoad()}`);
     if (dockerdRunning()) console.log('(dockerd is running on this machine: not measured; anchors only)');
+    const only50 = process.argv[3] === 'create50';
     const f: Figures = new Map();
     const get = (k: string) => f.get(k) ?? Number.NaN;
     let swarmError: unknown;
+    let fifty: CreateRun[] = [];
     try {
-      await swarmFigures(f, cleanup);
+      fifty = await swarmFigures(f, cleanup, only50);
     } catch (err) {
       // Report it after the placement figures, which do not need swarmd.
       swarmError = err;
       console.log(`  swarm part FAILED: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    // Side by side, one daemon at a time: swarmd is gone before dockerd starts.
+    await waitForQuietCpu();
+    const docker = fifty.length > 0 ? await dockerdFifty(cleanup) : undefined;
+    if (fifty.length > 0) reportFifty(fifty, docker);
+    const vsDocker = () => {
+      const d = docker && medianRun(docker).runningMs;
+      const o = get('create_50_until_running_ms');
+      return d
+        ? `${sec(o)} vs private dockerd ${sec(d)}: ${(d / o).toFixed(1)}× (target ≥ ${TARGET_50_TIMES}×)`
+        : `${sec(o)} (dockerd not installed)`;
+    };
+    if (only50) {
+      console.log(`
+create → 50 running: swarmd ${vsDocker()}`);
+      if (swarmError) throw swarmError;
+      return;
     }
 
     // The swarm part's last containers are gone, but the kernel is still freeing their netns.
@@ -482,7 +664,7 @@ export async function main(): Promise<void> {
       return v === undefined ? 'n/a' : sec(v);
     };
     console.log(
-      `services: 50 replicas running in ${sec(get('create_50_until_running_ms'))} (Docker ${d('create_50_until_running_ms')}); ` +
+      `services: 50 replicas running in ${vsDocker()}, Docker's anchor ${d('create_50_until_running_ms')}; ` +
         `scale 10→50 ${sec(get('scale_10_to_50_until_running_ms'))} (${d('scale_10_to_50_until_running_ms')}); ` +
         `update of 10 ${sec(get('update_10_grace0_until_all_new_running_ms'))} (${d('update_10_grace0_until_all_new_running_ms')}); ` +
         `self-heal ${sec(get('selfheal_10_grace0_until_back_to_10_running_ms'))} (${d('selfheal_10_grace0_until_back_to_10_running_ms')}); ` +

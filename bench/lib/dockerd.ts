@@ -1,9 +1,10 @@
-// A private Docker daemon for side-by-side figures (bench/stack.ts only): Debian's dockerd, when
-// installed, in a network namespace of its own (`skt-bench-dk-<rand>`, a veth pair inside it gives
-// swarm an address), with its own data root, exec root, pid file and socket under
-// /tmp/skt-bench-dk-<rand>, no iptables and no bridge, so it touches nothing of the host's. Stopped,
-// unmounted and removed by the cleanup stack, even when the benchmark fails.
-
+// A private Docker daemon for side-by-side figures (bench/stack.ts, bench/services.ts): Debian's
+// dockerd, when installed, in a network namespace of its own (`skt-bench-dk-<rand>`, a veth pair
+// inside it gives swarm an address), with its own data root, exec root, pid file and socket under
+// /tmp/skt-bench-dk-<rand>. Without a bridge and iptables by default; with `networking: 'default'`
+// its docker0 bridge and iptables rules live inside that namespace, so nothing of the host's is
+// touched either way. Stopped, unmounted and removed by the cleanup stack, even when the benchmark
+// fails.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -30,7 +31,10 @@ async function pidAlive(pid: number): Promise<boolean> {
 }
 
 /** Starts dockerd (undefined when it is not installed) and makes it a one-node swarm. */
-export async function startPrivateDockerd(cleanup: Cleanup): Promise<PrivateDockerd | undefined> {
+export async function startPrivateDockerd(
+  cleanup: Cleanup,
+  opts: { networking?: 'none' | 'default' } = {},
+): Promise<PrivateDockerd | undefined> {
   if (!existsSync(DOCKERD)) return undefined;
   const id = randomBytes(3).toString('hex');
   const netns = `skt-bench-dk-${id}`;
@@ -60,9 +64,7 @@ export async function startPrivateDockerd(cleanup: Cleanup): Promise<PrivateDock
       `unix://${socket}`,
       '--config-file',
       `${dir}/daemon.json`,
-      '--iptables=false',
-      '--ip6tables=false',
-      '--bridge=none',
+      ...(opts.networking === 'default' ? [] : ['--iptables=false', '--ip6tables=false', '--bridge=none']),
     ],
     { stdio: 'ignore', detached: false },
   );

@@ -52,7 +52,11 @@ function etcdPidOf(stateDir: string): number | undefined {
   }
 }
 
-export async function startBenchSwarmd(cleanup: Cleanup, netns: string): Promise<BenchSwarmd> {
+export async function startBenchSwarmd(
+  cleanup: Cleanup,
+  netns: string,
+  extraArgs: readonly string[] = [],
+): Promise<BenchSwarmd> {
   const stateDir = await mkdtemp('/tmp/skt-bench-svc-');
   cleanup.defer(`rm ${stateDir}`, () => rm(stateDir, { recursive: true, force: true }));
   // swarmd names its runc containers and cgroups after a hash of its state dir (src/daemon/daemon.ts).
@@ -87,6 +91,7 @@ export async function startBenchSwarmd(cleanup: Cleanup, netns: string): Promise
       '127.0.0.1:2377',
       '--hostname',
       'bench',
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SWARMD_LOG_LEVEL: 'info' } },
   );

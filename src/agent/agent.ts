@@ -189,6 +189,13 @@ export function hostPortStatus(t: Task): Pick<TaskStatus, 'PortStatus'> {
   return ports.length > 0 ? { PortStatus: { Ports: ports } } : {};
 }
 
+/** Seconds since the leader assigned `t`, if it is still as assigned (not a task met again later). */
+export function deliveryDelay(t: Task, now: Date): number | undefined {
+  if (t.Status.State !== 'assigned') return undefined;
+  const ms = now.getTime() - Date.parse(t.Status.Timestamp);
+  return Number.isFinite(ms) ? Math.max(0, ms) / 1000 : undefined;
+}
+
 function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
@@ -201,6 +208,8 @@ export interface AgentOptions {
   now?: () => Date;
   /** Called with the node's task set after every assignment change (published ports, sweeps). */
   onAssignments?: (tasks: readonly Task[]) => void;
+  /** A newly assigned task reached this node, `seconds` after the leader assigned it (for metrics). */
+  onDelivered?: (seconds: number) => void;
   /** Called with the remote endpoints of the node's overlay networks after every change. */
   onNetworks?: (peers: NetworkViews) => void;
   /** The secrets and configs the node's tasks reference (the whole set each time). */
@@ -322,6 +331,8 @@ export class Agent {
     const r = this.runners.get(t.ID);
     if (r) r.setDesired(t);
     else {
+      const since = deliveryDelay(t, this.now());
+      if (since !== undefined) this.opts.onDelivered?.(since);
       this.runners.set(
         t.ID,
         new TaskRunner(t, this.opts.executor, (id, s) => this.queueStatus(id, s), this.now),

@@ -332,8 +332,13 @@ export class Daemon implements ClusterBackend, SystemBackend {
     this.runtime = new ContainerRuntime({
       stateDir: join(this.stateDir, 'runtime'),
       execRoot: join(this.execRoot, 'runtime'),
-      images: { resolve: (ref, pull) => this.images.resolveForTask(ref, pull) },
-      network: this.networkProvider,
+      images: { resolve: (ref, pull) => this.timed('image', () => this.images.resolveForTask(ref, pull)) },
+      network: {
+        prepareNetwork: (id, task) =>
+          this.timed('network', () => this.networkProvider.prepareNetwork(id, task)),
+        releaseNetwork: (id) => this.networkProvider.releaseNetwork(id),
+        setNetworkPeers: (id, peers) => this.networkProvider.setNetworkPeers(id, peers),
+      },
       files: this.taskFiles,
       namePrefix: `skt-${tag}-`,
       cgroupParent: `skt-${tag}`,
@@ -355,10 +360,10 @@ export class Daemon implements ClusterBackend, SystemBackend {
         // Drain before stopping: the port rules drop the task (its desired state has left
         // running) before its container stops, so no connection reaches a dying task.
         return {
-          prepare: () => c.prepare(),
+          prepare: () => this.timed('prepare', () => c.prepare()),
           start: async () => {
             const end = this.metrics.containerStart.startTimer();
-            await c.start();
+            await this.timed('start', () => c.start());
             end();
           },
           wait: (signal) => c.wait(signal),
@@ -421,6 +426,17 @@ export class Daemon implements ClusterBackend, SystemBackend {
       off();
       cancel();
     };
+  }
+
+  /** Runs one step of starting a task, observed in swarm_node_task_stage_seconds (when it succeeds). */
+  private async timed<T>(
+    stage: 'image' | 'network' | 'prepare' | 'start',
+    step: () => Promise<T>,
+  ): Promise<T> {
+    const end = this.metrics.taskStage.startTimer({ stage });
+    const out = await step();
+    end();
+    return out;
   }
 
   /**
@@ -531,6 +547,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
       onAssignments: kick,
       onNetworks: this.onNetworks,
       onPayloads: (p) => this.taskFiles.set(p),
+      onDelivered: (seconds) => this.metrics.taskStage.observe({ stage: 'delivery' }, seconds),
     });
     this.agent = agent;
     this.startSweep((taskId) => agent.tasks().some((t) => t.ID === taskId));
@@ -620,6 +637,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
       stateDir: this.stateDir,
       onNetworks: this.onNetworks,
       onPayloads: (p) => this.taskFiles.set(p),
+      onDelivered: (seconds) => this.metrics.taskStage.observe({ stage: 'delivery' }, seconds),
     });
     await this.agent.start();
     manager.logs.serveLocal(nodeId, this.localTaskLogs);

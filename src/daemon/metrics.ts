@@ -1,7 +1,8 @@
 // `--metrics-addr`: the node's metrics in Prometheus' text format at /metrics, as dockerd's
 // `metrics-addr` (Docker's swarm metric names where it has them). Cluster counts are read from the
 // manager's cache when scraped (pure `clusterCounts`); latencies are observed as they happen: store
-// writes, task scheduling (created → assigned), container starts; plus leader changes, agent
+// writes, task scheduling (created → assigned), container starts and each step of starting a task
+// (delivery, prepare, image, network, start); plus leader changes, agent
 // sessions on the leader's dispatcher, etcd health and Node's process metrics (prom-client).
 import { createServer, type Server } from 'node:http';
 import client from 'prom-client';
@@ -69,6 +70,8 @@ export class NodeMetrics {
   private readonly storeWrites: client.Histogram;
   private readonly scheduling: client.Histogram;
   readonly containerStart: client.Histogram;
+  /** The steps of starting a task on this node, each observed where it happens. */
+  readonly taskStage: client.Histogram<'stage'>;
 
   constructor() {
     const registers = [this.registry];
@@ -160,6 +163,16 @@ export class NodeMetrics {
       name: 'swarm_node_container_start_seconds',
       help: "Starting a task's container on this node until it runs (and is healthy, with a health check)",
       buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.taskStage = new client.Histogram({
+      name: 'swarm_node_task_stage_seconds',
+      help:
+        'Starting a task on this node, step by step: delivery (assigned by the leader until this node has it), ' +
+        'prepare (image, network and bundle), image (resolve and root filesystem), network (namespace, ' +
+        'addresses, rules), start (runc create and start)',
+      labelNames: ['stage'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     });
   }
