@@ -1,13 +1,10 @@
-// Engine API routes for the node-local containers (docker ps, inspect, logs, exec, kill, stop, rm),
-// in Docker's shapes and wording, over the runc ContainerRuntime.
-import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import type { Duplex, Readable } from 'node:stream';
-import { z } from 'zod';
+// Engine API routes for the node-local containers (docker ps, inspect, logs, kill, stop, rm), in
+// Docker's shapes and wording, over the runc ContainerRuntime; exec and attach are in attach.ts.
 import { invalidArgument } from '../api/errors.js';
 import type { ContainerRecord } from '../executor/runc/record.js';
-import type { ContainerRuntime, ExecConfig } from '../executor/runc/runtime.js';
+import type { ContainerRuntime } from '../executor/runc/runtime.js';
 import type { HealthState } from '../executor/types.js';
+import { attachRoutes, frame } from './attach.js';
 import {
   boolParam,
   checkFilterNames,
@@ -18,6 +15,8 @@ import {
   sendJSON,
   sendNoContent,
 } from './router.js';
+
+export { frame };
 
 // ------------------------------------------------------------------ pure presentation
 
@@ -243,14 +242,6 @@ function safeRegExp(s: string): RegExp {
   }
 }
 
-/** Docker's stream framing for non-tty streams: [stream, 0, 0, 0, size BE32] + payload. */
-export function frame(stream: 'stdout' | 'stderr', payload: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head[0] = stream === 'stdout' ? 1 : 2;
-  head.writeUInt32BE(payload.length, 4);
-  return Buffer.concat([head, payload]);
-}
-
 /** ns since the epoch → RFC3339Nano in UTC, trailing zeros dropped (Go's time.RFC3339Nano). */
 export function rfc3339Nano(ns: bigint): string {
   const secs = ns / 1_000_000_000n;
@@ -269,33 +260,6 @@ export function parseTimestampParam(v: string | null): number | undefined {
 }
 
 // ------------------------------------------------------------------ routes
-
-const execCreateSchema = z.object({
-  Cmd: z.array(z.string()).min(1, 'No exec command specified'),
-  Env: z.array(z.string()).nullish(),
-  User: z.string().nullish(),
-  WorkingDir: z.string().nullish(),
-  Tty: z.boolean().nullish(),
-  AttachStdin: z.boolean().nullish(),
-  AttachStdout: z.boolean().nullish(),
-  AttachStderr: z.boolean().nullish(),
-  Privileged: z.boolean().nullish(),
-  DetachKeys: z.string().nullish(),
-});
-const execStartSchema = z.object({ Detach: z.boolean().nullish(), Tty: z.boolean().nullish() }).nullish();
-
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
-  const r = schema.safeParse(body);
-  if (!r.success) throw invalidArgument(r.error.issues.map((i) => i.message).join('; '));
-  return r.data;
-}
-
-function streamContentType(apiVersion: string): string {
-  const [maj = 1, min = 0] = apiVersion.split('.').map(Number);
-  return maj > 1 || min >= 42
-    ? 'application/vnd.docker.multiplexed-stream'
-    : 'application/vnd.docker.raw-stream';
-}
 
 export function containerRoutes(runtime: ContainerRuntime): Route[] {
   const health = (rec: ContainerRecord) => runtime.healthOf(rec.Id);
@@ -370,11 +334,20 @@ export function containerRoutes(runtime: ContainerRuntime): Route[] {
       method: 'POST',
       path: '/containers/:id/wait',
       handler: async (ctx) => {
-        const rec = await runtime.waitExit(ctx.params.id ?? '');
-        sendJSON(ctx.res, 200, {
+        const abort = new AbortController();
+        const exited = runtime.waitExit(ctx.params.id ?? '', abort.signal); // 404 before any header
+        // Docker answers 200 at once and the body at the exit: `docker attach` waits for these
+        // headers before it attaches.
+        ctx.res.writeHead(200, { 'Content-Type': 'application/json' });
+        ctx.res.flushHeaders();
+        ctx.res.on('close', () => abort.abort());
+        const rec = await exited.catch(() => undefined); // undefined: the client left
+        if (!rec) return;
+        const body = {
           StatusCode: rec.State.ExitCode,
           Error: rec.State.Error ? { Message: rec.State.Error } : null,
-        });
+        };
+        ctx.res.end(`${JSON.stringify(body)}\n`);
       },
     },
     {
@@ -385,56 +358,7 @@ export function containerRoutes(runtime: ContainerRuntime): Route[] {
         sendNoContent(ctx.res);
       },
     },
-    {
-      method: 'POST',
-      path: '/containers/:id/exec',
-      handler: async (ctx) => {
-        const body = parse(execCreateSchema, await ctx.json());
-        const config: ExecConfig = {
-          Cmd: body.Cmd,
-          ...(body.Env ? { Env: body.Env } : {}),
-          ...(body.User ? { User: body.User } : {}),
-          ...(body.WorkingDir ? { WorkingDir: body.WorkingDir } : {}),
-          Tty: body.Tty ?? false,
-          AttachStdin: body.AttachStdin ?? false,
-          AttachStdout: body.AttachStdout ?? false,
-          AttachStderr: body.AttachStderr ?? false,
-        };
-        const inst = runtime.createExec(ctx.params.id ?? '', config);
-        sendJSON(ctx.res, 201, { Id: inst.ID });
-      },
-    },
-    {
-      method: 'POST',
-      path: '/exec/:id/start',
-      handler: (ctx) => execStartHandler(runtime, ctx),
-    },
-    {
-      method: 'GET',
-      path: '/exec/:id/json',
-      handler: (ctx) => {
-        const e = runtime.getExec(ctx.params.id ?? '');
-        sendJSON(ctx.res, 200, {
-          ID: e.ID,
-          Running: e.Running,
-          ExitCode: e.ExitCode,
-          ProcessConfig: {
-            tty: e.Config.Tty ?? false,
-            entrypoint: e.Config.Cmd[0] ?? '',
-            arguments: e.Config.Cmd.slice(1),
-            privileged: false,
-            user: e.Config.User ?? '',
-          },
-          OpenStdin: e.Config.AttachStdin ?? false,
-          OpenStdout: e.Config.AttachStdout ?? false,
-          OpenStderr: e.Config.AttachStderr ?? false,
-          CanRemove: false,
-          ContainerID: e.ContainerID,
-          DetachKeys: '',
-          Pid: e.Pid,
-        });
-      },
-    },
+    ...attachRoutes(runtime),
   ];
 }
 
@@ -472,75 +396,4 @@ async function logsHandler(runtime: ContainerRuntime, ctx: RouteContext): Promis
     ctx.res.write(frame(e.stream, payload));
   }
   ctx.res.end();
-}
-
-/**
- * POST /exec/:id/start. Detached: 200 at once. Otherwise the CLI asks to upgrade the connection
- * (`Connection: Upgrade`, `Upgrade: tcp`) and needs `101 UPGRADED`; the response is then written
- * straight onto the socket, as Docker's hijack does. Without the upgrade headers: a plain 200 stream.
- * With a tty the stream is raw; without, frames carry the stream id.
- */
-async function execStartHandler(runtime: ContainerRuntime, ctx: RouteContext): Promise<void> {
-  const inst = runtime.getExec(ctx.params.id ?? '');
-  const body = parse(execStartSchema, await ctx.json());
-  if (body?.Detach) {
-    inst.Config.Detach = true;
-    const p = await runtime.startExec(inst.ID);
-    void p.exit;
-    sendJSON(ctx.res, 200, {});
-    return;
-  }
-  const tty = body?.Tty ?? inst.Config.Tty ?? false;
-  inst.Config.Tty = tty;
-  const contentType = tty ? 'application/vnd.docker.raw-stream' : streamContentType(ctx.apiVersion);
-  const upgrade = /upgrade/i.test(ctx.req.headers.connection ?? '') && (ctx.req.headers.upgrade ?? '') !== '';
-  const proc = await runtime.startExec(inst.ID);
-  let out: Duplex | ServerResponse;
-  if (upgrade) {
-    const sock = ctx.req.socket;
-    detachHttpParser(sock);
-    sock.write(
-      `HTTP/1.1 101 UPGRADED\r\nContent-Type: ${contentType}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`,
-    );
-    if (proc.stdin) {
-      sock.pipe(proc.stdin);
-      sock.on('error', () => proc.stdin?.destroy());
-    }
-    out = sock;
-  } else {
-    ctx.res.writeHead(200, { 'Content-Type': contentType });
-    proc.stdin?.end();
-    out = ctx.res;
-  }
-  const pump = (r: Readable | null, stream: 'stdout' | 'stderr') =>
-    new Promise<void>((resolve) => {
-      if (!r) return resolve();
-      r.on('data', (b: Buffer) => out.write(tty ? b : frame(stream, b)));
-      r.on('end', resolve);
-      r.on('error', () => resolve());
-    });
-  await Promise.all([pump(proc.stdout, 'stdout'), pump(proc.stderr, 'stderr'), proc.exit]);
-  out.end();
-}
-
-/**
- * Takes a request's socket away from Node's HTTP parser so later bytes (the exec's stdin) reach us
- * instead of being parsed as a new request. Node does the same on its own 'upgrade' path; the server
- * here has no upgrade listener, so hijacking happens inside the request handler.
- */
-function detachHttpParser(sock: Socket): void {
-  const parser: unknown = Reflect.get(sock, 'parser');
-  if (
-    typeof parser === 'object' &&
-    parser !== null &&
-    'unconsume' in parser &&
-    typeof parser.unconsume === 'function'
-  ) {
-    parser.unconsume();
-  }
-  // The CLI half-closes its side once stdin is done (or at once without stdin): the server's own
-  // 'end' handler would then end our side too and cut the output short.
-  for (const ev of ['data', 'end', 'timeout', 'drain', 'error']) sock.removeAllListeners(ev);
-  sock.on('error', () => sock.destroy());
-  sock.setTimeout(0);
 }

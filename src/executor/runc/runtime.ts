@@ -41,6 +41,18 @@ import type {
 } from '../types.js';
 import { buildOciSpec, normalizeSignal, parseProcLimits, resolveUser } from './bundle.js';
 import { launchConmon } from './conmon.js';
+import {
+  type ConsoleSize,
+  containerProcessSchema,
+  execPid,
+  execProcess,
+  sessionTerminal,
+  setTerminalSize,
+  signalSession,
+  ttyExecArgv,
+  ttyExecEnv,
+  validConsoleSize,
+} from './exec.js';
 import { applyProbe, type HealthSettings, healthSettings, initialHealth, timeoutOutput } from './health.js';
 import {
   cgroupChildren,
@@ -106,15 +118,29 @@ export interface ExecConfig {
   AttachStdin?: boolean;
   AttachStdout?: boolean;
   AttachStderr?: boolean;
-  Detach?: boolean;
+  /** The terminal's size: from the create or start request, then from each resize. */
+  ConsoleSize?: ConsoleSize;
 }
 
 export interface ExecProcess {
+  /** With a Tty: the terminal's output (stdout and stderr of the process, as Docker gives them). */
   stdout: Readable | null;
   stderr: Readable | null;
   stdin: Writable | null;
   /** The exec'd process's exit code (runc passes it through). */
   exit: Promise<number>;
+}
+
+/** A started exec: the process we spawned (runc, or `script` around it) and what we learn of it. */
+interface ExecSession {
+  child: ChildProcess;
+  exit: Promise<number>;
+  /** The exec'd process in the container (a session leader), once runc has written its pid file. */
+  pid: Promise<number | undefined>;
+  /** Tty sessions: the pty runc reads, which resizes go to. */
+  terminal?: Promise<string | undefined>;
+  /** Resizes run one after another, so the last one asked for is the one that stays. */
+  resizing: Promise<void>;
 }
 
 export interface ExecInstance {
@@ -135,6 +161,8 @@ export interface AdoptReport {
 
 const NAME_RE = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 const DEFAULT_GRACE_MS = 10_000;
+/** How long a hung-up exec's processes get to end before they are killed. */
+const HANG_UP_GRACE_MS = 2_000;
 /** statfs type of tmpfs. */
 const TMPFS_MAGIC = 0x01021994;
 const log = createLogger({ component: 'executor/runc' });
@@ -164,6 +192,7 @@ export class ContainerRuntime {
   private readonly records = new Map<string, ContainerRecord>();
   private readonly health = new Map<string, HealthLoop>();
   private readonly execs = new Map<string, ExecInstance>();
+  private readonly execSessions = new Map<string, ExecSession>();
   private readonly starting = new Set<string>();
   private readonly finalizing = new Map<string, Promise<void>>();
   /** Start time (/proc/<pid>/stat field 22) of each running container's init, to signal it safely. */
@@ -743,25 +772,62 @@ export class ContainerRuntime {
     return e;
   }
 
-  /** Runs an exec instance via `runc exec`; stdout/stderr are pipes, the exit code passes through. */
-  async startExec(id: string): Promise<ExecProcess> {
+  /**
+   * Runs an exec instance via `runc exec`, the exit code passing through. Without a Tty the process
+   * gets pipes; with one it runs on its own pty in the container (exec.ts says how). A detached exec
+   * (`detach`) is left running once runc has started it, without a terminal.
+   */
+  async startExec(id: string, opts: { detach?: boolean } = {}): Promise<ExecProcess> {
     const inst = this.getExec(id);
     if (inst.Running || inst.ExitCode !== null) throw conflict(`Exec ${id} has already been started`);
     const rec = this.get(inst.ContainerID);
     if (rec.State.Status !== 'running') throw conflict(`Container ${rec.Id} is not running`);
-    const args = await this.execArgs(rec, inst.Config);
-    inst.Running = true;
-    const runcArgs = ['--root', this.runcRoot, 'exec', ...(inst.Config.Detach ? ['-d'] : []), ...args];
-    // Tty is accepted but not honoured: `runc exec -t` hands the pty master over a console socket
-    // with SCM_RIGHTS, which Node cannot receive, and runc gives a non-detached exec pipes anyway.
-    // The process gets pipes; the caller still streams raw (unframed) as it asked for a tty.
-    const child = spawn(this.runcPath, runcArgs, { stdio: ['pipe', 'pipe', 'pipe'] });
-    inst.Pid = child.pid ?? 0;
-    if (!inst.Config.AttachStdin) child.stdin?.end();
-    const exit = childExit(child).then((code) => {
+    const tty = inst.Config.Tty === true && opts.detach !== true;
+    const dir = join(this.execRoot, 'execs');
+    const pidFile = join(dir, `${inst.ID}.pid`);
+    const processFile = join(dir, `${inst.ID}.json`);
+    inst.Running = true; // from here on, a second start is refused
+    try {
+      await mkdir(dir, { recursive: true });
+      await writeFile(processFile, JSON.stringify(await this.execProcess(rec, inst.Config, tty)));
+    } catch (err) {
+      inst.Running = false;
+      throw err;
+    }
+    const runcArgv = [
+      this.runcPath,
+      ...['--root', this.runcRoot, 'exec', '--process', processFile, '--pid-file', pidFile],
+      ...(opts.detach ? ['-d'] : []),
+      rec.RuncId,
+    ];
+    // The size is read here, in the same turn as the session is registered below: a resize that
+    // comes earlier is in the command line, one that comes later goes to the session.
+    const [cmd = '', ...cmdArgs] = tty ? ttyExecArgv(runcArgv, inst.Config.ConsoleSize) : runcArgv;
+    const child = spawn(cmd, cmdArgs, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(tty ? { env: ttyExecEnv(process.env.PATH) } : {}),
+    });
+    // Without stdin a plain exec reads EOF at once; a terminal's input just stays quiet (an EOF
+    // there would reach the container's pty as ^D).
+    if (!inst.Config.AttachStdin && !tty) child.stdin?.end();
+    child.stdin?.on('error', () => undefined);
+    const exit = childExit(child).then(async (code) => {
       inst.Running = false;
       inst.ExitCode = code;
+      this.execSessions.delete(inst.ID);
+      await Promise.all([rm(pidFile, { force: true }), rm(processFile, { force: true })]);
       return code;
+    });
+    const pid = execPid(pidFile, exit).then((p) => {
+      if (p !== undefined) inst.Pid = p;
+      return p;
+    });
+    this.execSessions.set(inst.ID, {
+      child,
+      exit,
+      pid,
+      ...(tty && child.pid !== undefined ? { terminal: sessionTerminal(child.pid, exit) } : {}),
+      resizing: Promise.resolve(),
     });
     return {
       stdout: child.stdout,
@@ -769,6 +835,50 @@ export class ContainerRuntime {
       stdin: inst.Config.AttachStdin ? child.stdin : null,
       exit,
     };
+  }
+
+  /**
+   * Sets the size of an exec's terminal (POST /exec/{id}/resize). Before the start it is kept for
+   * the start; an exec without a Tty has no terminal and ignores it, as Docker's does.
+   */
+  async resizeExec(id: string, size: ConsoleSize): Promise<void> {
+    const inst = this.getExec(id);
+    if (!validConsoleSize(size)) throw invalidArgument(`invalid terminal size: ${size[0]}x${size[1]}`);
+    if (!inst.Config.Tty) return;
+    if (inst.ExitCode !== null) throw conflict(`Exec ${id} is not running`);
+    inst.Config.ConsoleSize = size;
+    const s = this.execSessions.get(id);
+    if (!s?.terminal) return;
+    const terminal = s.terminal;
+    s.resizing = s.resizing.then(async () => {
+      const path = await terminal;
+      const latest = inst.Config.ConsoleSize;
+      if (path === undefined || latest === undefined || !inst.Running) return;
+      await setTerminalSize(path, latest).catch((err) => log.debug('exec resize failed', { id, err }));
+    });
+    await s.resizing;
+  }
+
+  /**
+   * Ends a started exec whose client went away (or closed a terminal's input, which Docker treats
+   * as a hang-up): SIGHUP to every process of the exec's session in the container, as a closed
+   * terminal sends, then SIGKILL to whatever still runs after a grace period, so a disconnected
+   * `docker exec -it` leaves nothing behind.
+   */
+  async hangUpExec(id: string): Promise<void> {
+    const s = this.execSessions.get(id);
+    const rec = this.records.get(this.execs.get(id)?.ContainerID ?? '');
+    if (!s || !rec) return;
+    const sid = await s.pid;
+    if (sid === undefined) {
+      s.child.kill('SIGKILL');
+      return;
+    }
+    const container = { cgroupParent: this.cgroupParent, runcId: rec.RuncId };
+    await signalSession(container, sid, 'SIGHUP');
+    await signalSession(container, sid, 'SIGCONT'); // a stopped job hears the SIGHUP too
+    if (await within(s.exit, HANG_UP_GRACE_MS)) return;
+    await signalSession(container, sid, 'SIGKILL');
   }
 
   /** Runs a command to completion inside the container: stdout, stderr, exit code. */
@@ -783,7 +893,8 @@ export class ContainerRuntime {
     const err: Buffer[] = [];
     p.stdout?.on('data', (b: Buffer) => out.push(b));
     p.stderr?.on('data', (b: Buffer) => err.push(b));
-    const timer = setTimeout(() => process.kill(inst.Pid, 'SIGTERM'), timeoutMs);
+    // runc passes the signal on to the process.
+    const timer = setTimeout(() => this.execSessions.get(inst.ID)?.child.kill('SIGTERM'), timeoutMs);
     try {
       const exitCode = await p.exit;
       return { exitCode, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() };
@@ -793,20 +904,32 @@ export class ContainerRuntime {
     }
   }
 
-  private async execArgs(rec: ContainerRecord, c: ExecConfig): Promise<string[]> {
-    const args: string[] = [];
-    if (c.User) {
-      const rootfs = join(this.bundleDir(rec.Id), 'rootfs');
-      const u = resolveUser(
-        c.User,
-        await readFile(join(rootfs, 'etc/passwd'), 'utf8').catch(() => ''),
-        await readFile(join(rootfs, 'etc/group'), 'utf8').catch(() => ''),
-      );
-      args.push('--user', `${u.uid}:${u.gid}`);
-    }
-    if (c.WorkingDir) args.push('--cwd', c.WorkingDir);
-    for (const e of c.Env ?? []) args.push('--env', e);
-    return [...args, rec.RuncId, ...c.Cmd];
+  /** The exec's OCI process, from the container's config.json (what `runc exec` flags would edit). */
+  private async execProcess(
+    rec: ContainerRecord,
+    c: ExecConfig,
+    tty: boolean,
+  ): Promise<Record<string, unknown>> {
+    const bundle = this.bundleDir(rec.Id);
+    const config = containerProcessSchema.parse(
+      JSON.parse(await readFile(join(bundle, 'config.json'), 'utf8')),
+    );
+    const rootfs = join(bundle, 'rootfs');
+    const user = c.User
+      ? resolveUser(
+          c.User,
+          await readFile(join(rootfs, 'etc/passwd'), 'utf8').catch(() => ''),
+          await readFile(join(rootfs, 'etc/group'), 'utf8').catch(() => ''),
+        )
+      : undefined;
+    return execProcess(config.process, {
+      args: c.Cmd,
+      env: c.Env ?? [],
+      ...(c.WorkingDir ? { cwd: c.WorkingDir } : {}),
+      ...(user ? { user } : {}),
+      tty,
+      ...(tty && c.ConsoleSize ? { size: c.ConsoleSize } : {}),
+    });
   }
 
   // ---------------------------------------------------------------- exits
