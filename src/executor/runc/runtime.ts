@@ -53,6 +53,7 @@ import {
   ttyExecEnv,
   validConsoleSize,
 } from './exec.js';
+import { startViaExecFifo } from './execfifo.js';
 import { applyProbe, type HealthSettings, healthSettings, initialHealth, timeoutOutput } from './health.js';
 import {
   cgroupChildren,
@@ -644,7 +645,8 @@ export class ContainerRuntime {
           socketDir: this.socketDir,
           logSizeMax: this.logSizeMax,
         });
-        await this.runc(['start', rec.RuncId]);
+        const started = await startViaExecFifo(this.runcRoot, rec.RuncId, () => pidAlive(pid));
+        if (started === 'no-fifo') await this.runc(['start', rec.RuncId]);
       } catch (err) {
         await this.runc(['delete', '-f', rec.RuncId], true);
         await rm(join(this.exitDir, rec.RuncId), { force: true });
