@@ -72,7 +72,7 @@ import { type LocalLogs, listenForLogSubscriptions } from '../rpc/logbroker.js';
 import { type MemberJoin, requestMemberJoin } from '../rpc/membership.js';
 import { NodeTLSIdentity } from '../rpc/tls.js';
 import { chooseAdvertiseAddr, DEFAULT_PORT, splitHostPort } from './address.js';
-import { ensureTmpfs } from './execroot.js';
+import { ensureTmpfs, releaseTmpfs } from './execroot.js';
 import type { DaemonFlags } from './flags.js';
 import { NodeImageStore } from './images.js';
 import { checkUnlockKey, nodeKeyLocked, rewrapSecrets } from './lock.js';
@@ -666,7 +666,8 @@ export class Daemon implements ClusterBackend, SystemBackend {
     await ensureTmpfs(this.execRoot);
     this.state = await readSwarmState(this.stateDir);
     await this.images.init();
-    await this.network.ensureGatewayBridge();
+    // Outside a swarm the node has no network of its own until it inits or joins (no task needs one).
+    if (this.state) await this.network.ensureGatewayBridge();
     const adopted = await this.runtime.adopt();
     log.info('containers adopted', { report: adopted });
     await this.network.cleanupLeftovers({ keep: new Set(adopted.running) });
@@ -811,6 +812,11 @@ export class Daemon implements ClusterBackend, SystemBackend {
     await this.manager?.stop();
     this.discovery.close();
     await this.runtime.close();
+    // Outside a swarm with no container left, nothing of the node stays on the host.
+    if (!this.state && this.runtime.list().length === 0) {
+      await this.releaseNodeNetwork();
+      await releaseTmpfs(this.execRoot).catch((e) => log.warn('exec root not unmounted', { err: e }));
+    }
     log.info('stopped');
   }
 
@@ -1215,6 +1221,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     await this.network
       .removeOverlays()
       .catch((e) => log.warn('overlay devices not removed on leave', { err: e }));
+    await this.releaseNodeNetwork();
     await this.wipe();
     log.info('left the swarm');
   }
@@ -1232,6 +1239,18 @@ export class Daemon implements ClusterBackend, SystemBackend {
         .remove(c.Id, { force: true })
         .catch((e) => log.warn('task container not removed on leave', { container: c.Id, err: e }));
     }
+  }
+
+  /**
+   * A node outside any swarm keeps no network of its own: the embedded DNS stops and the gateway
+   * bridge, its NAT, the published-port table and every overlay device go (init or join makes
+   * them again). Containers still recorded keep theirs.
+   */
+  private async releaseNodeNetwork(): Promise<void> {
+    this.discovery.close();
+    await this.network
+      .cleanupLeftovers({ keep: new Set(this.runtime.list().map((c) => c.Id)), full: true })
+      .catch((e) => log.warn('node network not removed', { err: e }));
   }
 
   private async wipe(): Promise<void> {
