@@ -1,5 +1,6 @@
 // Engine API routes for the node-local containers (docker ps, inspect, logs, kill, stop, rm), in
-// Docker's shapes and wording, over the runc ContainerRuntime; exec and attach are in attach.ts.
+// Docker's shapes and wording, over the runc ContainerRuntime; exec and attach are in attach.ts,
+// the runtime's volumes in volumes.ts (mounted with these routes).
 import { invalidArgument } from '../api/errors.js';
 import type { ContainerRecord } from '../executor/runc/record.js';
 import type { ContainerRuntime } from '../executor/runc/runtime.js';
@@ -15,6 +16,7 @@ import {
   sendJSON,
   sendNoContent,
 } from './router.js';
+import { volumeRoutes } from './volumes.js';
 
 export { frame };
 
@@ -359,6 +361,7 @@ export function containerRoutes(runtime: ContainerRuntime): Route[] {
       },
     },
     ...attachRoutes(runtime),
+    ...volumeRoutes(runtime.volumes),
   ];
 }
 

@@ -17,6 +17,12 @@ export interface MountSpec {
   Source?: string;
   Target: string;
   ReadOnly?: boolean;
+  /** A volume's: no copy of the image's content into it, labels and driver options when it is made. */
+  VolumeOptions?: {
+    NoCopy?: boolean;
+    Labels?: Record<string, string>;
+    DriverConfig?: { Name?: string; Options?: Record<string, string> };
+  };
   TmpfsOptions?: { SizeBytes?: number; Mode?: number };
 }
 

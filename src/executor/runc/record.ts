@@ -29,6 +29,15 @@ export const containerSpecSchema: z.ZodType<ContainerSpec> = z.object({
         Source: z.string().optional(),
         Target: z.string().min(1),
         ReadOnly: z.boolean().optional(),
+        VolumeOptions: z
+          .object({
+            NoCopy: z.boolean().optional(),
+            Labels: z.record(z.string()).optional(),
+            DriverConfig: z
+              .object({ Name: z.string().optional(), Options: z.record(z.string()).optional() })
+              .optional(),
+          })
+          .optional(),
         TmpfsOptions: z.object({ SizeBytes: z.number().optional(), Mode: z.number().optional() }).optional(),
       }),
     )
@@ -84,6 +93,8 @@ const recordSchema = z.object({
     z.object({
       Type: z.enum(['bind', 'volume', 'tmpfs']),
       Name: z.string().optional(),
+      /** A volume made for this container alone (no name given): it goes with the container. */
+      Anonymous: z.boolean().optional(),
       Source: z.string(),
       Destination: z.string(),
       RW: z.boolean(),

@@ -13,6 +13,7 @@ import {
   mkdir,
   readdir,
   readFile,
+  realpath,
   rm,
   rmdir,
   stat,
@@ -69,6 +70,7 @@ import {
 } from './host.js';
 import { readLogFile } from './logs.js';
 import { type ContainerRecord, readRecord, writeRecord, ZERO_TIME } from './record.js';
+import { VolumeStore } from './volumes.js';
 
 export interface RuntimeOptions {
   /** Kept across reboots: containers/<id>/ (record, log, writable layer), volumes/. */
@@ -183,6 +185,8 @@ export class ContainerRuntime {
   readonly runcRoot: string;
   readonly namePrefix: string;
   readonly cgroupParent: string;
+  /** The node's named volumes (Docker's local driver); a task's volume mounts come from here. */
+  readonly volumes: VolumeStore;
   private readonly runcPath: string;
   private readonly conmonPath: string;
   private readonly initPath: string | undefined;
@@ -195,6 +199,8 @@ export class ContainerRuntime {
   private readonly execs = new Map<string, ExecInstance>();
   private readonly execSessions = new Map<string, ExecSession>();
   private readonly starting = new Set<string>();
+  /** Volumes of containers being created, not yet in `records`: in use all the same. */
+  private readonly pendingVolumeUsers = new Map<string, string[]>();
   private readonly finalizing = new Map<string, Promise<void>>();
   /** Start time (/proc/<pid>/stat field 22) of each running container's init, to signal it safely. */
   private readonly pidStarts = new Map<string, string>();
@@ -219,6 +225,10 @@ export class ContainerRuntime {
     this.network = opts.network;
     this.files = opts.files;
     this.events.setMaxListeners(0);
+    this.volumes = new VolumeStore({
+      root: join(this.stateDir, 'volumes'),
+      users: (name) => this.volumeUsers(name),
+    });
   }
 
   private get containersDir() {
@@ -241,8 +251,14 @@ export class ContainerRuntime {
   bundleDir(id: string): string {
     return join(this.bundlesDir, id);
   }
-  volumeDir(name: string): string {
-    return join(this.stateDir, 'volumes', name, '_data');
+  /** IDs of the containers (any state, oldest first) that mount a volume. */
+  volumeUsers(name: string): string[] {
+    const ids = [...this.records.values()]
+      .sort((a, b) => a.Created.localeCompare(b.Created))
+      .filter((r) => r.Mounts.some((m) => m.Type === 'volume' && m.Name === name))
+      .map((r) => r.Id);
+    for (const [id, names] of this.pendingVolumeUsers) if (names.includes(name)) ids.push(id);
+    return ids;
   }
 
   // ---------------------------------------------------------------- lifecycle of the runtime itself
@@ -253,16 +269,10 @@ export class ContainerRuntime {
    * then watches the exit dir.
    */
   async adopt(): Promise<AdoptReport> {
-    for (const d of [
-      this.containersDir,
-      this.bundlesDir,
-      this.exitDir,
-      this.socketDir,
-      this.runcRoot,
-      join(this.stateDir, 'volumes'),
-    ]) {
+    for (const d of [this.containersDir, this.bundlesDir, this.exitDir, this.socketDir, this.runcRoot]) {
       await mkdir(d, { recursive: true });
     }
+    await this.volumes.load();
     this.daemonRlimits = parseProcLimits(await readFile('/proc/self/limits', 'utf8'));
     const report: AdoptReport = { running: [], exited: [], lost: [], removedLeftovers: [] };
     const runcStates = await this.runcList();
@@ -346,6 +356,12 @@ export class ContainerRuntime {
     for (const f of await readdir(this.socketDir)) {
       if (!cuuids.has(f)) await rm(join(this.socketDir, f), { force: true });
     }
+    // Volumes with options stay mounted for the containers that survived, not for any other.
+    for (const id of report.running) {
+      const rec = this.records.get(id);
+      if (rec) await this.mountVolumes(rec);
+    }
+    await this.volumes.unmountIdle();
     this.watchExits();
     return report;
   }
@@ -441,6 +457,7 @@ export class ContainerRuntime {
     const bundle = this.bundleDir(id);
     const runcId = `${this.namePrefix}${id}`;
     let prepared: PreparedNetwork | undefined;
+    const anonymousVolumes: string[] = [];
     try {
       if (image.layers.length === 0) throw invalidArgument(`image ${spec.Image} has no layers`);
       await mkdir(join(dir, 'l'), { recursive: true });
@@ -469,16 +486,22 @@ export class ContainerRuntime {
           mountSources.push('');
           recMounts.push({ Type: 'tmpfs', Source: '', Destination: m.Target, RW: !m.ReadOnly });
         } else if (m.Type === 'volume') {
-          const vname = m.Source || randomBytes(32).toString('hex');
-          if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(vname))
-            throw invalidArgument(`invalid volume name: ${vname}`);
-          const dir = this.volumeDir(vname);
-          await mkdir(dir, { recursive: true });
-          mountSources.push(dir);
+          const vol = await this.volumes.create({
+            ...(m.Source ? { Name: m.Source } : {}),
+            ...(m.VolumeOptions?.DriverConfig?.Name ? { Driver: m.VolumeOptions.DriverConfig.Name } : {}),
+            DriverOpts: m.VolumeOptions?.DriverConfig?.Options ?? null,
+            Labels: m.VolumeOptions?.Labels ?? null,
+          });
+          this.pendingVolumeUsers.set(id, [...(this.pendingVolumeUsers.get(id) ?? []), vol.Name]);
+          if (!m.Source) anonymousVolumes.push(vol.Name);
+          if (!m.VolumeOptions?.NoCopy)
+            await this.copyImageContent(join(bundle, 'rootfs'), m.Target, vol.Name, id);
+          mountSources.push(vol.Mountpoint);
           recMounts.push({
             Type: 'volume',
-            Name: vname,
-            Source: dir,
+            Name: vol.Name,
+            ...(m.Source ? {} : { Anonymous: true }),
+            Source: vol.Mountpoint,
             Destination: m.Target,
             RW: !m.ReadOnly,
           });
@@ -562,7 +585,54 @@ export class ContainerRuntime {
     } catch (err) {
       await this.removeDirs(id).catch(() => undefined);
       if (prepared && this.network) await this.network.releaseNetwork(id).catch(() => undefined);
+      this.pendingVolumeUsers.delete(id);
+      for (const name of anonymousVolumes) await this.volumes.remove(name).catch(() => undefined);
       throw err;
+    } finally {
+      this.pendingVolumeUsers.delete(id);
+    }
+  }
+
+  /**
+   * Docker's copy on first use: the image's content at a volume's target goes into the volume
+   * when the volume is empty (unless the mount says NoCopy), ownership and modes kept. A target
+   * that is not a directory of the image, or resolves outside it, copies nothing.
+   */
+  private async copyImageContent(rootfs: string, target: string, volume: string, id: string): Promise<void> {
+    const root = await realpath(rootfs);
+    const source = await realpath(join(root, target)).catch(() => undefined);
+    if (source === undefined || !source.startsWith(`${root}/`)) return;
+    if (!(await stat(source)).isDirectory()) return;
+    const user = `copy:${id}`;
+    const path = await this.volumes.mount(volume, user);
+    try {
+      if (await this.volumes.isEmpty(volume)) await run('cp', ['-a', `${source}/.`, `${path}/`]);
+    } finally {
+      await this.volumes.unmount(volume, user);
+    }
+  }
+
+  /** Mounts the volumes of a container that need a mount (options), for as long as it runs. */
+  private async mountVolumes(rec: ContainerRecord): Promise<void> {
+    const done: string[] = [];
+    try {
+      for (const m of rec.Mounts) {
+        if (m.Type !== 'volume' || !m.Name) continue;
+        await this.volumes.mount(m.Name, rec.Id);
+        done.push(m.Name);
+      }
+    } catch (err) {
+      for (const name of done) await this.volumes.unmount(name, rec.Id).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  private async unmountVolumes(rec: ContainerRecord): Promise<void> {
+    for (const m of rec.Mounts) {
+      if (m.Type !== 'volume' || !m.Name || !this.volumes.has(m.Name)) continue;
+      await this.volumes
+        .unmount(m.Name, rec.Id)
+        .catch((err) => log.warn('volume unmount failed', { volume: m.Name, err }));
     }
   }
 
@@ -631,6 +701,7 @@ export class ContainerRuntime {
       await rm(join(bundle, 'persist'), { recursive: true, force: true });
       await mkdir(join(bundle, 'persist'));
       await this.forgetRuncState(rec);
+      await this.mountVolumes(rec);
       let pid: number;
       try {
         pid = await launchConmon({
@@ -649,6 +720,7 @@ export class ContainerRuntime {
         if (started === 'no-fifo') await this.runc(['start', rec.RuncId]);
       } catch (err) {
         await this.runc(['delete', '-f', rec.RuncId], true);
+        await this.unmountVolumes(rec);
         await rm(join(this.exitDir, rec.RuncId), { force: true });
         const msg = err instanceof Error ? err.message : String(err);
         rec.State = { ...rec.State, Error: msg };
@@ -701,7 +773,8 @@ export class ContainerRuntime {
 
   /**
    * Removes the container and everything it holds on the host: runc state, mounts, conmon, bundle
-   * (logs included), cgroup dirs, socket link, network. Named volumes stay.
+   * (logs included), cgroup dirs, socket link, network, and the anonymous volumes it made (what
+   * Docker's swarm executor asks for with RemoveVolume). Named volumes stay.
    */
   async remove(ref: string, opts: { force?: boolean } = {}): Promise<void> {
     const rec = this.get(ref);
@@ -735,6 +808,12 @@ export class ContainerRuntime {
         await rmdir(join(h, this.cgroupParent)).catch(() => undefined);
     }
     for (const [eid, e] of this.execs) if (e.ContainerID === rec.Id && !e.Running) this.execs.delete(eid);
+    for (const m of rec.Mounts) {
+      if (m.Type !== 'volume' || !m.Anonymous || !m.Name) continue;
+      await this.volumes
+        .remove(m.Name, { force: true })
+        .catch((err) => log.warn('anonymous volume not removed', { volume: m.Name, err }));
+    }
   }
 
   logs(ref: string, opts: LogOptions): AsyncIterable<LogEntry> {
@@ -990,6 +1069,7 @@ export class ContainerRuntime {
     await this.persist(rec);
     await this.forgetRuncState(rec);
     await unmount(join(bundle, 'rootfs'));
+    await this.unmountVolumes(rec);
     // A task's secrets and configs end with it, not with its container record (task history).
     await rm(join(bundle, 'files'), { recursive: true, force: true });
     await rm(join(this.exitDir, rec.RuncId), { force: true });
