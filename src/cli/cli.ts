@@ -10,6 +10,7 @@ import { networkCommand } from './commands/network.js';
 import { configCommand, secretCommand } from './commands/secret.js';
 import { type ContextualCommand, serviceCommand } from './commands/service.js';
 import { stackCommand } from './commands/stack.js';
+import { volumeCommand } from './commands/volume.js';
 import { CliError, type CliIO, type CommandContext } from './context.js';
 import { SpecError } from './servicespec.js';
 import { TemplateError } from './template.js';
@@ -37,6 +38,7 @@ const COMMANDS: ContextualCommand[] = [
   swarmCommand,
   nodeCommand,
   networkCommand,
+  volumeCommand,
   secretCommand,
   configCommand,
   stackCommand,

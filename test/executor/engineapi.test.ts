@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { containerRoutes, humanDuration, rfc3339Nano } from '../../src/engineapi/containers.js';
-import { EngineServer } from '../../src/engineapi/server.js';
-import { systemRoutes } from '../../src/engineapi/system.js';
+import type { EngineServer } from '../../src/engineapi/server.js';
 import { RuncExecutor } from '../../src/executor/runc/executor.js';
 import type { ExecutorTask } from '../../src/executor/types.js';
 import { run } from '../../src/lib/exec.js';
+import { startTestEngine } from '../helpers/engine.js';
 import { type Harness, makeHarness, scrub } from './fixtures.js';
 
 describe('container routes with the docker CLI', () => {
@@ -26,20 +26,7 @@ describe('container routes with the docker CLI', () => {
   before(async () => {
     h = await makeHarness();
     sock = join(h.dir, 'd.sock');
-    server = new EngineServer({
-      serverName: 'swarmd-test',
-      routes: [
-        ...systemRoutes({
-          swarmInfo: async () => ({ LocalNodeState: 'inactive' }),
-          swarmHeader: () => 'inactive',
-          counts: async () => ({ containers: 0, running: 0, paused: 0, stopped: 0, images: 0 }),
-          hostname: 'test',
-          stateDir: h.stateDir,
-        }),
-        ...containerRoutes(h.runtime),
-      ],
-    });
-    await server.listen(sock);
+    server = await startTestEngine(sock, h.stateDir, containerRoutes(h.runtime));
   });
   after(async () => {
     if (!h) return;

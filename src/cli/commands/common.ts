@@ -141,3 +141,25 @@ export function writeInspect(ctx: CommandContext, objects: unknown[], format: st
   }
   ctx.stdout(`${JSON.stringify(objects, null, 4)}\n`);
 }
+
+/** Docker's PromptForConfirmation: the question on stdout, "y" or "Y" on stdin confirms. */
+export async function confirm(ctx: CommandContext, question: string): Promise<boolean> {
+  ctx.stdout(`${question} [y/N] `);
+  let answer = '';
+  for await (const chunk of process.stdin) {
+    answer += String(chunk);
+    if (answer.includes('\n')) break;
+  }
+  process.stdin.pause();
+  return answer.split('\n')[0]?.trim().toLowerCase() === 'y';
+}
+
+/** `key=value` pairs of map flags (`-o`, `--label`); a bare key maps to "". */
+export function keyValues(values: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const eq = v.indexOf('=');
+    out[eq === -1 ? v : v.slice(0, eq)] = eq === -1 ? '' : v.slice(eq + 1);
+  }
+  return out;
+}

@@ -10,11 +10,13 @@ import { naturalLess, type Row, renderTable, type TableKind, truncateId } from '
 import { NetworkSchema } from '../types.js';
 import { goTimeString } from '../units.js';
 import {
+  confirm,
   eachRef,
   FILTER_FLAG,
   filtersFrom,
   filtersQuery,
   INSPECT_FORMAT_FLAG,
+  keyValues,
   writeInspect,
 } from './common.js';
 import type { ContextualCommand } from './service.js';
@@ -60,16 +62,6 @@ export function networkRow(n: NetworkResource, noTrunc: boolean): Row {
     Labels: labels.join(','),
     CreatedAt: goTimeString(n.Created ?? ''),
   };
-}
-
-/** `key=value` pairs of map flags (`-o`, `--label`); a bare key maps to "". */
-function keyValues(values: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const v of values) {
-    const eq = v.indexOf('=');
-    out[eq === -1 ? v : v.slice(0, eq)] = eq === -1 ? '' : v.slice(eq + 1);
-  }
-  return out;
 }
 
 function cidrContains(subnet: string, data: string): boolean {
@@ -179,18 +171,6 @@ const networkInspect: Run = async (ctx, inv) => {
   if (failed) throw failed;
   return 0;
 };
-
-/** Docker's PromptForConfirmation: the question on stdout, "y" or "Y" on stdin confirms. */
-async function confirm(ctx: CommandContext, question: string): Promise<boolean> {
-  ctx.stdout(`${question} [y/N] `);
-  let answer = '';
-  for await (const chunk of process.stdin) {
-    answer += String(chunk);
-    if (answer.includes('\n')) break;
-  }
-  process.stdin.pause();
-  return answer.split('\n')[0]?.trim().toLowerCase() === 'y';
-}
 
 const INGRESS_WARNING =
   'WARNING! Before removing the routing-mesh network, make sure all the nodes in your swarm run the same docker engine version. Otherwise, removal may not be effective and functionality of newly create ingress networks will be impaired.\nAre you sure you want to continue?';

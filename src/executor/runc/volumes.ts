@@ -161,10 +161,10 @@ export class VolumeStore {
     return {
       CreatedAt: meta.CreatedAt,
       Driver: LOCAL_DRIVER,
-      Labels: meta.Labels,
+      Labels: sortedKeys(meta.Labels),
       Mountpoint: this.dataPath(name),
       Name: name,
-      Options: meta.Options,
+      Options: sortedKeys(meta.Options),
       Scope: 'local',
     };
   }
@@ -324,6 +324,11 @@ export class VolumeStore {
     await writeFile(tmp, JSON.stringify(meta));
     await rename(tmp, path);
   }
+}
+
+/** A map with its keys in order, as Go marshals one. */
+function sortedKeys(m: Record<string, string> | null): Record<string, string> | null {
+  return m && Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
 async function isMountPoint(path: string): Promise<boolean> {
