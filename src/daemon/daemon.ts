@@ -85,8 +85,6 @@ import { TrustReportingSession } from './trust.js';
 
 const log = createLogger({ component: 'daemon' });
 
-const DOCKER_SOCKET = '/var/run/docker.sock';
-
 const InitRequestSchema = z.object({
   ListenAddr: z.string().optional(),
   AdvertiseAddr: z.string().optional(),
@@ -710,7 +708,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
     if (this.flags.metricsAddr) await this.metrics.listen(this.flags.metricsAddr);
     if (this.flags.dockerSocket) {
       this.dockerServer = new EngineServer({ serverName: `swarmd/${SWARMD_VERSION} (linux)`, routes });
-      await this.dockerServer.listen(DOCKER_SOCKET);
+      await this.dockerServer.listen(this.flags.dockerSocket);
     }
     log.info('engine API listening', {
       socket: this.flags.listenControlApi,

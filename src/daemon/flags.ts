@@ -13,8 +13,11 @@ export interface DaemonFlags {
   init: boolean;
   joinAddr: string | undefined;
   joinToken: string | undefined;
-  /** Also serve the Engine API on /var/run/docker.sock (opt-in). */
-  dockerSocket: boolean;
+  /**
+   * Also serve the Engine API on this socket (opt-in: `--docker-socket` is /var/run/docker.sock),
+   * for tools that expect Docker's socket (a task may bind-mount it to drive the swarm).
+   */
+  dockerSocket: string | undefined;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** host:port for Prometheus metrics at /metrics (off when unset), as dockerd's metrics-addr. */
   metricsAddr: string | undefined;
@@ -30,7 +33,7 @@ export const DEFAULT_FLAGS: DaemonFlags = {
   init: false,
   joinAddr: undefined,
   joinToken: undefined,
-  dockerSocket: false,
+  dockerSocket: undefined,
   logLevel: 'info',
   metricsAddr: undefined,
 };
@@ -50,7 +53,8 @@ Options:
       --init                        Initialise a new swarm if this node is not in one
       --join-addr string            Join the swarm through this manager address
       --join-token string           Join token (SWMTKN-1-...)
-      --docker-socket               Also serve the Engine API on /var/run/docker.sock
+      --docker-socket[=path]        Also serve the Engine API on /var/run/docker.sock (or path): full
+                                    control of the swarm to whoever can open it, as Docker's socket
       --log-level string            debug, info, warn or error (default "info")
       --metrics-addr string         Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9323)
   -h, --help                        Print usage
@@ -69,7 +73,17 @@ const stringFlags: Record<string, keyof DaemonFlags> = {
   '--log-level': 'logLevel',
   '--metrics-addr': 'metricsAddr',
 };
-const boolFlags: Record<string, keyof DaemonFlags> = { '--init': 'init', '--docker-socket': 'dockerSocket' };
+const boolFlags: Record<string, keyof DaemonFlags> = { '--init': 'init' };
+export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
+
+/** `--docker-socket` alone or =true/1: Docker's path; =false/0: off; =PATH: there (absolute). */
+function dockerSocketOf(inline: string | undefined): string | undefined {
+  if (inline === undefined || inline === 'true' || inline === '1') return DEFAULT_DOCKER_SOCKET;
+  if (inline === 'false' || inline === '0') return undefined;
+  if (!inline.startsWith('/'))
+    throw invalidArgument(`invalid --docker-socket "${inline}": give an absolute path`);
+  return inline;
+}
 
 export function parseFlags(argv: string[]): DaemonFlags | 'help' {
   const out: Record<string, unknown> = { ...DEFAULT_FLAGS };
@@ -81,7 +95,9 @@ export function parseFlags(argv: string[]): DaemonFlags | 'help' {
     const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
     const sKey = stringFlags[name];
     const bKey = boolFlags[name];
-    if (sKey) {
+    if (name === '--docker-socket') {
+      out.dockerSocket = dockerSocketOf(inline);
+    } else if (sKey) {
       const value = inline ?? argv[++i];
       if (value === undefined || value === '') throw invalidArgument(`flag needs an argument: ${name}`);
       out[sKey] = value;

@@ -1,7 +1,8 @@
 // The Docker Engine API HTTP server: version prefixes and negotiation, routing, JSON bodies with
 // limits, Docker's headers and `{"message": …}` errors. Route modules supply the behaviour.
-import { chmodSync, existsSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { asSwarmError, invalidArgument, SwarmError } from '../api/errors.js';
 import { createLogger } from '../lib/log.js';
@@ -193,29 +194,63 @@ export class EngineServer {
     sendJSON(res, e.httpStatus, { message: e.message });
   }
 
-  /** Listens on a unix socket path (replacing a stale socket file) or on "tcp://host:port". */
-  listen(address: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.http.once('error', reject);
-      if (address.startsWith('tcp://')) {
-        const u = new URL(address);
+  /** The unix socket this server made (removed again on close). */
+  private socketPath: string | undefined;
+
+  /**
+   * Listens on a unix socket path or on "tcp://host:port". A socket file nobody answers on (left by
+   * a crash) is replaced; one that a live daemon answers on (a dockerd on /var/run/docker.sock) is
+   * refused, never taken over.
+   */
+  async listen(address: string): Promise<void> {
+    if (address.startsWith('tcp://')) {
+      const u = new URL(address);
+      await new Promise<void>((resolve, reject) => {
+        this.http.once('error', reject);
         this.http.listen(Number(u.port), u.hostname, () => resolve());
-        return;
-      }
-      const path = address.replace(/^unix:\/\//, '');
-      mkdirSync(dirname(path), { recursive: true });
-      if (existsSync(path)) unlinkSync(path);
+      });
+      return;
+    }
+    const path = address.replace(/^unix:\/\//, '');
+    mkdirSync(dirname(path), { recursive: true });
+    if (existsSync(path)) {
+      if (await answers(path))
+        throw new SwarmError(
+          'FAILED_PRECONDITION',
+          `another daemon is listening on ${path} (is dockerd running?): stop it or choose another path`,
+        );
+      unlinkSync(path);
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.http.once('error', reject);
       this.http.listen(path, () => {
         chmodSync(path, 0o660);
         resolve();
       });
     });
+    this.socketPath = path;
   }
 
   close(): Promise<void> {
     return new Promise((resolve) => {
-      this.http.close(() => resolve());
+      // Node removes its unix socket file when the server closes; a leftover is removed here.
+      this.http.close(() => {
+        if (this.socketPath && existsSync(this.socketPath)) rmSync(this.socketPath, { force: true });
+        resolve();
+      });
       this.http.closeAllConnections();
     });
   }
+}
+
+/** Whether something accepts connections on the unix socket at `path`. */
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect(path);
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
 }

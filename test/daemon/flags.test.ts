@@ -35,3 +35,21 @@ test('cgroup pre-flight: v1 controllers or v2 pass; a table without them names t
   assert.equal(cgroupProblem(v2), undefined);
   assert.match(cgroupProblem(hidden) ?? '', /no usable cgroup mount .*nsenter --net/);
 });
+
+test("--docker-socket is off by default; alone it is Docker's path; =PATH puts it there; =false turns it off", () => {
+  const socketOf = (argv: string[]) => {
+    const f = parseFlags(argv);
+    assert.ok(f !== 'help');
+    return f.dockerSocket;
+  };
+  assert.equal(DEFAULT_FLAGS.dockerSocket, undefined);
+  assert.equal(socketOf([]), undefined);
+  assert.equal(socketOf(['--docker-socket']), '/var/run/docker.sock');
+  assert.equal(socketOf(['--docker-socket=true']), '/var/run/docker.sock');
+  assert.equal(socketOf(['--docker-socket=/run/tools/docker.sock']), '/run/tools/docker.sock');
+  assert.equal(socketOf(['--docker-socket=false']), undefined);
+  assert.throws(
+    () => parseFlags(['--docker-socket=docker.sock']),
+    /invalid --docker-socket "docker.sock": give an absolute path/,
+  );
+});

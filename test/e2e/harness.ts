@@ -110,11 +110,16 @@ export interface E2E {
   destroy(): Promise<void>;
 }
 
-export async function startE2E(): Promise<E2E> {
+/** `extraArgs` go to swarmd; a function of the run's temp dir may place paths there. */
+export async function startE2E(opts: { extraArgs?: (dir: string) => string[] } = {}): Promise<E2E> {
   const dir = mkdtempSync(join(tmpdir(), 'skt-e2e-'));
   let swarmd: SwarmdProcess;
   try {
-    swarmd = await startSwarmd({ hostname: 'node-1', prefix: 'skt-e2e-swarmd-' });
+    swarmd = await startSwarmd({
+      hostname: 'node-1',
+      prefix: 'skt-e2e-swarmd-',
+      extraArgs: opts.extraArgs?.(dir) ?? [],
+    });
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;
