@@ -1,10 +1,11 @@
 // swarmd's lifecycle: serve the Engine API, start outside any swarm (like Docker's engine), become
 // a manager on `swarm init`, resume as one after a restart, leave on `swarm leave`.
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import os from 'node:os';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 import { Agent } from '../agent/agent.js';
 import type { NetworkView, NetworkViews } from '../agent/session.js';
@@ -799,6 +800,37 @@ export class Daemon implements ClusterBackend, SystemBackend {
     });
   }
 
+  /**
+   * `swarmd --cleanup`: removes every trace of a node that is gone for good — its containers (with
+   * their mounts, netns and cgroups), its gateway bridge, tables and overlay devices, a leftover
+   * etcd, the exec root tmpfs and the state dir. Refused while a swarmd runs on this state dir, and
+   * while containers run unless `force` (they are killed then).
+   */
+  async cleanup(force: boolean): Promise<void> {
+    const running = swarmdsOn(this.stateDir);
+    if (running.length > 0)
+      throw new SwarmError(
+        'FAILED_PRECONDITION',
+        `swarmd is running on ${this.stateDir} (pid ${running.join(', ')}): stop it first`,
+      );
+    const adopted = await this.runtime.adopt();
+    try {
+      if (adopted.running.length > 0 && !force)
+        throw new SwarmError(
+          'FAILED_PRECONDITION',
+          `${adopted.running.length} container(s) of this node still run (${adopted.running.map((id) => id.slice(0, 12)).join(', ')}): remove the node's services first, or use --force to kill them`,
+        );
+      for (const c of this.runtime.list()) await this.runtime.remove(c.Id, { force: true });
+      await this.network.cleanupLeftovers({ keep: new Set(), full: true });
+      await (await EtcdMember.load(this.stateDir))?.reapLeftover();
+    } finally {
+      this.runtime.close();
+    }
+    await releaseTmpfs(this.execRoot);
+    await rm(this.stateDir, { recursive: true, force: true });
+    log.info('node removed', { stateDir: this.stateDir });
+  }
+
   async stop(): Promise<void> {
     this.metrics.close();
     await this.server?.close();
@@ -1376,4 +1408,24 @@ export class Daemon implements ClusterBackend, SystemBackend {
       Cluster: clusterInfo,
     };
   }
+}
+
+/** Pids of swarmd processes (other than this one) started with `--state-dir <dir>`. */
+function swarmdsOn(dir: string): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (!argv.some((a) => a.endsWith('/swarmd') || a.endsWith('/main.js'))) continue;
+    const i = argv.indexOf('--state-dir');
+    const given = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--state-dir='))?.slice(12);
+    if (given !== undefined && resolvePath(given) === resolvePath(dir)) out.push(pid);
+  }
+  return out;
 }

@@ -21,6 +21,10 @@ export interface DaemonFlags {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** host:port for Prometheus metrics at /metrics (off when unset), as dockerd's metrics-addr. */
   metricsAddr: string | undefined;
+  /** Remove every trace of a node gone for good (its state dir included) instead of running it. */
+  cleanup: boolean;
+  /** With --cleanup: kill the containers that still run instead of refusing. */
+  force: boolean;
 }
 
 export const DEFAULT_FLAGS: DaemonFlags = {
@@ -36,6 +40,8 @@ export const DEFAULT_FLAGS: DaemonFlags = {
   dockerSocket: undefined,
   logLevel: 'info',
   metricsAddr: undefined,
+  cleanup: false,
+  force: false,
 };
 
 export const USAGE = `Usage: swarmd [OPTIONS]
@@ -57,6 +63,9 @@ Options:
                                     control of the swarm to whoever can open it, as Docker's socket
       --log-level string            debug, info, warn or error (default "info")
       --metrics-addr string         Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9323)
+      --cleanup                     Remove every trace of this node (containers, mounts, network,
+                                    cgroups, etcd, the state dir) instead of running it; refused while
+                                    its containers run, unless --force (which kills them)
   -h, --help                        Print usage
 `;
 
@@ -73,7 +82,11 @@ const stringFlags: Record<string, keyof DaemonFlags> = {
   '--log-level': 'logLevel',
   '--metrics-addr': 'metricsAddr',
 };
-const boolFlags: Record<string, keyof DaemonFlags> = { '--init': 'init' };
+const boolFlags: Record<string, keyof DaemonFlags> = {
+  '--init': 'init',
+  '--cleanup': 'cleanup',
+  '--force': 'force',
+};
 export const DEFAULT_DOCKER_SOCKET = '/var/run/docker.sock';
 
 /** `--docker-socket` alone or =true/1: Docker's path; =false/0: off; =PATH: there (absolute). */
@@ -113,5 +126,8 @@ export function parseFlags(argv: string[]): DaemonFlags | 'help' {
   }
   if (flags.joinToken && !flags.joinAddr) throw invalidArgument('--join-token needs --join-addr');
   if (flags.init && flags.joinAddr) throw invalidArgument('--init and --join-addr cannot be used together');
+  if (flags.force && !flags.cleanup) throw invalidArgument('--force goes with --cleanup');
+  if (flags.cleanup && (flags.init || flags.joinAddr))
+    throw invalidArgument('--cleanup removes a node: it cannot be used with --init or --join-addr');
   return flags;
 }

@@ -28,6 +28,16 @@ async function main(): Promise<void> {
   setLogLevel(flags.logLevel);
   useSpawnHelper(process.env.SWARMD_SPAWN_HELPER !== '0');
   const daemon = new Daemon(flags);
+  if (flags.cleanup) {
+    try {
+      await daemon.cleanup(flags.force);
+      process.stdout.write(`removed every trace of the node in ${flags.stateDir}\n`);
+      process.exit(0);
+    } catch (e) {
+      process.stderr.write(`swarmd: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exit(1);
+    }
+  }
   let stopping = false;
   const shutdown = async (signal: string) => {
     if (stopping) return;

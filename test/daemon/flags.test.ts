@@ -53,3 +53,15 @@ test("--docker-socket is off by default; alone it is Docker's path; =PATH puts i
     /invalid --docker-socket "docker.sock": give an absolute path/,
   );
 });
+
+test('--cleanup takes --force; --force alone, or --cleanup with --init or --join-addr, is refused', () => {
+  const f = parseFlags(['--cleanup', '--force', '--state-dir', '/srv/n']);
+  assert.ok(f !== 'help');
+  assert.equal(f.cleanup, true);
+  assert.equal(f.force, true);
+  assert.throws(() => parseFlags(['--force']), /--force goes with --cleanup/);
+  assert.throws(
+    () => parseFlags(['--cleanup', '--init']),
+    /--cleanup removes a node: it cannot be used with --init or --join-addr/,
+  );
+});
