@@ -22,6 +22,19 @@ export class TemplateError extends Error {}
 
 const MISSING = Symbol('no value');
 
+/**
+ * A Go map field that is nil, for objects whose JSON `null` Docker's CLI decodes into a typed map:
+ * it prints as `map[]` but marshals (`{{json}}`) as `null`.
+ */
+export const NIL_MAP: Readonly<Record<string, never>> = Object.freeze({});
+/** The same for an `omitempty` map field: `{{json}}` leaves it out. */
+export const OMITTED_NIL_MAP: Readonly<Record<string, never>> = Object.freeze({});
+
+function marshalled(_key: string, v: unknown): unknown {
+  if (v === NIL_MAP) return null;
+  return v === OMITTED_NIL_MAP ? undefined : v;
+}
+
 function tokenizeAction(src: string): string[] {
   const tokens: string[] = [];
   let i = 0;
@@ -136,7 +149,7 @@ export function parseTemplate(src: string): TemplateNode[] {
 
 /** Go's json.Marshal escaping of <, > and & inside strings. */
 export function goJson(value: unknown): string {
-  return (JSON.stringify(value === MISSING ? null : value) ?? 'null')
+  return (JSON.stringify(value === MISSING ? null : value, marshalled) ?? 'null')
     .replace(/</g, '\\u003c')
     .replace(/>/g, '\\u003e')
     .replace(/&/g, '\\u0026');

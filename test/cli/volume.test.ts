@@ -17,6 +17,9 @@ import { type Run, SWARMCTL } from '../helpers/cli.js';
 import { startTestEngine } from '../helpers/engine.js';
 import { runSwarmctl } from './fakeengine.js';
 
+/** `volume create` flags of a 1 MiB tmpfs volume. */
+const TMPFS_OPTIONS = ['-o', 'type=tmpfs', '-o', 'device=tmpfs', '-o', 'o=size=1m'];
+
 const DOCKER_20 = '/usr/bin/docker';
 const DOCKER_28 = '/usr/local/bin/docker';
 
@@ -111,17 +114,7 @@ describe('swarmctl volume beside the docker CLIs', () => {
       stdout: 'v2\n',
       stderr: '',
     });
-    const created = await swarmctl(
-      'volume',
-      'create',
-      '-o',
-      'type=tmpfs',
-      '-o',
-      'device=tmpfs',
-      '-o',
-      'o=size=1m',
-      'tmp1',
-    );
+    const created = await swarmctl('volume', 'create', ...TMPFS_OPTIONS, 'tmp1');
     assert.equal(created.stdout, 'tmp1\n');
     // What each client sent ends up the same: docker's own inspect of both shows it.
     const [v1, v2] = JSON.parse((await docker(DOCKER_28, ['volume', 'inspect', 'v1', 'v2'])).stdout) as {
@@ -176,6 +169,15 @@ describe('swarmctl volume beside the docker CLIs', () => {
     await same(['volume', 'inspect', 'v1']);
     await same(['volume', 'inspect', 'v1', 'tmp1']);
     await same(['volume', 'inspect', '--format', '{{.Name}} {{.Mountpoint}} {{.Labels}} {{.Driver}}', 'v1']);
+    // No options given: null in the JSON, an empty Go map to a template.
+    await same([
+      'volume',
+      'inspect',
+      '--format',
+      '{{.Options}} {{.Status}} {{json .Options}} {{len .Options}}',
+      'v1',
+    ]);
+    await same(['volume', 'inspect', '--format', '{{json .}}', 'v1']);
     const missing = await same(['volume', 'inspect', 'v1', 'nosuch'], { with20: false });
     assert.equal(missing.code, 1);
     assert.equal(missing.stderr, 'Error response from daemon: get nosuch: no such volume\n');

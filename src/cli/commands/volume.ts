@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Invocation } from '../args.js';
 import type { CommandContext } from '../context.js';
 import { naturalLess, type Row, renderTable, type TableKind } from '../formatters.js';
+import { NIL_MAP, OMITTED_NIL_MAP } from '../template.js';
 import { humanSize } from '../units.js';
 import {
   confirm,
@@ -107,16 +108,29 @@ const volumeLs: Run = async (ctx, inv) => {
   return 0;
 };
 
+/**
+ * A volume as docker's templates see it: its map fields are Go maps, so a null or absent one (no
+ * labels, no options, no status) prints as `map[]`, not `<nil>`.
+ */
+export function templateVolume(v: Record<string, unknown>): Record<string, unknown> {
+  return {
+    ...v,
+    Labels: v.Labels ?? NIL_MAP,
+    Options: v.Options ?? NIL_MAP,
+    Status: v.Status ?? OMITTED_NIL_MAP,
+  };
+}
+
 /** What was found is printed (`[]` when nothing was), then the daemon's errors. */
 const volumeInspect: Run = async (ctx, inv) => {
-  const found: unknown[] = [];
+  const found: Record<string, unknown>[] = [];
   const format = inv.flags.optionalString('format');
   const failed = await eachRef(inv.args, async (ref) => {
     found.push(
       await ctx.client.json('GET', `/volumes/${encodeURIComponent(ref)}`, z.record(z.string(), z.unknown())),
     );
   });
-  if (!(format && found.length === 0)) writeInspect(ctx, found, format);
+  if (!(format && found.length === 0)) writeInspect(ctx, format ? found.map(templateVolume) : found, format);
   if (failed) throw failed;
   return 0;
 };
