@@ -52,6 +52,7 @@ import { EngineServer } from '../engineapi/server.js';
 import { SWARMD_VERSION, type SystemBackend, systemRoutes } from '../engineapi/system.js';
 import { EtcdMember, peerURL, setRuntimeKeyRoot } from '../etcd/supervisor.js';
 import { RuncExecutor } from '../executor/runc/executor.js';
+import { mountsUnder, unmount } from '../executor/runc/host.js';
 import { ContainerRuntime } from '../executor/runc/runtime.js';
 import type { Executor, LogEntry } from '../executor/types.js';
 import { keyEncryptionKey, LOCKED_MESSAGE, setKeyEncryptionKey } from '../lib/keyring.js';
@@ -827,6 +828,15 @@ export class Daemon implements ClusterBackend, SystemBackend {
       this.runtime.close();
     }
     await releaseTmpfs(this.execRoot);
+    // Never delete through a mount (a bind volume's source is the host's data): unmount what is
+    // left, and keep the dir when something will not go.
+    for (const m of await mountsUnder(this.stateDir)) await unmount(m).catch(() => undefined);
+    const still = await mountsUnder(this.stateDir);
+    if (still.length > 0)
+      throw new SwarmError(
+        'FAILED_PRECONDITION',
+        `${still.join(', ')} still mounted: unmount ${still.length > 1 ? 'them' : 'it'}, then run --cleanup again`,
+      );
     await rm(this.stateDir, { recursive: true, force: true });
     log.info('node removed', { stateDir: this.stateDir });
   }
