@@ -2,7 +2,7 @@
 // a manager on `swarm init`, resume as one after a restart, leave on `swarm leave`.
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { isIPv4 } from 'node:net';
 import os from 'node:os';
 import { join, resolve as resolvePath } from 'node:path';
@@ -75,7 +75,7 @@ import { type MemberJoin, requestMemberJoin } from '../rpc/membership.js';
 import { NodeTLSIdentity } from '../rpc/tls.js';
 import { chooseAdvertiseAddr, DEFAULT_PORT, splitHostPort } from './address.js';
 import { ensureTmpfs, releaseTmpfs } from './execroot.js';
-import type { DaemonFlags } from './flags.js';
+import { apiListen, type DaemonFlags } from './flags.js';
 import { NodeImageStore } from './images.js';
 import { checkUnlockKey, nodeKeyLocked, rewrapSecrets } from './lock.js';
 import { ManagerSession } from './manager-session.js';
@@ -663,6 +663,7 @@ export class Daemon implements ClusterBackend, SystemBackend {
 
   async start(): Promise<void> {
     await mkdir(this.stateDir, { recursive: true, mode: 0o700 });
+    await chmod(this.stateDir, 0o700); // keys, certificates and etcd's data: the owner's only
     await ensureTmpfs(this.execRoot);
     this.state = await readSwarmState(this.stateDir);
     await this.images.init();
@@ -706,11 +707,11 @@ export class Daemon implements ClusterBackend, SystemBackend {
       ...this.extraRoutes,
     ];
     this.server = new EngineServer({ serverName: `swarmd/${SWARMD_VERSION} (linux)`, routes });
-    await this.server.listen(this.flags.listenControlApi);
+    await this.listenControlApi(this.server);
     if (this.flags.metricsAddr) await this.metrics.listen(this.flags.metricsAddr);
     if (this.flags.dockerSocket) {
       this.dockerServer = new EngineServer({ serverName: `swarmd/${SWARMD_VERSION} (linux)`, routes });
-      await this.dockerServer.listen(this.flags.dockerSocket);
+      await this.dockerServer.listen(this.flags.dockerSocket, { group: this.flags.group });
     }
     log.info('engine API listening', {
       socket: this.flags.listenControlApi,
@@ -731,6 +732,48 @@ export class Daemon implements ClusterBackend, SystemBackend {
     }
     // After init/join/leave requests already queued: the API is listening by now.
     if (!this.locked) await this.serialized(() => this.startAgent());
+  }
+
+  /**
+   * The Engine API on its control address: a unix socket (0660, root and the --group), TCP with
+   * TLS (client certificates verified with --tlsverify), or — only with an explicit --tls=false —
+   * plain TCP, after Docker's warnings and a one-second pause.
+   */
+  private async listenControlApi(server: EngineServer): Promise<void> {
+    const plan = apiListen(this.flags);
+    if (plan.kind === 'unix') return server.listen(plan.path, { group: this.flags.group });
+    if (plan.kind === 'plain-tcp') {
+      log.warn(
+        'Binding to IP address without --tlsverify is insecure and gives root access on this machine to everyone who has access to your network.',
+        { host: plan.address },
+      );
+      log.warn(
+        'Binding to an IP address, even on localhost, can also give access to scripts run in a browser. Be safe out there!',
+        {
+          host: plan.address,
+        },
+      );
+      await new Promise((r) => setTimeout(r, 1000));
+      return server.listen(plan.address);
+    }
+    const read = async (what: string, path: string) => {
+      try {
+        return await readFile(path, 'utf8');
+      } catch (e) {
+        throw new SwarmError(
+          'INVALID_ARGUMENT',
+          `could not read the ${what} ${path}: ${(e as Error).message}`,
+        );
+      }
+    };
+    await server.listen(plan.address, {
+      tls: {
+        key: await read('TLS key (--tlskey)', this.flags.tlsKey),
+        cert: await read('TLS certificate (--tlscert)', this.flags.tlsCert),
+        ...(plan.verifyClients ? { ca: await read('client CA (--tlscacert)', this.flags.tlsCaCert) } : {}),
+        verifyClients: plan.verifyClients,
+      },
+    });
   }
 
   /** A manager's control plane from its state dir: etcd member, store, remote API; follows autolock. */

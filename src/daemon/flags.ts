@@ -25,6 +25,15 @@ export interface DaemonFlags {
   cleanup: boolean;
   /** With --cleanup: kill the containers that still run instead of refusing. */
   force: boolean;
+  /** --tls as given (undefined: not given); --tls=false is the explicit consent to plain TCP. */
+  tls: boolean | undefined;
+  /** Serve TCP with TLS and verify client certificates against tlsCaCert (Docker's --tlsverify). */
+  tlsVerify: boolean;
+  tlsCaCert: string;
+  tlsCert: string;
+  tlsKey: string;
+  /** Group owning the Engine API unix socket (Docker's -G/--group), when it exists. */
+  group: string;
 }
 
 export const DEFAULT_FLAGS: DaemonFlags = {
@@ -42,6 +51,13 @@ export const DEFAULT_FLAGS: DaemonFlags = {
   metricsAddr: undefined,
   cleanup: false,
   force: false,
+  tls: undefined,
+  tlsVerify: false,
+  // Docker's daemon defaults: ~/.docker/{ca,cert,key}.pem.
+  tlsCaCert: `${process.env.HOME ?? '/root'}/.docker/ca.pem`,
+  tlsCert: `${process.env.HOME ?? '/root'}/.docker/cert.pem`,
+  tlsKey: `${process.env.HOME ?? '/root'}/.docker/key.pem`,
+  group: 'docker',
 };
 
 export const USAGE = `Usage: swarmd [OPTIONS]
@@ -52,7 +68,14 @@ Options:
       --state-dir string            State directory (default "/var/lib/swarmd")
       --exec-root string            Runtime state that must not outlive a reboot, kept on tmpfs
                                     (default "<state-dir>/exec")
-      --listen-control-api string   Engine API socket (default "/run/swarmd/swarmd.sock")
+      --listen-control-api string   Engine API socket (alias -H, --host) (default "/run/swarmd/swarmd.sock");
+                                    tcp://HOST:PORT only with TLS (--tlsverify …) or an explicit --tls=false
+  -G, --group string                Group of the Engine API socket, when it exists (default "docker")
+      --tlsverify                   Serve TCP with TLS and require client certificates signed by --tlscacert
+      --tls                         Serve TCP with TLS, without client certificates (--tls=false: plain TCP)
+      --tlscacert string            CA of the clients' certificates (default "~/.docker/ca.pem")
+      --tlscert string              The API's TLS certificate (default "~/.docker/cert.pem")
+      --tlskey string               The API's TLS key (default "~/.docker/key.pem")
       --hostname string             Node hostname (default: the machine's)
       --listen-remote-api string    Address for other nodes (alias --listen-addr) (default "0.0.0.0:2377")
       --advertise-addr string       Address advertised to other nodes
@@ -73,6 +96,13 @@ const stringFlags: Record<string, keyof DaemonFlags> = {
   '--state-dir': 'stateDir',
   '--exec-root': 'execRoot',
   '--listen-control-api': 'listenControlApi',
+  '-H': 'listenControlApi',
+  '--host': 'listenControlApi',
+  '-G': 'group',
+  '--group': 'group',
+  '--tlscacert': 'tlsCaCert',
+  '--tlscert': 'tlsCert',
+  '--tlskey': 'tlsKey',
   '--hostname': 'hostname',
   '--listen-remote-api': 'listenRemoteApi',
   '--listen-addr': 'listenRemoteApi',
@@ -84,6 +114,8 @@ const stringFlags: Record<string, keyof DaemonFlags> = {
 };
 const boolFlags: Record<string, keyof DaemonFlags> = {
   '--init': 'init',
+  '--tls': 'tls',
+  '--tlsverify': 'tlsVerify',
   '--cleanup': 'cleanup',
   '--force': 'force',
 };
@@ -127,7 +159,26 @@ export function parseFlags(argv: string[]): DaemonFlags | 'help' {
   if (flags.joinToken && !flags.joinAddr) throw invalidArgument('--join-token needs --join-addr');
   if (flags.init && flags.joinAddr) throw invalidArgument('--init and --join-addr cannot be used together');
   if (flags.force && !flags.cleanup) throw invalidArgument('--force goes with --cleanup');
+  apiListen(flags); // a TCP address without TLS or consent is refused here, before anything starts
   if (flags.cleanup && (flags.init || flags.joinAddr))
     throw invalidArgument('--cleanup removes a node: it cannot be used with --init or --join-addr');
   return flags;
+}
+
+/** How the Engine API listens on its control address, decided from the flags. Pure. */
+export type ApiListen =
+  | { kind: 'unix'; path: string }
+  | { kind: 'tls'; address: string; verifyClients: boolean }
+  | { kind: 'plain-tcp'; address: string };
+
+export function apiListen(flags: DaemonFlags): ApiListen {
+  const address = flags.listenControlApi;
+  if (!address.startsWith('tcp://')) return { kind: 'unix', path: address.replace(/^unix:\/\//, '') };
+  if (flags.tlsVerify) return { kind: 'tls', address, verifyClients: true };
+  if (flags.tls === true) return { kind: 'tls', address, verifyClients: false };
+  if (flags.tls === false) return { kind: 'plain-tcp', address };
+  throw invalidArgument(
+    `refusing to serve the Engine API on ${address} without TLS: it gives root on this machine to anyone who can reach it. ` +
+      'Use --tlsverify --tlscacert CA --tlscert CERT --tlskey KEY, or --tls=false to accept the risk',
+  );
 }

@@ -1,8 +1,9 @@
 // The Docker Engine API HTTP server: version prefixes and negotiation, routing, JSON bodies with
 // limits, Docker's headers and `{"message": …}` errors. Route modules supply the behaviour.
-import { chmodSync, existsSync, mkdirSync, rmSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { dirname } from 'node:path';
 import { asSwarmError, invalidArgument, SwarmError } from '../api/errors.js';
 import { createLogger } from '../lib/log.js';
@@ -197,17 +198,46 @@ export class EngineServer {
   /** The unix socket this server made (removed again on close). */
   private socketPath: string | undefined;
 
+  /** The TLS listener in front of the HTTP server, when the API is served over TLS. */
+  private tlsServer: TlsServer | undefined;
+
   /**
-   * Listens on a unix socket path or on "tcp://host:port". A socket file nobody answers on (left by
-   * a crash) is replaced; one that a live daemon answers on (a dockerd on /var/run/docker.sock) is
-   * refused, never taken over.
+   * Listens on a unix socket path or on "tcp://host:port" (with `tls`: TLS in front of the same
+   * HTTP server, client certificates required when `verifyClients`). A socket file nobody answers
+   * on (left by a crash) is replaced; one that a live daemon answers on (a dockerd on
+   * /var/run/docker.sock) is refused, never taken over. The socket is made 0660 from the start
+   * (umask around the bind), owned by `group` when that group exists.
    */
-  async listen(address: string): Promise<void> {
+  async listen(address: string, opts: ListenOptions = {}): Promise<void> {
     if (address.startsWith('tcp://')) {
       const u = new URL(address);
+      const port = Number(u.port);
+      const host = u.hostname.replace(/^\[(.*)\]$/, '$1');
+      const tlsOpts = opts.tls;
+      if (tlsOpts) {
+        const server = createTlsServer(
+          {
+            key: tlsOpts.key,
+            cert: tlsOpts.cert,
+            ...(tlsOpts.ca ? { ca: tlsOpts.ca } : {}),
+            requestCert: tlsOpts.verifyClients,
+            rejectUnauthorized: tlsOpts.verifyClients,
+            minVersion: 'TLSv1.2',
+          },
+          // The HTTP server takes the decrypted connection: its limits and timeouts apply as on the socket.
+          (socket) => this.http.emit('connection', socket),
+        );
+        server.on('tlsClientError', (err) => log.debug('TLS handshake refused', { err }));
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(port, host, () => resolve());
+        });
+        this.tlsServer = server;
+        return;
+      }
       await new Promise<void>((resolve, reject) => {
         this.http.once('error', reject);
-        this.http.listen(Number(u.port), u.hostname, () => resolve());
+        this.http.listen(port, host, () => resolve());
       });
       return;
     }
@@ -223,15 +253,22 @@ export class EngineServer {
     }
     await new Promise<void>((resolve, reject) => {
       this.http.once('error', reject);
-      this.http.listen(path, () => {
-        chmodSync(path, 0o660);
-        resolve();
-      });
+      // Node binds a unix socket within listen(): with this umask it never exists with wider modes.
+      const umask = process.umask(0o117);
+      try {
+        this.http.listen(path, () => resolve());
+      } finally {
+        process.umask(umask);
+      }
     });
     this.socketPath = path;
+    const gid = opts.group === undefined ? undefined : groupId(opts.group);
+    if (gid !== undefined) chownSync(path, 0, gid);
+    chmodSync(path, 0o660);
   }
 
   close(): Promise<void> {
+    this.tlsServer?.close();
     return new Promise((resolve) => {
       // Node removes its unix socket file when the server closes; a leftover is removed here.
       this.http.close(() => {
@@ -253,4 +290,24 @@ function answers(path: string): Promise<boolean> {
     });
     sock.once('error', () => resolve(false));
   });
+}
+
+export interface ListenOptions {
+  /** TLS for a tcp:// address (PEM texts). */
+  tls?: { key: string; cert: string; ca?: string; verifyClients: boolean };
+  /** Group owning a unix socket, when it exists on this machine (Docker's -G, default "docker"). */
+  group?: string;
+}
+
+/** The gid of a group named in /etc/group, or undefined. */
+function groupId(name: string): number | undefined {
+  try {
+    for (const line of readFileSync('/etc/group', 'utf8').split('\n')) {
+      const [n, , gid] = line.split(':');
+      if (n === name && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+    }
+  } catch {
+    // no /etc/group: no group
+  }
+  return undefined;
 }

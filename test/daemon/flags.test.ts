@@ -1,7 +1,7 @@
 // swarmd's command line: Docker's flag names and defaults, clear errors.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DEFAULT_FLAGS, parseFlags } from '../../src/daemon/flags.js';
+import { apiListen, DEFAULT_FLAGS, parseFlags } from '../../src/daemon/flags.js';
 
 test('--exec-root is optional (swarmd derives <state-dir>/exec) and takes both spellings', () => {
   const d = parseFlags(['--state-dir', '/srv/s']);
@@ -64,4 +64,35 @@ test('--cleanup takes --force; --force alone, or --cleanup with --init or --join
     () => parseFlags(['--cleanup', '--init']),
     /--cleanup removes a node: it cannot be used with --init or --join-addr/,
   );
+});
+
+test('apiListen: a unix path, TCP with TLS (verifying clients with --tlsverify), plain TCP only with --tls=false', () => {
+  const plan = (argv: string[]) => {
+    const f = parseFlags(argv);
+    assert.ok(f !== 'help');
+    return apiListen(f);
+  };
+  assert.deepEqual(plan(['-H', 'unix:///run/s.sock']), { kind: 'unix', path: '/run/s.sock' });
+  assert.deepEqual(plan(['-H', 'tcp://0.0.0.0:2376', '--tlsverify']), {
+    kind: 'tls',
+    address: 'tcp://0.0.0.0:2376',
+    verifyClients: true,
+  });
+  assert.deepEqual(plan(['--host', 'tcp://0.0.0.0:2376', '--tls']), {
+    kind: 'tls',
+    address: 'tcp://0.0.0.0:2376',
+    verifyClients: false,
+  });
+  assert.deepEqual(plan(['-H', 'tcp://127.0.0.1:2375', '--tls=false']), {
+    kind: 'plain-tcp',
+    address: 'tcp://127.0.0.1:2375',
+  });
+  assert.throws(
+    () => parseFlags(['-H', 'tcp://127.0.0.1:2375']),
+    /refusing to serve the Engine API on tcp:\/\/127\.0\.0\.1:2375 without TLS/,
+  );
+  const d = parseFlags([]);
+  assert.ok(d !== 'help');
+  assert.equal(d.group, 'docker');
+  assert.match(d.tlsCaCert, /\/\.docker\/ca\.pem$/);
 });
