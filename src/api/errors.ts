@@ -35,6 +35,9 @@ export type ErrorCode =
   | 'NO_LEADER' // etcd found no quorum in time: 500 and gRPC Unknown, as SwarmKit's plain error reaches Docker
   | 'NOT_IMPLEMENTED' // 501
   | 'PAYLOAD_TOO_LARGE' // 413
+  | 'REQUEST_TIMEOUT' // 408: a client too slow sending its request
+  | 'URI_TOO_LONG' // 414
+  | 'TOO_MANY_REQUESTS' // 429: a per-client limit (open streams)
   | 'INTERNAL'; // 500
 
 const httpStatus: Record<ErrorCode, number> = {
@@ -51,6 +54,9 @@ const httpStatus: Record<ErrorCode, number> = {
   NO_LEADER: 500,
   NOT_IMPLEMENTED: 501,
   PAYLOAD_TOO_LARGE: 413,
+  REQUEST_TIMEOUT: 408,
+  URI_TOO_LONG: 414,
+  TOO_MANY_REQUESTS: 429,
   INTERNAL: 500,
 };
 
@@ -68,6 +74,9 @@ const grpcStatus: Record<ErrorCode, number> = {
   NO_LEADER: GrpcStatus.UNKNOWN,
   NOT_IMPLEMENTED: GrpcStatus.UNIMPLEMENTED,
   PAYLOAD_TOO_LARGE: GrpcStatus.RESOURCE_EXHAUSTED,
+  REQUEST_TIMEOUT: GrpcStatus.DEADLINE_EXCEEDED,
+  URI_TOO_LONG: GrpcStatus.INVALID_ARGUMENT,
+  TOO_MANY_REQUESTS: GrpcStatus.RESOURCE_EXHAUSTED,
   INTERNAL: GrpcStatus.INTERNAL,
 };
 

@@ -308,6 +308,7 @@ export function containerRoutes(runtime: ContainerRuntime): Route[] {
     {
       method: 'GET',
       path: '/containers/:id/logs',
+      stream: true,
       handler: (ctx) => logsHandler(runtime, ctx),
     },
     {

@@ -242,6 +242,7 @@ export function eventRoutes(log: EventLog): Route[] {
     {
       method: 'GET',
       path: '/events',
+      stream: true,
       handler: ({ req, res, query }) => {
         const filters = parseFilters(query);
         for (const name of filters.keys()) {

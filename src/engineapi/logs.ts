@@ -114,6 +114,7 @@ export function logRoutes(source: LogSource): Route[] {
     {
       method: 'GET',
       path: '/services/:id/logs',
+      stream: true,
       handler: async (ctx) => {
         const s = source.service(ctx.params.id ?? '');
         await stream(ctx, source, source.tasksOf(s.ID));
@@ -122,6 +123,7 @@ export function logRoutes(source: LogSource): Route[] {
     {
       method: 'GET',
       path: '/tasks/:id/logs',
+      stream: true,
       handler: async (ctx) => {
         const t = source.task(ctx.params.id ?? '');
         await stream(ctx, source, [t]);

@@ -6,6 +6,9 @@ import { parseVersionParam } from '../api/validate.js';
 import type { ControlApis } from './cluster.js';
 import { parseFilters, type Route, sendJSON, sendNoContent } from './router.js';
 
+/** A config's data may be 1000 KiB (SwarmKit's MaxConfigSize): base64 in JSON needs more than the default 1 MiB. */
+const PAYLOAD_MAX_BODY = 2 * 1024 * 1024;
+
 export function payloadRoutes(control: () => ControlApis): Route[] {
   return (['secret', 'config'] as const).flatMap((kind): Route[] => {
     const api = () => (kind === 'secret' ? control().secrets : control().configs);
@@ -19,6 +22,7 @@ export function payloadRoutes(control: () => ControlApis): Route[] {
       {
         method: 'POST',
         path: `${base}/create`,
+        maxBody: PAYLOAD_MAX_BODY,
         handler: async ({ res, json }) => {
           const created = await api().create(await json());
           sendJSON(res, 201, { ID: created.ID });
@@ -42,6 +46,7 @@ export function payloadRoutes(control: () => ControlApis): Route[] {
         // Beyond Docker: a new value under the same name, rolled out to the services using it.
         method: 'POST',
         path: `${base}/:id/rotate`,
+        maxBody: PAYLOAD_MAX_BODY,
         handler: async ({ res, params, json }) => {
           sendJSON(res, 200, await api().rotate(params.id ?? '', await json()));
         },

@@ -11,7 +11,7 @@ export interface RouteContext {
   query: URLSearchParams;
   /** The API version the client asked for (from the /vX.Y prefix) or the server's default. */
   apiVersion: string;
-  /** Reads and parses the JSON body (limit 4 MiB unless the route says otherwise); 400 on bad JSON. */
+  /** Reads and parses the JSON body (limit 1 MiB unless the route says otherwise); 400 on bad JSON. */
   json(): Promise<unknown>;
 }
 
@@ -22,8 +22,10 @@ export interface Route {
   /** Pattern with ':name' segments; a final ':name*' takes the rest of the path (image names). */
   path: string;
   handler: Handler;
-  /** Largest request body accepted, bytes (default 4 MiB). Streams (image load) set their own. */
+  /** Largest request body buffered, bytes (default 1 MiB). A route that streams its body (image load) reads it itself. */
   maxBody?: number;
+  /** A long-lived response (logs, events): counted against the client's open-stream limit. */
+  stream?: true;
 }
 
 export function sendJSON(res: ServerResponse, status: number, body: unknown): void {

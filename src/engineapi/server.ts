@@ -3,8 +3,8 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
-import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { dirname } from 'node:path';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { asSwarmError, invalidArgument, SwarmError } from '../api/errors.js';
 import { createLogger } from '../lib/log.js';
 import type { Route, RouteContext } from './router.js';
@@ -12,7 +12,18 @@ import { sendJSON } from './router.js';
 
 export const MIN_API_VERSION = '1.24';
 export const MAX_API_VERSION = '1.47';
-export const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
+/** Largest JSON request body buffered (a route may set its own, e.g. secrets and configs). */
+export const DEFAULT_MAX_BODY = 1024 * 1024;
+/** Largest request head (request line and headers): a long X-Registry-Auth fits, a flood does not. */
+export const MAX_HEADER_BYTES = 64 * 1024;
+/** Longest request target (path and query); longer is 414. */
+export const MAX_URL_BYTES = 16 * 1024;
+/** A client must send its whole request head within this (slowloris), else 408 and close. */
+export const HEADERS_TIMEOUT_MS = 10_000;
+/** A buffered body must keep arriving: no byte for this long is 408. */
+export const BODY_IDLE_TIMEOUT_MS = 10_000;
+/** Open log and event streams one client (one remote address; every unix-socket peer is one) may hold. */
+export const MAX_STREAMS_PER_CLIENT = 64;
 
 const log = createLogger({ component: 'engineapi' });
 
@@ -95,7 +106,15 @@ export function splitVersion(pathname: string): { version: string; path: string 
   return { version, path: m[2] ?? '/' };
 }
 
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Buffers a request body of at most `limit` bytes. Over the limit is 413 (the rest is drained, not
+ * kept); a body that stops arriving for BODY_IDLE_TIMEOUT_MS is 408.
+ */
+export function readBody(
+  req: IncomingMessage,
+  limit: number,
+  idleMs = BODY_IDLE_TIMEOUT_MS,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length'] ?? '0');
     if (declared > limit) {
@@ -107,19 +126,55 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    let timer: NodeJS.Timeout | undefined;
+    const settle = (err?: SwarmError) => {
+      clearTimeout(timer);
+      req.removeListener('data', onData);
+      req.removeListener('end', onEnd);
+      req.removeListener('error', onError);
+      if (!err) {
+        resolve(Buffer.concat(chunks));
+        return;
+      }
+      // Nothing more is read into memory; the connection goes once the answer is written.
+      req.resume();
+      reject(err);
+    };
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(
+        () =>
+          settle(
+            new SwarmError(
+              'REQUEST_TIMEOUT',
+              `timed out reading the request body (${idleMs} ms without data)`,
+            ),
+          ),
+        idleMs,
+      );
+    };
+    const onData = (c: Buffer) => {
       size += c.length;
       if (size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(new SwarmError('PAYLOAD_TOO_LARGE', `request body is too large (limit ${limit} bytes)`));
+        settle(new SwarmError('PAYLOAD_TOO_LARGE', `request body is too large (limit ${limit} bytes)`));
         return;
       }
       chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+      arm();
+    };
+    const onEnd = () => settle();
+    const onError = () => settle(new SwarmError('INVALID_ARGUMENT', 'the request body was cut short'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    arm();
   });
+}
+
+/** Docker's `{"message"}` error as a raw HTTP response, for a connection Node's parser gave up on. */
+function rawError(status: number, reason: string, message: string): string {
+  const body = `${JSON.stringify({ message })}\n`;
+  return `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 }
 
 export interface EngineServerOptions {
@@ -133,13 +188,62 @@ export interface EngineServerOptions {
 export class EngineServer {
   private readonly routes: CompiledRoute[];
   readonly http: Server;
+  /** Open log/event streams per client key (see MAX_STREAMS_PER_CLIENT). */
+  private readonly streams = new Map<string, number>();
 
   constructor(private readonly opts: EngineServerOptions) {
     this.routes = opts.routes.map(compile);
-    this.http = createServer((req, res) => {
-      this.handle(req, res).catch((err) => this.fail(res, err));
-    });
+    this.http = createServer(
+      {
+        maxHeaderSize: MAX_HEADER_BYTES,
+        // Checked every second, so the header timeout is kept to within a second (Node's default is 30 s).
+        connectionsCheckingInterval: 1_000,
+        headersTimeout: HEADERS_TIMEOUT_MS,
+        // Image loads stream big bodies: the whole request may take this long; JSON bodies have their own idle timeout.
+        requestTimeout: 600_000,
+      },
+      (req, res) => {
+        this.handle(req, res).catch((err) => this.fail(res, err));
+      },
+    );
     this.http.keepAliveTimeout = 30_000;
+    this.http.on('clientError', (err: NodeJS.ErrnoException, socket) => this.clientError(err, socket));
+  }
+
+  /** A request Node could not parse (head too large, bad syntax, too slow): Docker-style answer, then close. */
+  private clientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+    if (!socket.writable || err.code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const reply =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? rawError(
+            431,
+            'Request Header Fields Too Large',
+            `request header is too large (limit ${MAX_HEADER_BYTES} bytes)`,
+          )
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? rawError(408, 'Request Timeout', 'timed out reading the request')
+          : rawError(400, 'Bad Request', `malformed HTTP request: ${err.code ?? 'parse error'}`);
+    socket.end(reply);
+  }
+
+  /** Counts a stream for its client while its response is open; refuses one too many with 429. */
+  private openStream(req: IncomingMessage, res: ServerResponse): void {
+    const key = req.socket.remoteAddress ?? 'unix';
+    const n = this.streams.get(key) ?? 0;
+    if (n >= MAX_STREAMS_PER_CLIENT)
+      throw new SwarmError(
+        'TOO_MANY_REQUESTS',
+        `too many open log and event streams from this client (limit ${MAX_STREAMS_PER_CLIENT}): close one first`,
+      );
+    this.streams.set(key, n + 1);
+    res.once('close', () => {
+      const left = (this.streams.get(key) ?? 1) - 1;
+      if (left > 0) this.streams.set(key, left);
+      else this.streams.delete(key);
+    });
   }
 
   private commonHeaders(res: ServerResponse): void {
@@ -151,6 +255,8 @@ export class EngineServer {
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     this.commonHeaders(res);
+    if ((req.url ?? '').length > MAX_URL_BYTES)
+      throw new SwarmError('URI_TOO_LONG', `request URI is too long (limit ${MAX_URL_BYTES} bytes)`);
     const url = new URL(req.url ?? '/', 'http://swarmd');
     const { version, path } = splitVersion(url.pathname);
     const parts = path.split('/').filter(Boolean);
@@ -162,6 +268,7 @@ export class EngineServer {
       pathMatched = true;
       if (c.route.method !== method && !(method === 'HEAD' && c.route.method === 'GET')) continue;
       const limit = c.route.maxBody ?? DEFAULT_MAX_BODY;
+      if (c.route.stream) this.openStream(req, res);
       const ctx: RouteContext = {
         req,
         res,
@@ -192,6 +299,8 @@ export class EngineServer {
       res.destroy();
       return;
     }
+    // A client too slow to send its body gets no more time on this connection.
+    if (e.code === 'REQUEST_TIMEOUT') res.setHeader('Connection', 'close');
     sendJSON(res, e.httpStatus, { message: e.message });
   }
 
