@@ -1,0 +1,490 @@
+// Acceptance: a property-based fuzzer over every Engine API route of a real swarmd in a swarm.
+// Routes come from the route modules themselves (so a new route is fuzzed too); each request has a
+// random or real path parameter, random query, a random, mutated or malformed body, and an API
+// version prefix of /v1.41, /v1.47, none or an unsupported one. Required: no crash, no hang (the
+// response head within REQUEST_TIMEOUT_MS; a complete body unless the route streams), no 500
+// except Docker's own (ALLOWED_500), and nothing in the store changed by a refused (4xx) request.
+// SKT_FUZZ_RUNS sets the number of requests (default 600), SKT_FUZZ_SEED the seed (printed).
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import fc from 'fast-check';
+import { clusterRoutes } from '../../src/engineapi/cluster.js';
+import { containerRoutes } from '../../src/engineapi/containers.js';
+import { eventRoutes } from '../../src/engineapi/events.js';
+import { imageRoutes } from '../../src/engineapi/images.js';
+import { logRoutes } from '../../src/engineapi/logs.js';
+import { networkRoutes } from '../../src/engineapi/networks.js';
+import { payloadRoutes } from '../../src/engineapi/payloads.js';
+import type { Route } from '../../src/engineapi/router.js';
+import { systemRoutes } from '../../src/engineapi/system.js';
+import { type SwarmdProcess, startSwarmd } from '../helpers/swarmd.js';
+
+const RUNS = Number(process.env.SKT_FUZZ_RUNS ?? 600);
+const SEED = Number(process.env.SKT_FUZZ_SEED ?? Date.now() % 2 ** 31);
+const REQUEST_TIMEOUT_MS = 5_000;
+/** How long a streaming route's body is read before the fuzzer hangs up (a stream may not end). */
+const STREAM_READ_MS = 200;
+
+/**
+ * Routes left out, and why: leaving the swarm ends the run (every later request would be a 503);
+ * pulling an image reaches out to registries, outside the harness; attach hijacks the connection
+ * to a container's stdio (no container runs here, so it is a 404 through the container lookup of
+ * the other container routes anyway).
+ */
+const EXCLUDED = new Set(['POST /swarm/leave', 'POST /images/create', 'POST /containers/:id/attach']);
+
+/** 500s that Docker itself answers, by message: a stale `version` is "update out of sequence". */
+const ALLOWED_500 = [/update out of sequence/];
+
+/**
+ * The routes as swarmd mounts them. The factories only close over their backend, so a stand-in
+ * that is never called lists them (a call would throw and fail the run).
+ */
+function allRoutes(): Route[] {
+  const never: never = new Proxy(() => undefined, {
+    get: (_t, p) => (p === 'then' ? undefined : never),
+    apply: () => {
+      throw new Error('route table stand-in called while listing routes');
+    },
+  }) as never;
+  return [
+    ...systemRoutes(never),
+    ...clusterRoutes(never),
+    ...networkRoutes(never),
+    ...payloadRoutes(never),
+    ...imageRoutes(never),
+    ...containerRoutes(never),
+    ...eventRoutes(never),
+    ...logRoutes(never),
+  ].filter((r) => !EXCLUDED.has(`${r.method} ${r.path}`));
+}
+
+let swarmd: SwarmdProcess;
+/** Real IDs and names of the objects made in `before`, so path parameters hit real objects too. */
+const real: string[] = [];
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** Valid bodies of each kind, mutated by the fuzzer. */
+function validBodies(): Json[] {
+  return [
+    {
+      Name: 'fz-svc',
+      Labels: { a: 'b' },
+      TaskTemplate: { ContainerSpec: { Image: 'busybox', Command: ['sleep', '1'] } },
+      Mode: { Replicated: { Replicas: 0 } },
+      EndpointSpec: { Ports: [{ TargetPort: 80, PublishedPort: 8080 }] },
+    },
+    {
+      Name: 'fz-net',
+      Driver: 'overlay',
+      Attachable: true,
+      Labels: { x: 'y' },
+      IPAM: { Config: [{ Subnet: '10.9.0.0/24' }] },
+    },
+    { Name: 'fz-secret', Data: 'aGVsbG8=', Labels: {} },
+    { Name: 'fz-vol', Driver: 'local', DriverOpts: { type: 'tmpfs', device: 'tmpfs' } },
+    { Availability: 'active', Role: 'manager', Labels: { zone: 'a' } },
+    { Orchestration: { TaskHistoryRetentionLimit: 5 }, Dispatcher: { HeartbeatPeriod: 5_000_000_000 } },
+    { ListenAddr: '0.0.0.0:2377', AdvertiseAddr: '127.0.0.1', ForceNewCluster: false },
+    { Detach: true, Tty: false, Cmd: ['true'], AttachStdout: true },
+    { UnlockKey: 'SWMKEY-1-abc' },
+    { Version: { Index: 1 }, Spec: {} },
+  ];
+}
+
+const weird = fc.constantFrom(
+  '',
+  '..',
+  '%2e%2e',
+  '%2F',
+  'a%00b',
+  '%',
+  '%zz',
+  ' ',
+  'x'.repeat(300),
+  '\u00e9\u4e2d',
+  'null',
+  '0',
+  '-1',
+  'busybox:latest',
+  'library/busybox',
+  'sha256:',
+);
+
+function pathParam(): fc.Arbitrary<string> {
+  return fc.oneof(
+    fc.constantFrom(...real),
+    fc.constantFrom(...real).map((id) => id.slice(0, 5)),
+    weird,
+    fc.string({ maxLength: 40 }),
+  );
+}
+
+function encodePart(s: string): string {
+  // Most parameters are sent escaped; some raw (a '%' or '/' of the fuzzer's own stays as it is).
+  return /^[%\w.:-]*$/.test(s) ? s : encodeURIComponent(s);
+}
+
+const QUERY_KEYS = [
+  'filters',
+  'version',
+  'force',
+  'all',
+  'since',
+  'until',
+  'tail',
+  'follow',
+  'stdout',
+  'stderr',
+  'timestamps',
+  'details',
+  'insertDefaults',
+  'registryAuthFrom',
+  'rollback',
+  'rotateWorkerToken',
+  'rotateManagerToken',
+  'rotateManagerUnlockKey',
+  'quiet',
+  'status',
+  'verbose',
+  'scope',
+  'signal',
+  't',
+  'condition',
+  'repo',
+  'tag',
+  'noprune',
+  'size',
+  'h',
+  'w',
+];
+
+function queryValue(): fc.Arbitrary<string> {
+  return fc.oneof(
+    fc.constantFrom(
+      '1',
+      '0',
+      'true',
+      'false',
+      '',
+      '-1',
+      '99999999999999999999',
+      '1.5',
+      'abc',
+      '2026-01-01T00:00:00Z',
+    ),
+    fc.nat({ max: 50 }).map(String),
+    fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)),
+    fc
+      .dictionary(
+        fc.constantFrom('name', 'id', 'label', 'role', 'type', 'driver', 'scope', 'dangling', 'bogus'),
+        fc.dictionary(fc.string({ maxLength: 8 }), fc.boolean(), { maxKeys: 2 }),
+        { maxKeys: 2 },
+      )
+      .map((v) => JSON.stringify(v)),
+    fc.string({ maxLength: 20 }),
+  );
+}
+
+/** Sets, deletes or retypes one field somewhere in `v`. */
+function mutate(v: Json, path: number[], replacement: Json, del: boolean): Json {
+  if (v === null || typeof v !== 'object') return replacement;
+  const keys = Array.isArray(v) ? v.map((_, i) => i) : Object.keys(v);
+  if (keys.length === 0 || path.length === 0) return replacement;
+  const key = keys[(path[0] as number) % keys.length] as string | number;
+  const copy: Json = Array.isArray(v) ? [...v] : { ...v };
+  const child = (copy as Record<string | number, Json>)[key] as Json;
+  if (del && path.length === 1 && !Array.isArray(copy)) delete (copy as Record<string, Json>)[key as string];
+  else (copy as Record<string | number, Json>)[key] = mutate(child, path.slice(1), replacement, del);
+  return copy;
+}
+
+function body(): fc.Arbitrary<string | undefined> {
+  const valids = validBodies();
+  return fc.oneof(
+    fc.constant(undefined),
+    fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
+    fc
+      .record({
+        base: fc.constantFrom(...valids),
+        path: fc.array(fc.nat(), { minLength: 1, maxLength: 4 }),
+        replacement: fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json>,
+        del: fc.boolean(),
+      })
+      .map(({ base, path, replacement, del }) => JSON.stringify(mutate(base, path, replacement, del))),
+    fc.constantFrom(...valids).map((v) => JSON.stringify(v)),
+    fc.constantFrom(
+      '{',
+      '[',
+      '{"Name":',
+      'null',
+      '""',
+      '\u0000',
+      '{"a":1}{"b":2}',
+      '1e999',
+      '{"Name":"\ud800"}',
+    ),
+    fc.string({ maxLength: 60 }),
+  );
+}
+
+interface FuzzRequest {
+  method: string;
+  path: string;
+  body: string | undefined;
+  contentType: string | undefined;
+  route: Route;
+}
+
+function fuzzRequest(routes: Route[]): fc.Arbitrary<FuzzRequest> {
+  return fc
+    .record({
+      route: fc.constantFrom(...routes),
+      otherMethod: fc.option(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD'), { freq: 10 }),
+      version: fc.constantFrom('', '', '/v1.41', '/v1.47', '/v1.24', '/v1.12', '/v1.99', '/v1.4x'),
+      params: fc.array(pathParam(), { minLength: 3, maxLength: 3 }),
+      query: fc.array(fc.tuple(fc.constantFrom(...QUERY_KEYS), queryValue()), { maxLength: 4 }),
+      body: body(),
+      contentType: fc.constantFrom('application/json', 'application/json', 'text/plain', undefined),
+    })
+    .map(({ route, otherMethod, version, params, query, body, contentType }) => {
+      let i = 0;
+      const path = route.path
+        .split('/')
+        .map((seg) => (seg.startsWith(':') ? encodePart(params[i++ % params.length] as string) : seg))
+        .join('/');
+      const qs = new URLSearchParams(query).toString();
+      return {
+        method: otherMethod ?? route.method,
+        path: `${version}${path}${qs ? `?${qs}` : ''}`,
+        body,
+        contentType,
+        route,
+      };
+    });
+}
+
+interface Outcome {
+  /** 0: no response at all (connection closed first). */
+  status: number;
+  body: string;
+  /** The body was cut off by the fuzzer (a stream that did not end). */
+  streaming: boolean;
+}
+
+function send(r: FuzzRequest): Promise<Outcome> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = {};
+    if (r.contentType && r.body !== undefined) headers['Content-Type'] = r.contentType;
+    // Framed always (Node sends a GET's body unframed), on a connection of its own.
+    if (r.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(r.body));
+    const req = request({ socketPath: swarmd.socket, method: r.method, path: r.path, headers, agent: false });
+    const hang = setTimeout(() => {
+      req.destroy();
+      reject(new Error(`no response head within ${REQUEST_TIMEOUT_MS} ms`));
+    }, REQUEST_TIMEOUT_MS);
+    req.on('response', (res) => {
+      clearTimeout(hang);
+      let text = '';
+      const cut = setTimeout(
+        () => {
+          req.destroy();
+          resolve({ status: res.statusCode ?? 0, body: text, streaming: true });
+        },
+        r.route.stream ? STREAM_READ_MS : REQUEST_TIMEOUT_MS,
+      );
+      res.on('data', (c: Buffer) => {
+        if (text.length < 4096) text += c.toString('utf8');
+      });
+      res.on('end', () => {
+        clearTimeout(cut);
+        resolve({ status: res.statusCode ?? 0, body: text, streaming: false });
+      });
+      res.on('error', () => {
+        clearTimeout(cut);
+        resolve({ status: res.statusCode ?? 0, body: text, streaming: true });
+      });
+    });
+    req.on('error', (e) => {
+      clearTimeout(hang);
+      reject(e);
+    });
+    req.end(r.body);
+  });
+}
+
+/** The store's user-visible contents, without what the cluster changes on its own (status, heartbeats, tasks). */
+async function dump(): Promise<string> {
+  const get = async (path: string) => {
+    const r = await swarmd.api('GET', `/v1.47${path}`);
+    assert.equal(r.status, 200, `GET ${path}: ${r.body}`);
+    return r.json<Record<string, unknown>[] | Record<string, unknown>>();
+  };
+  const [services, networks, secrets, configs, nodes, swarm, volumes] = await Promise.all([
+    get('/services'),
+    get('/networks'),
+    get('/secrets'),
+    get('/configs'),
+    get('/nodes'),
+    get('/swarm'),
+    get('/volumes'),
+  ]);
+  const pick = (list: unknown, keys: string[]) =>
+    (list as Record<string, unknown>[])
+      .map((o) => keys.map((k) => o[k]))
+      .sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  const sw = swarm as Record<string, unknown>;
+  return JSON.stringify({
+    services: pick(services, ['ID', 'Version', 'Spec']),
+    networks: pick(networks, ['Id', 'Name', 'Driver', 'Labels', 'Options', 'IPAM', 'Attachable', 'Ingress']),
+    secrets: pick(secrets, ['ID', 'Version', 'Spec']),
+    configs: pick(configs, ['ID', 'Version', 'Spec']),
+    nodes: pick(nodes, ['ID', 'Spec']),
+    swarm: [sw.Version, sw.Spec, sw.JoinTokens],
+    volumes: pick((volumes as { Volumes: unknown }).Volumes ?? [], ['Name', 'Driver', 'Labels', 'Options']),
+  });
+}
+
+/** Waits until the cluster's own follow-up writes (allocation, orchestration) are done. */
+async function settle(): Promise<string> {
+  let last = await dump();
+  for (let i = 0; i < 40; i++) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = await dump();
+    if (now === last) return now;
+    last = now;
+  }
+  return last;
+}
+
+/** The objects path parameters should be able to hit; made again if a fuzzed DELETE removed them. */
+async function ensureObjects(): Promise<void> {
+  const make = async (list: string, create: string, name: string, spec: Json) => {
+    const have = (await swarmd.api('GET', `/v1.47${list}`)).json<Record<string, unknown>[]>();
+    const found = have.find(
+      (o) => (o.Spec as { Name?: string } | undefined)?.Name === name || o.Name === name,
+    );
+    const id = found
+      ? ((found.ID ?? found.Id) as string)
+      : (await swarmd.api('POST', `/v1.47${create}`, spec)).json<{ ID?: string; Id?: string }>();
+    const realId = typeof id === 'string' ? id : (id.ID ?? id.Id ?? '');
+    for (const x of [realId, name]) if (x && !real.includes(x)) real.push(x);
+  };
+  await make('/services', '/services/create', 'fz-real-svc', {
+    Name: 'fz-real-svc',
+    TaskTemplate: { ContainerSpec: { Image: 'busybox' } },
+    Mode: { Replicated: { Replicas: 0 } },
+  });
+  await make('/networks', '/networks/create', 'fz-real-net', {
+    Name: 'fz-real-net',
+    Driver: 'overlay',
+    Attachable: true,
+  });
+  await make('/secrets', '/secrets/create', 'fz-real-secret', { Name: 'fz-real-secret', Data: 'c2VjcmV0' });
+  await make('/configs', '/configs/create', 'fz-real-config', { Name: 'fz-real-config', Data: 'Y29uZmln' });
+}
+
+interface Figures {
+  requests: number;
+  crashes: number;
+  hangs: number;
+  noResponse: number;
+  unexpected500: number;
+  changedObjects: number;
+  byStatus: Record<string, number>;
+  failures: string[];
+}
+
+describe('Engine API fuzzer on a real swarmd', { timeout: 3_600_000 }, () => {
+  before(async () => {
+    swarmd = await startSwarmd({ prefix: 'skt-acc-' });
+    const init = await swarmd.api('POST', '/v1.47/swarm/init', {
+      ListenAddr: `127.0.0.1:${swarmd.listenPort}`,
+      AdvertiseAddr: '127.0.0.1',
+    });
+    assert.equal(init.status, 200, init.body);
+    real.push(init.json<string>());
+    await ensureObjects();
+    const tasks = (await swarmd.api('GET', '/v1.47/tasks')).json<{ ID: string }[]>();
+    for (const t of tasks) real.push(t.ID);
+  });
+
+  after(async () => {
+    await swarmd?.destroy();
+  });
+
+  test(`${RUNS} random requests: no crash, hang, unexpected 500, or change by a refused request`, async () => {
+    const routes = allRoutes();
+    assert.ok(routes.length > 40, `only ${routes.length} routes listed`);
+    const f: Figures = {
+      requests: 0,
+      crashes: 0,
+      hangs: 0,
+      noResponse: 0,
+      unexpected500: 0,
+      changedObjects: 0,
+      byStatus: {},
+      failures: [],
+    };
+    const started = Date.now();
+    console.log(
+      `fuzz: seed ${SEED} (SKT_FUZZ_SEED=${SEED} to replay), ${RUNS} requests over ${routes.length} routes`,
+    );
+    let before = await settle();
+    const what = (r: FuzzRequest) => `${r.method} ${r.path} body=${JSON.stringify(r.body?.slice(0, 300))}`;
+    await fc.assert(
+      fc.asyncProperty(fuzzRequest(routes), async (r) => {
+        f.requests++;
+        if (f.requests % 50 === 0) {
+          await ensureObjects();
+          before = await settle();
+        }
+        let out: Outcome;
+        try {
+          out = await send(r);
+        } catch (e) {
+          const msg = (e as Error).message;
+          if (swarmd.child.exitCode !== null || swarmd.child.signalCode !== null) {
+            f.crashes++;
+            f.failures.push(`crash: ${what(r)}\n${swarmd.logs().slice(-3000)}`);
+            return false;
+          }
+          if (/no response head/.test(msg)) f.hangs++;
+          else f.noResponse++;
+          f.failures.push(`${msg}: ${what(r)}`);
+          return true;
+        }
+        f.byStatus[out.status] = (f.byStatus[out.status] ?? 0) + 1;
+        if (out.status === 500 && !ALLOWED_500.some((re) => re.test(out.body))) {
+          f.unexpected500++;
+          f.failures.push(`500 ${out.body.trim()}: ${what(r)}`);
+        }
+        if (out.status >= 400 && out.status < 500) {
+          const now = await dump();
+          if (now !== before) {
+            // Only a change that stays is the request's doing (the cluster may still be settling).
+            const later = await settle();
+            if (later !== before) {
+              f.changedObjects++;
+              f.failures.push(`refused with ${out.status} but the store changed: ${what(r)}`);
+            }
+            before = later;
+          }
+        } else if (r.method !== 'GET' && r.method !== 'HEAD') {
+          before = await settle();
+        }
+        return true;
+      }),
+      { numRuns: RUNS, seed: SEED, endOnFailure: true },
+    );
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    console.log(
+      `fuzz: ${f.requests} requests, ${f.crashes} crashes, ${f.hangs} hangs, ${f.noResponse} without a response, ` +
+        `${f.unexpected500} unexpected 500s, ${f.changedObjects} changed objects, ${seconds} s (seed ${SEED})`,
+    );
+    console.log(`fuzz: statuses ${JSON.stringify(f.byStatus)}`);
+    assert.deepEqual(f.failures, [], `seed ${SEED}:\n${f.failures.slice(0, 20).join('\n')}`);
+  });
+});
