@@ -620,12 +620,18 @@ export async function main(): Promise<void> {
     await waitForQuietCpu();
     const docker = fifty.length > 0 ? await dockerdFifty(cleanup) : undefined;
     if (fifty.length > 0) reportFifty(fifty, docker);
+    // The issue's target is against Docker's anchor (a host dockerd, research/anchors.md); the private
+    // dockerd here fails its per-task registry lookup at once (no route in its namespace), so it is
+    // faster than a dockerd on a host: both are printed.
     const vsDocker = () => {
       const d = docker && medianRun(docker).runningMs;
       const o = get('create_50_until_running_ms');
-      return d
-        ? `${sec(o)} vs private dockerd ${sec(d)}: ${(d / o).toFixed(1)}× (target ≥ ${TARGET_50_TIMES}×)`
-        : `${sec(o)} (dockerd not installed)`;
+      const a = anchor('create_50_until_running_ms');
+      const vsAnchor =
+        a === undefined
+          ? "Docker's anchor n/a"
+          : `${(a / o).toFixed(1)}× Docker's anchor ${sec(a)} (target ≥ ${TARGET_50_TIMES}×: ${a / o >= TARGET_50_TIMES ? 'met' : 'missed'})`;
+      return `${sec(o)}: ${vsAnchor}; ${d ? `${(d / o).toFixed(1)}× a private dockerd here (${sec(d)})` : 'dockerd not installed'}`;
     };
     if (only50) {
       console.log(`
@@ -664,7 +670,7 @@ create → 50 running: swarmd ${vsDocker()}`);
       return v === undefined ? 'n/a' : sec(v);
     };
     console.log(
-      `services: 50 replicas running in ${vsDocker()}, Docker's anchor ${d('create_50_until_running_ms')}; ` +
+      `services: 50 replicas running in ${vsDocker()}; ` +
         `scale 10→50 ${sec(get('scale_10_to_50_until_running_ms'))} (${d('scale_10_to_50_until_running_ms')}); ` +
         `update of 10 ${sec(get('update_10_grace0_until_all_new_running_ms'))} (${d('update_10_grace0_until_all_new_running_ms')}); ` +
         `self-heal ${sec(get('selfheal_10_grace0_until_back_to_10_running_ms'))} (${d('selfheal_10_grace0_until_back_to_10_running_ms')}); ` +
