@@ -61,8 +61,23 @@ function allRoutes(): Route[] {
 }
 
 let swarmd: SwarmdProcess;
-/** Real IDs and names of the objects made in `before`, so path parameters hit real objects too. */
-const real: string[] = [];
+/** Real IDs and names by kind ('services', 'nodes' …, the route's first segment), so path parameters hit real objects too. */
+const real = new Map<string, string[]>();
+
+function addReal(kind: string, ...ids: string[]): void {
+  const list = real.get(kind) ?? [];
+  for (const id of ids) if (id && !list.includes(id)) list.push(id);
+  real.set(kind, list);
+}
+
+/** A real ID or name, read from the live pool (objects made again after a DELETE come in). */
+function realId(kind: string): fc.Arbitrary<string> {
+  return fc.nat().map((i) => {
+    const own = real.get(kind);
+    const pool = own?.length ? own : [...real.values()].flat();
+    return pool[i % pool.length] as string;
+  });
+}
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
@@ -113,12 +128,12 @@ const weird = fc.constantFrom(
   'sha256:',
 );
 
-function pathParam(): fc.Arbitrary<string> {
+function pathParam(kind: string): fc.Arbitrary<string> {
   return fc.oneof(
-    fc.constantFrom(...real),
-    fc.constantFrom(...real).map((id) => id.slice(0, 5)),
-    weird,
-    fc.string({ maxLength: 40 }),
+    { weight: 4, arbitrary: realId(kind) },
+    { weight: 1, arbitrary: realId(kind).map((id) => id.slice(0, 5)) },
+    { weight: 1, arbitrary: weird },
+    { weight: 1, arbitrary: fc.string({ maxLength: 40 }) },
   );
 }
 
@@ -241,15 +256,28 @@ interface FuzzRequest {
 function fuzzRequest(routes: Route[]): fc.Arbitrary<FuzzRequest> {
   return fc
     .record({
-      route: fc.constantFrom(...routes),
-      otherMethod: fc.option(fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD'), { freq: 10 }),
-      version: fc.constantFrom('', '', '/v1.41', '/v1.47', '/v1.24', '/v1.12', '/v1.99', '/v1.4x'),
-      params: fc.array(pathParam(), { minLength: 3, maxLength: 3 }),
+      // Mostly the route's own method and a supported version, so that most requests reach a handler.
+      otherMethod: fc.oneof(
+        { weight: 9, arbitrary: fc.constant(undefined) },
+        { weight: 1, arbitrary: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'HEAD') },
+      ),
+      version: fc.oneof(
+        { weight: 9, arbitrary: fc.constantFrom('', '/v1.41', '/v1.47', '/v1.24') },
+        { weight: 1, arbitrary: fc.constantFrom('/v1.12', '/v1.99', '/v1.4x', '/v2') },
+      ),
+      route_params: fc
+        .constantFrom(...routes)
+        .chain((route) =>
+          fc.tuple(
+            fc.constant(route),
+            fc.array(pathParam(route.path.split('/')[1] ?? ''), { minLength: 3, maxLength: 3 }),
+          ),
+        ),
       query: fc.array(fc.tuple(fc.constantFrom(...QUERY_KEYS), queryValue()), { maxLength: 4 }),
       body: body(),
       contentType: fc.constantFrom('application/json', 'application/json', 'text/plain', undefined),
     })
-    .map(({ route, otherMethod, version, params, query, body, contentType }) => {
+    .map(({ route_params: [route, params], otherMethod, version, query, body, contentType }) => {
       let i = 0;
       const path = route.path
         .split('/')
@@ -369,8 +397,7 @@ async function ensureObjects(): Promise<void> {
     const id = found
       ? ((found.ID ?? found.Id) as string)
       : (await swarmd.api('POST', `/v1.47${create}`, spec)).json<{ ID?: string; Id?: string }>();
-    const realId = typeof id === 'string' ? id : (id.ID ?? id.Id ?? '');
-    for (const x of [realId, name]) if (x && !real.includes(x)) real.push(x);
+    addReal(list.slice(1), typeof id === 'string' ? id : (id.ID ?? id.Id ?? ''), name);
   };
   await make('/services', '/services/create', 'fz-real-svc', {
     Name: 'fz-real-svc',
@@ -386,14 +413,26 @@ async function ensureObjects(): Promise<void> {
   await make('/configs', '/configs/create', 'fz-real-config', { Name: 'fz-real-config', Data: 'Y29uZmln' });
 }
 
+function isDockerError(text: string): boolean {
+  try {
+    const v = JSON.parse(text) as { message?: unknown };
+    return typeof v.message === 'string' && v.message.length > 0;
+  } catch {
+    return false;
+  }
+}
+
 interface Figures {
   requests: number;
   crashes: number;
   hangs: number;
   noResponse: number;
   unexpected500: number;
+  /** Refusals whose body is not Docker's `{"message": "..."}`. */
+  badErrorBodies: number;
   changedObjects: number;
   byStatus: Record<string, number>;
+  byRoute: Record<string, Record<number, number>>;
   failures: string[];
 }
 
@@ -405,10 +444,12 @@ describe('Engine API fuzzer on a real swarmd', { timeout: 3_600_000 }, () => {
       AdvertiseAddr: '127.0.0.1',
     });
     assert.equal(init.status, 200, init.body);
-    real.push(init.json<string>());
+    addReal('nodes', init.json<string>(), 'node-1');
     await ensureObjects();
     const tasks = (await swarmd.api('GET', '/v1.47/tasks')).json<{ ID: string }[]>();
-    for (const t of tasks) real.push(t.ID);
+    addReal('tasks', ...tasks.map((t) => t.ID));
+    addReal('volumes', 'fz-real-vol');
+    assert.equal((await swarmd.api('POST', '/v1.47/volumes/create', { Name: 'fz-real-vol' })).status, 201);
   });
 
   after(async () => {
@@ -424,8 +465,10 @@ describe('Engine API fuzzer on a real swarmd', { timeout: 3_600_000 }, () => {
       hangs: 0,
       noResponse: 0,
       unexpected500: 0,
+      badErrorBodies: 0,
       changedObjects: 0,
       byStatus: {},
+      byRoute: {},
       failures: [],
     };
     const started = Date.now();
@@ -457,9 +500,19 @@ describe('Engine API fuzzer on a real swarmd', { timeout: 3_600_000 }, () => {
           return true;
         }
         f.byStatus[out.status] = (f.byStatus[out.status] ?? 0) + 1;
+        const rk = `${r.route.method} ${r.route.path}`;
+        f.byRoute[rk] = f.byRoute[rk] ?? {};
+        (f.byRoute[rk] as Record<number, number>)[out.status] =
+          ((f.byRoute[rk] as Record<number, number>)[out.status] ?? 0) + 1;
         if (out.status === 500 && !ALLOWED_500.some((re) => re.test(out.body))) {
           f.unexpected500++;
           f.failures.push(`500 ${out.body.trim()}: ${what(r)}`);
+        }
+        if (out.status >= 400 && r.method !== 'HEAD' && !isDockerError(out.body)) {
+          f.badErrorBodies++;
+          f.failures.push(
+            `${out.status} without a {"message"} body (${JSON.stringify(out.body.slice(0, 200))}): ${what(r)}`,
+          );
         }
         if (out.status >= 400 && out.status < 500) {
           const now = await dump();
@@ -482,9 +535,11 @@ describe('Engine API fuzzer on a real swarmd', { timeout: 3_600_000 }, () => {
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     console.log(
       `fuzz: ${f.requests} requests, ${f.crashes} crashes, ${f.hangs} hangs, ${f.noResponse} without a response, ` +
-        `${f.unexpected500} unexpected 500s, ${f.changedObjects} changed objects, ${seconds} s (seed ${SEED})`,
+        `${f.unexpected500} unexpected 500s, ${f.badErrorBodies} errors without a message, ${f.changedObjects} changed objects, ${seconds} s (seed ${SEED})`,
     );
     console.log(`fuzz: statuses ${JSON.stringify(f.byStatus)}`);
+    if (process.env.SKT_FUZZ_VERBOSE)
+      for (const [k, v] of Object.entries(f.byRoute)) console.log(`fuzz: ${k} ${JSON.stringify(v)}`);
     assert.deepEqual(f.failures, [], `seed ${SEED}:\n${f.failures.slice(0, 20).join('\n')}`);
   });
 });
