@@ -250,6 +250,7 @@ interface FuzzRequest {
   path: string;
   body: string | undefined;
   contentType: string | undefined;
+  registryAuth: string | undefined;
   route: Route;
 }
 
@@ -276,22 +277,32 @@ function fuzzRequest(routes: Route[]): fc.Arbitrary<FuzzRequest> {
       query: fc.array(fc.tuple(fc.constantFrom(...QUERY_KEYS), queryValue()), { maxLength: 4 }),
       body: body(),
       contentType: fc.constantFrom('application/json', 'application/json', 'text/plain', undefined),
+      registryAuth: fc.option(
+        fc.oneof(
+          fc.string({ maxLength: 30 }),
+          fc.jsonValue({ maxDepth: 2 }).map((v) => Buffer.from(JSON.stringify(v)).toString('base64url')),
+        ),
+        { freq: 5 },
+      ),
     })
-    .map(({ route_params: [route, params], otherMethod, version, query, body, contentType }) => {
-      let i = 0;
-      const path = route.path
-        .split('/')
-        .map((seg) => (seg.startsWith(':') ? encodePart(params[i++ % params.length] as string) : seg))
-        .join('/');
-      const qs = new URLSearchParams(query).toString();
-      return {
-        method: otherMethod ?? route.method,
-        path: `${version}${path}${qs ? `?${qs}` : ''}`,
-        body,
-        contentType,
-        route,
-      };
-    });
+    .map(
+      ({ route_params: [route, params], otherMethod, version, query, body, contentType, registryAuth }) => {
+        let i = 0;
+        const path = route.path
+          .split('/')
+          .map((seg) => (seg.startsWith(':') ? encodePart(params[i++ % params.length] as string) : seg))
+          .join('/');
+        const qs = new URLSearchParams(query).toString();
+        return {
+          method: otherMethod ?? route.method,
+          path: `${version}${path}${qs ? `?${qs}` : ''}`,
+          body,
+          contentType,
+          registryAuth: registryAuth ?? undefined,
+          route,
+        };
+      },
+    );
 }
 
 interface Outcome {
@@ -306,6 +317,8 @@ function send(r: FuzzRequest): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
     if (r.contentType && r.body !== undefined) headers['Content-Type'] = r.contentType;
+    // Only printable ASCII can be a header value; other strings are sent escaped.
+    if (r.registryAuth !== undefined) headers['X-Registry-Auth'] = encodeURIComponent(r.registryAuth);
     // Framed always (Node sends a GET's body unframed), on a connection of its own.
     if (r.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(r.body));
     const req = request({ socketPath: swarmd.socket, method: r.method, path: r.path, headers, agent: false });
@@ -445,6 +458,12 @@ describe('Engine API fuzzer on a real swarmd', { timeout: 3_600_000 }, () => {
     });
     assert.equal(init.status, 200, init.body);
     addReal('nodes', init.json<string>(), 'node-1');
+    // The change detector sees a write: a secret made and removed changes the dump and restores it.
+    const empty = await settle();
+    const made = await swarmd.api('POST', '/v1.47/secrets/create', { Name: 'fz-probe', Data: 'eA==' });
+    assert.notEqual(await dump(), empty);
+    await swarmd.api('DELETE', `/v1.47/secrets/${made.json<{ ID: string }>().ID}`);
+    assert.equal(await settle(), empty);
     await ensureObjects();
     const tasks = (await swarmd.api('GET', '/v1.47/tasks')).json<{ ID: string }[]>();
     addReal('tasks', ...tasks.map((t) => t.ID));
@@ -476,7 +495,8 @@ describe('Engine API fuzzer on a real swarmd', { timeout: 3_600_000 }, () => {
       `fuzz: seed ${SEED} (SKT_FUZZ_SEED=${SEED} to replay), ${RUNS} requests over ${routes.length} routes`,
     );
     let before = await settle();
-    const what = (r: FuzzRequest) => `${r.method} ${r.path} body=${JSON.stringify(r.body?.slice(0, 300))}`;
+    const what = (r: FuzzRequest) =>
+      `${r.method} ${r.path} body=${JSON.stringify(r.body?.slice(0, 300))} auth=${JSON.stringify(r.registryAuth)}`;
     await fc.assert(
       fc.asyncProperty(fuzzRequest(routes), async (r) => {
         f.requests++;
