@@ -198,6 +198,28 @@ describe('restart', () => {
 });
 
 describe('hostile or broken archives', () => {
+  test('a manifest.json that is not JSON is an invalid archive (400), not an internal error', async () => {
+    const archive = join(dir, 'notjson.tar');
+    await writeFile(archive, await makeLayerTar([{ name: 'manifest.json', content: '{"Config":' }]));
+    const store = await freshStore('notjson');
+    await assert.rejects(
+      store.load(archive),
+      assertSwarmError('INVALID_ARGUMENT', /invalid archive: manifest\.json/),
+    );
+  });
+
+  test('a manifest.json over 4 MiB is refused before it is read into memory', async () => {
+    const archive = join(dir, 'hugemanifest.tar');
+    const huge = `[${' '.repeat(5 * 1024 * 1024)}]`;
+    await writeFile(archive, await makeLayerTar([{ name: 'manifest.json', content: huge }]));
+    const store = await freshStore('hugemanifest');
+    await assert.rejects(
+      store.load(archive),
+      assertSwarmError('INVALID_ARGUMENT', /manifest\.json is larger than 4194304 bytes/),
+    );
+    assert.deepEqual(await readdir(join(store.root, 'tmp')), []);
+  });
+
   test("a layer with a '../' member fails the load and writes nothing outside the layer", async () => {
     const victim = join(dir, 'victim');
     await mkdir(victim, { recursive: true });

@@ -3,7 +3,7 @@
 // entry, into a private temp dir under numbered names, so no archive path ever touches the disk
 // as a path: traversal ('../x', absolute names, symlinks out) cannot escape.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -29,6 +29,12 @@ export interface LoadCandidate {
   tags: string[];
 }
 
+/**
+ * Largest metadata file (manifest.json, index.json, an image config or manifest) read into memory
+ * from a loaded archive: layers stream to disk, these are buffered. The same 4 MiB as a registry manifest.
+ */
+export const MAX_ARCHIVE_METADATA_BYTES = 4 << 20;
+
 /** The unpacked archive: archive path → file on disk, with in-archive symlinks resolved. */
 class ArchiveIndex {
   readonly files = new Map<string, string>();
@@ -46,7 +52,10 @@ class ArchiveIndex {
 
   async read(name: string): Promise<Buffer | undefined> {
     const f = this.resolve(name);
-    return f === undefined ? undefined : readFile(f);
+    if (f === undefined) return undefined;
+    if ((await stat(f)).size > MAX_ARCHIVE_METADATA_BYTES)
+      throw invalidArgument(`invalid archive: ${name} is larger than ${MAX_ARCHIVE_METADATA_BYTES} bytes`);
+    return readFile(f);
   }
 }
 
@@ -117,7 +126,13 @@ export async function readImageArchive(archive: string, workDir: string): Promis
 }
 
 async function fromDockerSave(index: ArchiveIndex, manifestBytes: Buffer): Promise<LoadCandidate[]> {
-  const parsed = saveManifestSchema.safeParse(JSON.parse(manifestBytes.toString('utf8')));
+  let json: unknown;
+  try {
+    json = JSON.parse(manifestBytes.toString('utf8'));
+  } catch (e) {
+    throw invalidArgument(`invalid archive: manifest.json: ${(e as Error).message}`);
+  }
+  const parsed = saveManifestSchema.safeParse(json);
   if (!parsed.success)
     throw invalidArgument(`invalid archive: manifest.json: ${parsed.error.issues[0]?.message}`);
   const out: LoadCandidate[] = [];
