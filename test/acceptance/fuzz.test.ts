@@ -194,8 +194,18 @@ function queryValue(): fc.Arbitrary<string> {
     fc.jsonValue({ maxDepth: 2 }).map((v) => JSON.stringify(v)),
     fc
       .dictionary(
-        fc.constantFrom('name', 'id', 'label', 'role', 'type', 'driver', 'scope', 'dangling', 'bogus'),
-        fc.dictionary(fc.string({ maxLength: 8 }), fc.boolean(), { maxKeys: 2 }),
+        fc.constantFrom(
+          ...['name', 'id', 'label', 'role', 'type', 'driver', 'scope', 'dangling', 'until', 'reference'],
+          ...['before', 'since', 'desired-state', 'node', 'service', 'membership', 'mode', 'event', 'bogus'],
+        ),
+        fc.dictionary(
+          fc.oneof(
+            fc.string({ maxLength: 8 }),
+            fc.constantFrom('true', 'false', 'running', 'global', 'manager', 'a=b', '=', '10m', '-1', 'x*'),
+          ),
+          fc.boolean(),
+          { maxKeys: 2 },
+        ),
         { maxKeys: 2 },
       )
       .map((v) => JSON.stringify(v)),
