@@ -188,6 +188,8 @@ export interface EngineServerOptions {
 export class EngineServer {
   private readonly routes: CompiledRoute[];
   readonly http: Server;
+  /** Connections with a request being answered: a parse error there must not write a second response. */
+  private readonly answering = new WeakSet<object>();
   /** Open log/event streams per client key (see MAX_STREAMS_PER_CLIENT). */
   private readonly streams = new Map<string, number>();
 
@@ -203,6 +205,8 @@ export class EngineServer {
         requestTimeout: 600_000,
       },
       (req, res) => {
+        this.answering.add(req.socket);
+        res.once('close', () => this.answering.delete(req.socket));
         this.handle(req, res).catch((err) => this.fail(res, err));
       },
     );
@@ -212,7 +216,7 @@ export class EngineServer {
 
   /** A request Node could not parse (head too large, bad syntax, too slow): Docker-style answer, then close. */
   private clientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
-    if (!socket.writable || err.code === 'ECONNRESET') {
+    if (!socket.writable || err.code === 'ECONNRESET' || this.answering.has(socket)) {
       socket.destroy();
       return;
     }

@@ -150,6 +150,17 @@ describe('Engine API limits on a real swarmd', { timeout: 120_000 }, () => {
     assert.match(messageOf(r.text), /malformed HTTP request/);
   });
 
+  test('a chunked body that breaks off mid-request closes that connection and nothing else', async () => {
+    const r = await rawExchange(
+      'POST /v1.47/services/create HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{"Nam\r\nZZZ\r\n',
+      { timeoutMs: 5_000 },
+    );
+    // Either Docker's 400 for the body, or the connection closed without a second, garbled answer.
+    assert.ok(r.text === '' || statusOf(r.text) === 400, r.text);
+    assert.equal((r.text.match(/HTTP\/1\.1/g) ?? []).length <= 1, true, r.text);
+    assert.deepEqual((await swarmd.api('GET', '/v1.47/services')).json(), []);
+  });
+
   test('slowloris clients (headers dripped, a body stalled) are cut off with 408 within the timeout', async () => {
     const dripping = Array.from({ length: 50 }, () =>
       rawExchange('GET /v1.47/services HTTP/1.1\r\nHost: x\r\n', {
