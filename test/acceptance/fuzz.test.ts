@@ -310,6 +310,8 @@ interface FuzzRequest {
   body: string | Buffer | undefined;
   contentType: string | undefined;
   registryAuth: string | undefined;
+  /** Sent this many times at once. */
+  copies: number;
   route: Route;
 }
 
@@ -335,6 +337,7 @@ function fuzzRequest(routes: Route[]): fc.Arbitrary<FuzzRequest> {
       ),
       query: fc.array(fc.tuple(fc.constantFrom(...QUERY_KEYS), queryValue()), { maxLength: 4 }),
       contentType: fc.constantFrom('application/json', 'application/json', 'text/plain', undefined),
+      copies: fc.oneof({ weight: 19, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.constant(3) }),
       registryAuth: fc.option(
         fc.oneof(
           fc.string({ maxLength: 30 }),
@@ -344,7 +347,15 @@ function fuzzRequest(routes: Route[]): fc.Arbitrary<FuzzRequest> {
       ),
     })
     .map(
-      ({ route_params: [route, params, body], otherMethod, version, query, contentType, registryAuth }) => {
+      ({
+        route_params: [route, params, body],
+        otherMethod,
+        version,
+        query,
+        contentType,
+        registryAuth,
+        copies,
+      }) => {
         let i = 0;
         const path = route.path
           .split('/')
@@ -357,6 +368,7 @@ function fuzzRequest(routes: Route[]): fc.Arbitrary<FuzzRequest> {
           body,
           contentType,
           registryAuth: registryAuth ?? undefined,
+          copies,
           route,
         };
       },
@@ -498,6 +510,8 @@ interface Figures {
   crashes: number;
   hangs: number;
   noResponse: number;
+  /** Extra copies sent concurrently (beside `requests`). */
+  duplicates: number;
   unexpected500: number;
   /** Refusals whose body is not Docker's `{"message": "..."}`. */
   badErrorBodies: number;
@@ -541,6 +555,7 @@ describe('Engine API fuzzer on a real swarmd', { timeout: 3_600_000 }, () => {
       crashes: 0,
       hangs: 0,
       noResponse: 0,
+      duplicates: 0,
       unexpected500: 0,
       badErrorBodies: 0,
       changedObjects: 0,
@@ -562,44 +577,50 @@ describe('Engine API fuzzer on a real swarmd', { timeout: 3_600_000 }, () => {
           await ensureObjects();
           before = await settle();
         }
-        let out: Outcome;
-        try {
-          out = await send(r);
-        } catch (e) {
-          const msg = (e as Error).message;
-          if (swarmd.child.exitCode !== null || swarmd.child.signalCode !== null) {
-            f.crashes++;
-            f.failures.push(`crash: ${what(r)}\n${swarmd.logs().slice(-3000)}`);
-            return false;
+        // Sometimes the same request several times at once: races must not give a 500 or a half write.
+        if (r.copies > 1) f.duplicates += r.copies - 1;
+        const settled = await Promise.allSettled(Array.from({ length: r.copies }, () => send(r)));
+        let refusedAll = true;
+        for (const s of settled) {
+          if (s.status === 'rejected') {
+            const msg = (s.reason as Error).message;
+            if (swarmd.child.exitCode !== null || swarmd.child.signalCode !== null) {
+              f.crashes++;
+              f.failures.push(`crash: ${what(r)}\n${swarmd.logs().slice(-3000)}`);
+              return false;
+            }
+            if (/no response head/.test(msg)) f.hangs++;
+            else f.noResponse++;
+            f.failures.push(`${msg}: ${what(r)}`);
+            refusedAll = false;
+            continue;
           }
-          if (/no response head/.test(msg)) f.hangs++;
-          else f.noResponse++;
-          f.failures.push(`${msg}: ${what(r)}`);
-          return true;
+          const out = s.value;
+          f.byStatus[out.status] = (f.byStatus[out.status] ?? 0) + 1;
+          const rk = `${r.route.method} ${r.route.path}`;
+          const counts = f.byRoute[rk] ?? {};
+          counts[out.status] = (counts[out.status] ?? 0) + 1;
+          f.byRoute[rk] = counts;
+          if (out.status === 500 && !ALLOWED_500.some((re) => re.test(out.body))) {
+            f.unexpected500++;
+            f.failures.push(`500 ${out.body.trim()}: ${what(r)}`);
+          }
+          if (out.status >= 400 && r.method !== 'HEAD' && !isDockerError(out.body)) {
+            f.badErrorBodies++;
+            f.failures.push(
+              `${out.status} without a {"message"} body (${JSON.stringify(out.body.slice(0, 200))}): ${what(r)}`,
+            );
+          }
+          if (out.status < 400 || out.status >= 500) refusedAll = false;
         }
-        f.byStatus[out.status] = (f.byStatus[out.status] ?? 0) + 1;
-        const rk = `${r.route.method} ${r.route.path}`;
-        f.byRoute[rk] = f.byRoute[rk] ?? {};
-        (f.byRoute[rk] as Record<number, number>)[out.status] =
-          ((f.byRoute[rk] as Record<number, number>)[out.status] ?? 0) + 1;
-        if (out.status === 500 && !ALLOWED_500.some((re) => re.test(out.body))) {
-          f.unexpected500++;
-          f.failures.push(`500 ${out.body.trim()}: ${what(r)}`);
-        }
-        if (out.status >= 400 && r.method !== 'HEAD' && !isDockerError(out.body)) {
-          f.badErrorBodies++;
-          f.failures.push(
-            `${out.status} without a {"message"} body (${JSON.stringify(out.body.slice(0, 200))}): ${what(r)}`,
-          );
-        }
-        if (out.status >= 400 && out.status < 500) {
+        if (refusedAll) {
           const now = await dump();
           if (now !== before) {
             // Only a change that stays is the request's doing (the cluster may still be settling).
             const later = await settle();
             if (later !== before) {
               f.changedObjects++;
-              f.failures.push(`refused with ${out.status} but the store changed: ${what(r)}`);
+              f.failures.push(`refused but the store changed: ${what(r)}`);
             }
             before = later;
           }
@@ -612,7 +633,7 @@ describe('Engine API fuzzer on a real swarmd', { timeout: 3_600_000 }, () => {
     );
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     console.log(
-      `fuzz: ${f.requests} requests, ${f.crashes} crashes, ${f.hangs} hangs, ${f.noResponse} without a response, ` +
+      `fuzz: ${f.requests} requests (+${f.duplicates} concurrent copies), ${f.crashes} crashes, ${f.hangs} hangs, ${f.noResponse} without a response, ` +
         `${f.unexpected500} unexpected 500s, ${f.badErrorBodies} errors without a message, ${f.changedObjects} changed objects, ${seconds} s (seed ${SEED})`,
     );
     console.log(`fuzz: statuses ${JSON.stringify(f.byStatus)}`);
