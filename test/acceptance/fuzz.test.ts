@@ -6,7 +6,7 @@
 // except Docker's own (ALLOWED_500), and nothing in the store changed by a refused (4xx) request.
 // SKT_FUZZ_RUNS sets the number of requests (default 600), SKT_FUZZ_SEED the seed (printed).
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
 import { clusterRoutes } from '../../src/engineapi/cluster.js';
@@ -289,6 +289,13 @@ function body(): fc.Arbitrary<string | Buffer | undefined> {
       })
       .map(({ base, path, replacement, del }) => JSON.stringify(mutate(base, path, replacement, del))),
     fc.constantFrom(...valids).map((v) => JSON.stringify(v)),
+    // Nesting deep enough to overflow a recursive parser or validator.
+    fc
+      .integer({ min: 1_000, max: 100_000 })
+      .map(
+        (n) =>
+          `{"Name":"deep","Labels":${'{"a":'.repeat(n)}1${'}'.repeat(n)},"x":${'['.repeat(n)}${']'.repeat(n)}}`,
+      ),
     fc.constantFrom(
       '{',
       '[',
@@ -383,15 +390,26 @@ interface Outcome {
   streaming: boolean;
 }
 
+const keepAlive = new Agent({ keepAlive: true, maxSockets: 8 });
+
 function send(r: FuzzRequest): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = {};
     if (r.contentType && r.body !== undefined) headers['Content-Type'] = r.contentType;
     // Only printable ASCII can be a header value; other strings are sent escaped.
     if (r.registryAuth !== undefined) headers['X-Registry-Auth'] = encodeURIComponent(r.registryAuth);
-    // Framed always (Node sends a GET's body unframed), on a connection of its own.
+    // Framed always (Node sends a GET's body unframed). Keep-alive connections, as the docker CLI
+    // uses: a body the route does not read is drained by the server and the answer arrives (with
+    // `Connection: close` the server closes at once after answering, as Go's server does past 256 KiB,
+    // and the client may see a reset while still sending).
     if (r.body !== undefined) headers['Content-Length'] = String(Buffer.byteLength(r.body));
-    const req = request({ socketPath: swarmd.socket, method: r.method, path: r.path, headers, agent: false });
+    const req = request({
+      socketPath: swarmd.socket,
+      method: r.method,
+      path: r.path,
+      headers,
+      agent: keepAlive,
+    });
     const hang = setTimeout(() => {
       req.destroy();
       reject(new Error(`no response head within ${REQUEST_TIMEOUT_MS} ms`));
@@ -544,6 +562,7 @@ describe('Engine API fuzzer on a real swarmd', { timeout: 3_600_000 }, () => {
   });
 
   after(async () => {
+    keepAlive.destroy();
     await swarmd?.destroy();
   });
 
