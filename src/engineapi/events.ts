@@ -7,7 +7,7 @@
 import type { ServerResponse } from 'node:http';
 import { invalidArgument } from '../api/errors.js';
 import type { Config, Network, Node, Secret, Service } from '../api/types.js';
-import { parseFilters, type Route } from './router.js';
+import { parseFilters, type Route, writeStreamChunk } from './router.js';
 
 /** Docker's events.Message (API ≥ 1.22 fields; `status`/`id`/`from` only on container events). */
 export interface EngineEvent {
@@ -258,7 +258,7 @@ export function eventRoutes(log: EventLog): Route[] {
         res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
         res.flushHeaders();
         const send = (e: EngineEvent) => {
-          if (wanted(e)) res.write(encodeEvent(e));
+          if (wanted(e)) writeStreamChunk(res, encodeEvent(e));
         };
         if (since !== undefined) for (const e of log.since(since)) send(e);
         if (until !== undefined && until <= started) {

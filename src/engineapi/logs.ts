@@ -5,7 +5,7 @@ import { invalidArgument, SwarmError } from '../api/errors.js';
 import type { Service, Task } from '../api/types.js';
 import type { LogEntry, LogOptions } from '../executor/types.js';
 import { frame, rfc3339Nano } from './containers.js';
-import { boolParam, type Route, type RouteContext } from './router.js';
+import { boolParam, type Route, type RouteContext, writeStreamChunk } from './router.js';
 
 export interface LogSource {
   service(ref: string): Service;
@@ -59,7 +59,9 @@ async function stream(ctx: RouteContext, source: LogSource, tasks: Task[]): Prom
     }
     parts.push(e.line.endsWith('\n') ? e.line : `${e.line}\n`);
     const payload = Buffer.from(parts.join(''));
-    ctx.res.write(frame(e.stream, payload));
+    // Following, a client that stops reading is cut off; a plain read's lines are in memory already.
+    if (!p.opts.follow) ctx.res.write(frame(e.stream, payload));
+    else if (!writeStreamChunk(ctx.res, frame(e.stream, payload))) abort.abort();
   };
   const readers = tasks
     .map((t) => ({ t, it: source.taskLogs(t, { ...p.opts, signal: abort.signal }) }))

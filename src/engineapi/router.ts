@@ -34,6 +34,23 @@ export function sendJSON(res: ServerResponse, status: number, body: unknown): vo
   res.end(data);
 }
 
+/**
+ * Most bytes a stream (events, logs) may have waiting for a client that does not read: past it the
+ * stream is cut, rather than swarmd holding an unread backlog without bound.
+ */
+export const MAX_STREAM_BACKLOG = 4 * 1024 * 1024;
+
+/** Writes a stream chunk, or cuts the stream (false) when the client has left MAX_STREAM_BACKLOG unread. */
+export function writeStreamChunk(res: ServerResponse, chunk: string | Buffer): boolean {
+  if (res.destroyed) return false;
+  if (res.writableLength > MAX_STREAM_BACKLOG) {
+    res.destroy();
+    return false;
+  }
+  res.write(chunk);
+  return true;
+}
+
 export function sendNoContent(res: ServerResponse, status = 204): void {
   res.writeHead(status);
   res.end();

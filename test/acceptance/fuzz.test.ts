@@ -22,7 +22,8 @@ import { type SwarmdProcess, startSwarmd } from '../helpers/swarmd.js';
 
 const RUNS = Number(process.env.SKT_FUZZ_RUNS ?? 600);
 const SEED = Number(process.env.SKT_FUZZ_SEED ?? Date.now() % 2 ** 31);
-const REQUEST_TIMEOUT_MS = 5_000;
+/** A request with no response head after this long is a hang (prune removes objects one write at a time: seconds on a loaded host). */
+const REQUEST_TIMEOUT_MS = 15_000;
 /** How long a streaming route's body is read before the fuzzer hangs up (a stream may not end). */
 const STREAM_READ_MS = 200;
 
