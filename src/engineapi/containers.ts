@@ -394,6 +394,12 @@ async function logsHandler(runtime: ContainerRuntime, ctx: RouteContext): Promis
   // Streamed responses carry no Content-Type (docker-cli-api-trace.md), chunked.
   ctx.res.writeHead(200);
   ctx.res.flushHeaders();
+  // HEAD has its answer in the headers: a stream left open would hold the connection for good.
+  if (ctx.req.method === 'HEAD') {
+    abort.abort();
+    ctx.res.end();
+    return;
+  }
   for await (const e of entries) {
     if (abort.signal.aborted) break;
     const payload = Buffer.from(timestamps ? `${rfc3339Nano(e.timeNs)} ${e.line}` : e.line);

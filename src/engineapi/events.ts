@@ -257,6 +257,11 @@ export function eventRoutes(log: EventLog): Route[] {
           eventMatches(e, filters) && (until === undefined || e.timeNano <= until);
         res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
         res.flushHeaders();
+        // HEAD has its answer in the headers: a stream left open would hold the connection for good.
+        if (req.method === 'HEAD') {
+          res.end();
+          return;
+        }
         const send = (e: EngineEvent) => {
           if (wanted(e)) writeStreamChunk(res, encodeEvent(e));
         };

@@ -49,6 +49,11 @@ async function stream(ctx: RouteContext, source: LogSource, tasks: Task[]): Prom
   const abort = new AbortController();
   ctx.req.on('close', () => abort.abort());
   ctx.res.writeHead(200, { 'Transfer-Encoding': 'chunked' });
+  // HEAD has its answer in the headers: a stream left open would hold the connection for good.
+  if (ctx.req.method === 'HEAD') {
+    ctx.res.end();
+    return;
+  }
   const write = (t: Task, e: LogEntry) => {
     const parts: string[] = [];
     if (p.timestamps) parts.push(`${rfc3339Nano(e.timeNs)} `);

@@ -6,6 +6,7 @@
 // except Docker's own (ALLOWED_500), and nothing in the store changed by a refused (4xx) request.
 // SKT_FUZZ_RUNS sets the number of requests (default 600), SKT_FUZZ_SEED the seed (printed).
 import assert from 'node:assert/strict';
+import { appendFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
@@ -20,6 +21,8 @@ import type { Route } from '../../src/engineapi/router.js';
 import { systemRoutes } from '../../src/engineapi/system.js';
 import { type SwarmdProcess, startSwarmd } from '../helpers/swarmd.js';
 
+/** A file to which each request is appended as it is sent (to find what preceded a failure). */
+const trace = process.env.SKT_FUZZ_TRACE;
 const RUNS = Number(process.env.SKT_FUZZ_RUNS ?? 600);
 const SEED = Number(process.env.SKT_FUZZ_SEED ?? Date.now() % 2 ** 31);
 /** A request with no response head after this long is a hang (prune removes objects one write at a time: seconds on a loaded host). */
@@ -599,6 +602,11 @@ describe('Engine API fuzzer on a real swarmd', { timeout: 3_600_000 }, () => {
         }
         // Sometimes the same request several times at once: races must not give a 500 or a half write.
         if (r.copies > 1) f.duplicates += r.copies - 1;
+        if (trace)
+          appendFileSync(
+            trace,
+            `${new Date().toISOString()} ${f.requests} x${r.copies} ${what(r).slice(0, 400)}\n`,
+          );
         const settled = await Promise.allSettled(Array.from({ length: r.copies }, () => send(r)));
         let refusedAll = true;
         for (const s of settled) {

@@ -1,5 +1,6 @@
 // An event stream to a client that stops reading is cut once MAX_STREAM_BACKLOG bytes wait for it,
-// rather than swarmd buffering events for it without bound; a reading client keeps its stream.
+// rather than swarmd buffering events for it without bound; a reading client keeps its stream. A
+// HEAD of the stream is answered and done, so the connection serves the next request.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
@@ -73,4 +74,21 @@ test('a follower that stops reading is cut off after the backlog limit; one that
   assert.equal(reading.sock.destroyed, false);
   reading.sock.destroy();
   await reading.closed;
+});
+
+test('HEAD /events is answered and ends, so the next request on the keep-alive connection is answered (found by the fuzzer)', {
+  timeout: 10_000,
+}, async () => {
+  const sock = connect(join(dir, 'api.sock'));
+  let text = '';
+  sock.on('data', (b: Buffer) => {
+    text += b.toString();
+  });
+  sock.write(
+    'HEAD /v1.47/events HTTP/1.1\r\nHost: x\r\n\r\nGET /v1.47/events?since=0&until=1 HTTP/1.1\r\nHost: x\r\n\r\n',
+  );
+  for (let i = 0; i < 100 && (text.match(/HTTP\/1\.1 200/g) ?? []).length < 2; i++)
+    await new Promise((r) => setTimeout(r, 20));
+  sock.destroy();
+  assert.equal((text.match(/HTTP\/1\.1 200/g) ?? []).length, 2, text);
 });
