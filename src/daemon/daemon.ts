@@ -1301,9 +1301,6 @@ export class Daemon implements ClusterBackend, SystemBackend {
     await this.removeTaskContainers();
     this.mesh = undefined;
     this.knownNetworks = new Set();
-    await this.network
-      .removeOverlays()
-      .catch((e) => log.warn('overlay devices not removed on leave', { err: e }));
     await this.releaseNodeNetwork();
     await this.wipe();
     log.info('left the swarm');

@@ -4,6 +4,7 @@
 // a measurable part of starting a container on ext4 (ARCHITECTURE.md, "Speed"). A node outside any
 // swarm, with no container left, unmounts it when it stops.
 import { mkdir, readFile, statfs } from 'node:fs/promises';
+import { parseMountinfo } from '../executor/runc/host.js';
 import { run } from '../lib/exec.js';
 import { createLogger } from '../lib/log.js';
 
@@ -24,14 +25,9 @@ export async function ensureTmpfs(dir: string): Promise<void> {
 
 /** Whether `dir` is a tmpfs that ensureTmpfs mounted (its source is ours), not one found there. Pure. */
 export function isOurTmpfs(mountinfo: string, dir: string): boolean {
-  return mountinfo.split('\n').some((line) => {
-    const [mountPart, sourcePart] = line.split(' - ');
-    const mountPoint = mountPart
-      ?.split(' ')[4]
-      ?.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
-    const [fsType, source] = sourcePart?.split(' ') ?? [];
-    return mountPoint === dir && fsType === 'tmpfs' && source === SOURCE;
-  });
+  return parseMountinfo(mountinfo).some(
+    (m) => m.mountPoint === dir && m.fsType === 'tmpfs' && m.source === SOURCE,
+  );
 }
 
 /** Unmounts the exec root when swarmd mounted it (a node outside any swarm keeps nothing there). */

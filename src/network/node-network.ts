@@ -217,11 +217,6 @@ export class NodeNetwork {
     return upstreamResolvers(await readFile(this.hostResolvConf, 'utf8').catch(() => ''));
   }
 
-  /** Leaving the swarm: every overlay device of ours goes (a new swarm reuses the VXLAN IDs). */
-  async removeOverlays(): Promise<void> {
-    await this.overlays.cleanup(new Set(), true);
-  }
-
   /** The node's own address on an overlay (the routing mesh's ingress), see NodeOverlays.setNodeEndpoint. */
   setNodeEndpoint(
     networkId: string,

@@ -5,6 +5,7 @@
 import { invalidArgument } from '../api/errors.js';
 import { ContainerSpecSchema } from '../api/types.js';
 import type { ExecutorTask, NetworkProvider, PreparedNetwork } from '../executor/types.js';
+import { KeyedLock } from '../lib/keyed-lock.js';
 import type { ServiceDiscovery } from './discovery.js';
 import { overlayNetworksOf } from './network-attachments.js';
 import type { AttachRequest, ContainerAttachment, NodeNetwork } from './node-network.js';
@@ -66,7 +67,7 @@ export function preparedNetworkFor(a: ContainerAttachment): PreparedNetwork {
 export class NetworkProviderImpl implements NetworkProvider {
   private readonly network: NodeNetwork;
   /** Per container, so a release never overtakes the prepare it undoes. */
-  private readonly inFlight = new Map<string, Promise<unknown>>();
+  private readonly perContainer = new KeyedLock<string>();
 
   constructor(
     network: NodeNetwork,
@@ -133,13 +134,6 @@ export class NetworkProviderImpl implements NetworkProvider {
   }
 
   private serialize<T>(containerId: string, fn: () => Promise<T>): Promise<T> {
-    const previous = this.inFlight.get(containerId) ?? Promise.resolve();
-    const next = previous.then(fn, fn);
-    const settled = next.catch(() => undefined);
-    this.inFlight.set(containerId, settled);
-    void settled.then(() => {
-      if (this.inFlight.get(containerId) === settled) this.inFlight.delete(containerId);
-    });
-    return next;
+    return this.perContainer.run(containerId, fn);
   }
 }

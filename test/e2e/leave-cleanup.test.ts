@@ -123,9 +123,10 @@ function cleanup(e: E2E, force: boolean): Promise<{ code: number; stdout: string
   });
 }
 
-describe('swarm leave --force, then swarmd stops', () => {
-  let e: E2E;
-  let netnsBefore: Set<string>;
+/** A node of its own for the enclosing suite, and the netns that existed before it started. */
+function nodeForSuite(): () => { e: E2E; netnsBefore: Set<string> } {
+  let e: E2E | undefined;
+  let netnsBefore = new Set<string>();
   before(async () => {
     e = await startE2E();
     netnsBefore = netnsNames();
@@ -133,8 +134,17 @@ describe('swarm leave --force, then swarmd stops', () => {
   after(async () => {
     await e?.destroy();
   });
+  return () => {
+    if (!e) throw new Error('the node did not start');
+    return { e, netnsBefore };
+  };
+}
+
+describe('swarm leave --force, then swarmd stops', () => {
+  const node = nodeForSuite();
 
   test('nothing of the node is left', async () => {
+    const { e, netnsBefore } = node();
     const tag = await runWorkload(e);
     ok(await e.swarmctl(['swarm', 'leave', '--force']));
     await e.swarmd.stop();
@@ -143,17 +153,10 @@ describe('swarm leave --force, then swarmd stops', () => {
 });
 
 describe('swarmd --cleanup of a node killed with its containers running', () => {
-  let e: E2E;
-  let netnsBefore: Set<string>;
-  before(async () => {
-    e = await startE2E();
-    netnsBefore = netnsNames();
-  });
-  after(async () => {
-    await e?.destroy();
-  });
+  const node = nodeForSuite();
 
   test('refused while containers run; with --force nothing of the node is left, its state dir neither', async () => {
+    const { e, netnsBefore } = node();
     const tag = await runWorkload(e);
     await e.swarmd.kill9(); // its etcd and the containers keep running
     const refused = await cleanup(e, false);

@@ -9,7 +9,7 @@ import { RuncExecutor } from '../../src/executor/runc/executor.js';
 import type { ExecutorTask } from '../../src/executor/types.js';
 import { run } from '../../src/lib/exec.js';
 import { startTestEngine } from '../helpers/engine.js';
-import { type Harness, makeHarness, scrub } from './fixtures.js';
+import { destroyHarness, type Harness, makeHarness } from './fixtures.js';
 
 describe('container routes with the docker CLI', () => {
   let h: Harness;
@@ -31,9 +31,7 @@ describe('container routes with the docker CLI', () => {
   after(async () => {
     if (!h) return;
     await server?.close();
-    h.runtime.close();
-    for (const c of h.runtime.list()) await h.runtime.remove(c.Id, { force: true }).catch(() => undefined);
-    scrub(h);
+    await destroyHarness(h);
   });
 
   test('a task container shows in docker ps with its swarm name and labels, and inspect has Docker fields', async () => {

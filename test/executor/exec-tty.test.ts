@@ -13,7 +13,7 @@ import { containerRoutes } from '../../src/engineapi/containers.js';
 import { EngineServer } from '../../src/engineapi/server.js';
 import { execProcess, sessionOf, shellQuote, ttyExecArgv } from '../../src/executor/runc/exec.js';
 import { apiCall } from '../helpers/swarmd.js';
-import { type Harness, makeHarness, scrub } from './fixtures.js';
+import { destroyHarness, type Harness, makeHarness } from './fixtures.js';
 
 /** A hijacked stream as the docker CLI opens one: request with upgrade headers, then raw bytes. */
 class Hijacked {
@@ -233,9 +233,7 @@ describe('exec with a terminal, and attach, over the Engine API', () => {
   after(async () => {
     if (!h) return;
     await server?.close();
-    h.runtime.close();
-    for (const c of h.runtime.list()) await h.runtime.remove(c.Id, { force: true }).catch(() => undefined);
-    scrub(h);
+    await destroyHarness(h);
   });
 
   test('resize answers with Docker errors: unknown exec or container 404, a size that is not a number 400', async () => {

@@ -92,6 +92,13 @@ export async function makeHarness(
   return { dir, stateDir, prefix, layer, images, runtime };
 }
 
+/** Ends a harness: the runtime stops watching, every container goes, then whatever is left is scrubbed. */
+export async function destroyHarness(h: Harness): Promise<void> {
+  h.runtime.close();
+  for (const c of h.runtime.list()) await h.runtime.remove(c.Id, { force: true }).catch(() => undefined);
+  scrub(h);
+}
+
 /** Everything of ours still on the host: mounts under the dir, cgroup dirs, conmon processes, runc state. */
 export function census(h: { dir: string; prefix: string; stateDir: string }): {
   mounts: string[];

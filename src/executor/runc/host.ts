@@ -27,19 +27,36 @@ export async function unmount(target: string): Promise<void> {
   await run('umount', [target], { okCodes: [0, 32] });
 }
 
+/** One line of /proc/self/mountinfo: the mount point (octal escapes decoded), type and source. */
+export interface MountEntry {
+  mountPoint: string;
+  fsType: string;
+  source: string;
+}
+
+/** The entries of a /proc/self/mountinfo text. Pure. */
+export function parseMountinfo(text: string): MountEntry[] {
+  const out: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    const [mountPart, sourcePart] = line.split(' - ');
+    const mp = mountPart?.split(' ')[4];
+    if (!mp) continue;
+    const [fsType = '', source = ''] = sourcePart?.split(' ') ?? [];
+    const mountPoint = mp.replace(/\\([0-7]{3})/g, (_, o: string) =>
+      String.fromCharCode(Number.parseInt(o, 8)),
+    );
+    out.push({ mountPoint, fsType, source });
+  }
+  return out;
+}
+
 /** Mount points at or below `prefix`, deepest first (so they can be unmounted in order). */
 export async function mountsUnder(prefix: string): Promise<string[]> {
-  const text = await readFile('/proc/self/mountinfo', 'utf8');
   const base = prefix.endsWith('/') ? prefix : `${prefix}/`;
-  const out: string[] = [];
-  for (const line of text.split('\n')) {
-    const f = line.split(' ');
-    const mp = f[4];
-    if (!mp) continue;
-    const path = mp.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(Number.parseInt(o, 8)));
-    if (path === prefix || path.startsWith(base)) out.push(path);
-  }
-  return out.sort((a, b) => b.length - a.length);
+  return parseMountinfo(await readFile('/proc/self/mountinfo', 'utf8'))
+    .map((m) => m.mountPoint)
+    .filter((path) => path === prefix || path.startsWith(base))
+    .sort((a, b) => b.length - a.length);
 }
 
 /** Every mounted hierarchy: the v1 controllers, name=systemd, and the (controller-less) unified one. */
